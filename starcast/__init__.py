@@ -1,0 +1,1 @@
+"""starcast: predict a GitHub repository's stars from its metadata, on Kubernetes."""

@@ -1,0 +1,227 @@
+"""The model artifact: a directory at a storage URI holding the model and its manifest.
+
+Layout (the contract in DESIGN.md):
+  model.skops    the fitted scikit-learn pipeline, skops format (no pickle)
+  report.png     predicted vs actual on the CV folds, score per family
+  manifest.json  written last: its presence is the commit marker of the whole artifact
+
+Loaders verify the model's sha256 against the manifest (and against a digest the caller expects,
+such as the one a ModelRelease names) before they deserialise anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any, Final, Literal
+
+import numpy as np
+import pandas as pd
+import skops.io as sio
+from pydantic import BaseModel, Field, ValidationError
+
+from starcast import storage
+from starcast.features import FEATURES_BY_NAME, FeatureKind
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 1
+MODEL_FILE: Final = "model.skops"
+MANIFEST_FILE: Final = "manifest.json"
+REPORT_FILE: Final = "report.png"
+# Types skops may rebuild: only the libraries a starcast model is made of.
+TRUSTED_MODULE_PREFIXES: Final[tuple[str, ...]] = ("sklearn.", "numpy.", "scipy.", "builtins.")
+RECORDED_LIBRARIES: Final[tuple[str, ...]] = (
+    "starcast",
+    "scikit-learn",
+    "numpy",
+    "pandas",
+    "scipy",
+    "skops",
+    "ray",
+)
+
+
+class ArtifactError(Exception):
+    """The artifact is absent, incomplete, tampered with, or of another schema."""
+
+
+class ArtifactExistsError(ArtifactError):
+    """An artifact is already committed at the URI."""
+
+
+class FeatureField(BaseModel):
+    name: str
+    kind: FeatureKind
+
+
+class Metrics(BaseModel):
+    rmsle: float = Field(description="root mean squared error on log1p(stars)")
+    r2_log: float = Field(description="R² on log1p(stars)")
+    mae_log: float = Field(description="mean absolute error on log1p(stars)")
+    mdape: float = Field(description="median absolute percentage error on stars, in percent")
+
+
+class FamilyResult(BaseModel):
+    family: str
+    params: dict[str, Any]
+    metrics: Metrics
+
+
+class DatasetInfo(BaseModel):
+    uri: str
+    sha256: str
+    rows: int
+
+
+class ModelManifest(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    model_version: str
+    created_at: datetime
+    features: list[FeatureField]
+    target_transform: Literal["log1p"] = "log1p"
+    cv_folds: int
+    winner: FamilyResult
+    families: list[FamilyResult] = Field(description="the best candidate of each family")
+    baseline: Metrics = Field(description="predicting the median of log1p(stars)")
+    dataset: DatasetInfo
+    library_versions: dict[str, str]
+    model_file: str = MODEL_FILE
+    model_sha256: str
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [field.name for field in self.features]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model, ready to predict star counts."""
+
+    estimator: Any
+    manifest: ModelManifest
+
+    @property
+    def version(self) -> str:
+        return self.manifest.model_version
+
+    def predict_stars(self, features: pd.DataFrame) -> np.ndarray:
+        log_stars = self.estimator.predict(features[self.manifest.feature_names])
+        return np.clip(np.expm1(log_stars), 0, None)
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in RECORDED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def new_model_version(model_sha256: str, now: datetime | None = None) -> str:
+    moment = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    return f"{moment}-{model_sha256[:8]}"
+
+
+def serialize_model(estimator: Any) -> bytes:
+    return bytes(sio.dumps(estimator))
+
+
+def write_artifact(
+    uri: str,
+    model_bytes: bytes,
+    manifest: ModelManifest,
+    extra_files: dict[str, bytes] | None = None,
+    *,
+    overwrite: bool = False,
+) -> ModelManifest:
+    """Write model, extras, then the manifest: a reader sees the whole artifact or none."""
+    manifest_uri = storage.join(uri, MANIFEST_FILE)
+    if storage.exists(manifest_uri):
+        if not overwrite:
+            raise ArtifactExistsError(
+                f"an artifact is already committed at {uri}; choose another URI or overwrite"
+            )
+        storage.remove(manifest_uri)  # uncommit first, so no reader pairs old manifest, new model
+    digest = hashlib.sha256(model_bytes).hexdigest()
+    if manifest.model_sha256 != digest:
+        raise ArtifactError("manifest.model_sha256 does not match the model bytes")
+    storage.write_bytes_atomic(storage.join(uri, manifest.model_file), model_bytes)
+    for name, data in (extra_files or {}).items():
+        storage.write_bytes_atomic(storage.join(uri, name), data)
+    storage.write_bytes_atomic(manifest_uri, manifest.model_dump_json(indent=2).encode())
+    logger.info("artifact %s committed: model version %s", uri, manifest.model_version)
+    return manifest
+
+
+def read_manifest(uri: str) -> ModelManifest:
+    try:
+        raw = storage.read_bytes(storage.join(uri, MANIFEST_FILE))
+    except FileNotFoundError as error:
+        raise ArtifactError(
+            f"no {MANIFEST_FILE} at {uri}: the artifact is absent or was never committed"
+        ) from error
+    try:
+        manifest = ModelManifest.model_validate_json(raw)
+    except ValidationError as error:
+        raise ArtifactError(f"{MANIFEST_FILE} at {uri} is not a valid manifest: {error}") from error
+    if manifest.schema_version != SCHEMA_VERSION:
+        raise ArtifactError(
+            f"artifact {uri} has schema version {manifest.schema_version}; "
+            f"this starcast reads version {SCHEMA_VERSION}"
+        )
+    return manifest
+
+
+def load_artifact(uri: str, expected_sha256: str | None = None) -> LoadedModel:
+    """Load and verify: manifest, model digest, trusted types, then the feature schema."""
+    manifest = read_manifest(uri)
+    if expected_sha256 is not None and expected_sha256 != manifest.model_sha256:
+        raise ArtifactError(
+            f"artifact {uri} holds model sha256 {manifest.model_sha256}, "
+            f"but {expected_sha256} was expected"
+        )
+    try:
+        model_bytes = storage.read_bytes(storage.join(uri, manifest.model_file))
+    except FileNotFoundError as error:
+        raise ArtifactError(
+            f"artifact {uri} has a manifest but no {manifest.model_file}"
+        ) from error
+    actual = hashlib.sha256(model_bytes).hexdigest()
+    if actual != manifest.model_sha256:
+        raise ArtifactError(
+            f"{manifest.model_file} at {uri} has sha256 {actual}, but the manifest says "
+            f"{manifest.model_sha256}: the model was altered or corrupted"
+        )
+    estimator = _deserialize(uri, model_bytes)
+    _check_features(uri, manifest, estimator)
+    return LoadedModel(estimator=estimator, manifest=manifest)
+
+
+def _deserialize(uri: str, model_bytes: bytes) -> Any:
+    untrusted = sio.get_untrusted_types(data=model_bytes)
+    foreign = [t for t in untrusted if not t.startswith(TRUSTED_MODULE_PREFIXES)]
+    if foreign:
+        raise ArtifactError(f"model at {uri} contains types starcast does not trust: {foreign}")
+    return sio.loads(model_bytes, trusted=untrusted)
+
+
+def _check_features(uri: str, manifest: ModelManifest, estimator: Any) -> None:
+    for field in manifest.features:
+        known = FEATURES_BY_NAME.get(field.name)
+        if known is None or known.kind != field.kind:
+            raise ArtifactError(
+                f"artifact {uri} uses feature {field.name!r} ({field.kind}), which this starcast "
+                "does not define that way; it was made by an incompatible version"
+            )
+    fitted = list(getattr(estimator, "feature_names_in_", manifest.feature_names))
+    if fitted != manifest.feature_names:
+        raise ArtifactError(
+            f"artifact {uri}: the model was fitted on {fitted}, "
+            f"but the manifest lists {manifest.feature_names}"
+        )

@@ -1,0 +1,28 @@
+"""The `starcast` command. Each component registers its commands here; heavy imports stay lazy."""
+
+from __future__ import annotations
+
+import typer
+
+from starcast.logs import configure_logging
+from starcast.training.cli import train
+
+app = typer.Typer(
+    name="starcast",
+    help="Predict GitHub stars from repository metadata, from extraction to serving.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(train)
+
+
+@app.callback()
+def _root(
+    log_level: str = typer.Option("INFO", envvar="STARCAST_LOG_LEVEL", help="Logging level."),
+    log_json: bool = typer.Option(False, envvar="STARCAST_LOG_JSON", help="Log JSON lines."),
+) -> None:
+    configure_logging(log_level, json_lines=log_json)
+
+
+def main() -> None:
+    app()

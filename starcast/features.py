@@ -1,0 +1,115 @@
+"""The repository features the model reads.
+
+One place names every feature, its type, and whether it leaks popularity (grows with the stars it
+is meant to predict). Datasets hold *records* (`RECORD_COLUMNS`: what the extractor stores); the
+features are computed from records here, so training and serving can never disagree on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+
+class FeatureKind(StrEnum):
+    NUMERIC = "numeric"
+    BOOLEAN = "boolean"
+    CATEGORICAL = "categorical"
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: FeatureKind
+    description: str
+    leaks_popularity: bool = False
+
+
+def _count(name: str, description: str, *, leaks: bool = False) -> Feature:
+    return Feature(name, FeatureKind.NUMERIC, description, leaks_popularity=leaks)
+
+
+FEATURES: Final[tuple[Feature, ...]] = (
+    _count("forks", "forks (grows with stars)", leaks=True),
+    _count("watchers", "users watching the repository (grows with stars)", leaks=True),
+    _count("open_issues", "open issues"),
+    _count("closed_issues", "closed issues"),
+    _count("open_pull_requests", "open pull requests"),
+    _count("closed_pull_requests", "closed, unmerged pull requests"),
+    _count("merged_pull_requests", "merged pull requests"),
+    _count("commits_total", "commits on the default branch"),
+    _count("commits_last_year", "commits on the default branch in the year before the snapshot"),
+    _count("contributors", "contributors (REST API; unknown for very large histories)"),
+    _count("branches", "branches"),
+    _count("tags", "tags"),
+    _count("releases", "releases"),
+    _count("labels", "issue labels"),
+    _count("mentionable_users", "users who can be mentioned (collaborators and participants)"),
+    _count("disk_usage_kb", "repository size on disk in KiB"),
+    _count("readme_size_bytes", "size of the README in bytes"),
+    _count("owner_followers", "followers of the owner (organisations: 0)"),
+    _count("owner_repositories", "public repositories of the owner"),
+    _count("topics", "topics set on the repository"),
+    _count("age_days", "days from creation to the snapshot"),
+    _count("days_since_push", "days from the last push to the snapshot"),
+    Feature("owner_is_organization", FeatureKind.BOOLEAN, "owned by an organisation"),
+    Feature("has_pages", FeatureKind.BOOLEAN, "publishes a GitHub Pages site"),
+    Feature("has_wiki", FeatureKind.BOOLEAN, "wiki enabled"),
+    Feature("is_fork", FeatureKind.BOOLEAN, "is a fork"),
+    Feature("is_archived", FeatureKind.BOOLEAN, "archived"),
+    Feature("primary_language", FeatureKind.CATEGORICAL, "primary language name"),
+    Feature("license", FeatureKind.CATEGORICAL, "SPDX id of the license, 'none' without one"),
+)
+FEATURES_BY_NAME: Final[dict[str, Feature]] = {feature.name: feature for feature in FEATURES}
+
+TARGET: Final = "stars"
+IDENTITY_COLUMNS: Final[tuple[str, ...]] = ("node_id", "full_name")
+TIME_COLUMNS: Final[tuple[str, ...]] = ("snapshot_at", "created_at", "pushed_at")
+DERIVED_FEATURES: Final[frozenset[str]] = frozenset({"age_days", "days_since_push"})
+
+# A record is what the extractor stores and a dataset holds: identity, target, times, and every
+# feature that is not derived from the times.
+RECORD_COLUMNS: Final[tuple[str, ...]] = (
+    *IDENTITY_COLUMNS,
+    TARGET,
+    *TIME_COLUMNS,
+    *(feature.name for feature in FEATURES if feature.name not in DERIVED_FEATURES),
+)
+
+NO_LICENSE: Final = "none"
+
+
+def feature_names(*, include_leaky: bool) -> list[str]:
+    return [f.name for f in FEATURES if include_leaky or not f.leaks_popularity]
+
+
+def compute_features(records: pd.DataFrame) -> pd.DataFrame:
+    """Feature frame (one column per feature in `FEATURES`, NaN where unknown) from records."""
+    frame = pd.DataFrame(index=records.index)
+    snapshot = _utc(records, "snapshot_at")
+    for feature in FEATURES:
+        if feature.name == "age_days":
+            frame[feature.name] = (
+                snapshot - _utc(records, "created_at")
+            ).dt.total_seconds() / 86400
+        elif feature.name == "days_since_push":
+            frame[feature.name] = (snapshot - _utc(records, "pushed_at")).dt.total_seconds() / 86400
+        elif feature.name not in records:
+            frame[feature.name] = np.nan if feature.kind != FeatureKind.CATEGORICAL else None
+        elif feature.kind == FeatureKind.CATEGORICAL:
+            frame[feature.name] = records[feature.name].astype("object")
+        else:
+            frame[feature.name] = pd.to_numeric(records[feature.name], errors="coerce").astype(
+                float
+            )
+    return frame
+
+
+def _utc(records: pd.DataFrame, column: str) -> pd.Series:
+    if column not in records:
+        return pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns, UTC]")
+    return pd.to_datetime(records[column], utc=True, errors="coerce")
