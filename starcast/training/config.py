@@ -1,0 +1,33 @@
+"""What one training run is asked to do: the boundary between the CLI, the RayJob and the search."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from starcast.sample import sample_dataset_uri
+
+
+class Budget(StrEnum):
+    """How much of the search space to try: `quick` for demos and tests, `full` for releases."""
+
+    QUICK = "quick"
+    STANDARD = "standard"
+    FULL = "full"
+
+
+class TrainingConfig(BaseModel):
+    data_uri: str = Field(default_factory=sample_dataset_uri, description="dataset URI")
+    out_uri: str = Field(description="artifact directory URI; must not hold a committed artifact")
+    families: list[str] | None = Field(
+        default=None, description="model families to search; all of them when unset"
+    )
+    budget: Budget = Field(default=Budget.STANDARD, description="size of the search")
+    folds: int = Field(default=5, ge=2, le=20, description="K of the K-fold cross-validation")
+    include_popularity: bool = Field(
+        default=False,
+        description="also use features that grow with stars (forks, watchers)",
+    )
+    seed: int = Field(default=0, description="seed for folds and estimators")
+    overwrite: bool = Field(default=False, description="replace an artifact already at out_uri")
