@@ -109,8 +109,9 @@ class LoadedModel:
         return self.manifest.model_version
 
     def predict_stars(self, features: pd.DataFrame) -> np.ndarray:
-        log_stars = self.estimator.predict(features[self.manifest.feature_names])
-        return np.clip(np.expm1(log_stars), 0, None)
+        log_stars: np.ndarray = self.estimator.predict(features[self.manifest.feature_names])
+        stars: np.ndarray = np.clip(np.expm1(log_stars), 0, None)
+        return stars
 
 
 def library_versions() -> dict[str, str]:
@@ -132,6 +133,11 @@ def serialize_model(estimator: Any) -> bytes:
     return bytes(sio.dumps(estimator))
 
 
+def exists(uri: str) -> bool:
+    """Whether a committed artifact (one with a manifest) is at `uri`."""
+    return storage.exists(storage.join(uri, MANIFEST_FILE))
+
+
 def write_artifact(
     uri: str,
     model_bytes: bytes,
@@ -142,7 +148,7 @@ def write_artifact(
 ) -> ModelManifest:
     """Write model, extras, then the manifest: a reader sees the whole artifact or none."""
     manifest_uri = storage.join(uri, MANIFEST_FILE)
-    if storage.exists(manifest_uri):
+    if exists(uri):
         if not overwrite:
             raise ArtifactExistsError(
                 f"an artifact is already committed at {uri}; choose another URI or overwrite"

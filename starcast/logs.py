@@ -12,6 +12,15 @@ _STANDARD_ATTRIBUTES: Final = frozenset(
 )
 
 
+def _extra_fields(record: logging.LogRecord) -> dict[str, object]:
+    # Libraries stamp private attributes on records (Ray adds `_ray_timestamp_ns`); skip them.
+    return {
+        key: value
+        for key, value in vars(record).items()
+        if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")
+    }
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; `extra=` fields become top-level keys."""
 
@@ -22,9 +31,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        payload.update(
-            (key, value) for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES
-        )
+        payload.update(_extra_fields(record))
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str)
@@ -35,11 +42,7 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extras = " ".join(
-            f"{key}={value}"
-            for key, value in vars(record).items()
-            if key not in _STANDARD_ATTRIBUTES
-        )
+        extras = " ".join(f"{key}={value}" for key, value in _extra_fields(record).items())
         return f"{line} {extras}" if extras else line
 
 

@@ -1,13 +1,93 @@
-"""`starcast train`: the search, from the terminal."""
+"""`starcast train` and `python -m starcast.training` (the RayJob entrypoint): one command."""
 
 from __future__ import annotations
 
+import logging
+import sys
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from starcast.artifact import ArtifactError, Metrics, ModelManifest
+from starcast.dataset import DatasetError
+from starcast.sample import sample_dataset_uri
+from starcast.training.config import Budget, TrainingConfig
+
+logger = logging.getLogger(__name__)
 
 
 def train(
-    data: str = typer.Option(..., "--data", help="Dataset URI (Parquet or CSV; file:// or s3://)."),
-    out: str = typer.Option(..., "--out", help="Artifact directory URI to write."),
+    out: Annotated[str, typer.Option("--out", help="Artifact directory URI to write.")],
+    data: Annotated[
+        str | None,
+        typer.Option(help="Dataset URI (Parquet or CSV; file:// or s3://). Default: the sample."),
+    ] = None,
+    budget: Annotated[
+        Budget, typer.Option(help="Size of the hyper-parameter search.")
+    ] = Budget.STANDARD,
+    folds: Annotated[
+        int, typer.Option(min=2, max=20, help="K of the K-fold cross-validation.")
+    ] = 5,
+    family: Annotated[
+        list[str] | None,
+        typer.Option("--family", help="Model family to search (repeat); default: all."),
+    ] = None,
+    popularity_features: Annotated[
+        bool,
+        typer.Option(
+            help="Also use features that grow with stars (forks, watchers). "
+            "Off by default: the model then predicts from what a repository is, not how popular."
+        ),
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed for folds and estimators.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an artifact already at --out.")] = False,
 ) -> None:
     """Search model families with Ray, cross-validate, refit the winner, write the artifact."""
-    raise typer.Exit(code=2)
+    # Imported here: Ray and scikit-learn take seconds to import, and `starcast --help` should not.
+    from starcast.training.progress import LogProgress, TerminalProgress
+    from starcast.training.run import TrainingError, train_model
+
+    config = TrainingConfig(
+        data_uri=data or sample_dataset_uri(),
+        out_uri=out,
+        families=family or None,
+        budget=budget,
+        folds=folds,
+        include_popularity=popularity_features,
+        seed=seed,
+        overwrite=overwrite,
+    )
+    try:
+        if sys.stderr.isatty():
+            with TerminalProgress() as progress:
+                manifest = train_model(config, progress)
+        else:
+            manifest = train_model(config, LogProgress())
+    except (DatasetError, ArtifactError, TrainingError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    Console().print(summary_table(manifest))
+    typer.echo(f"model {manifest.model_version} written to {out} (sha256 {manifest.model_sha256})")
+
+
+def summary_table(manifest: ModelManifest) -> Table:
+    table = Table(title=f"cross-validated scores ({manifest.cv_folds} folds, log1p(stars))")
+    for column in ("model", "RMSLE", "R² log", "MAE log", "MdAPE stars %"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+
+    def row(name: str, metrics: Metrics) -> None:
+        table.add_row(
+            name,
+            f"{metrics.rmsle:.4f}",
+            f"{metrics.r2_log:.3f}",
+            f"{metrics.mae_log:.4f}",
+            f"{metrics.mdape:.1f}",
+        )
+
+    for result in sorted(manifest.families, key=lambda r: r.metrics.rmsle):
+        marker = " (winner)" if result == manifest.winner else ""
+        row(f"{result.family}{marker}", result.metrics)
+    row("median baseline", manifest.baseline)
+    return table

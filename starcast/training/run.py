@@ -1,0 +1,103 @@
+"""One training run: dataset in, committed model artifact out. The CLI and the RayJob call this."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+
+import numpy as np
+import ray
+
+from starcast import artifact
+from starcast.artifact import DatasetInfo, FamilyResult, FeatureField, ModelManifest
+from starcast.dataset import read_dataset
+from starcast.features import FEATURES_BY_NAME, TARGET, feature_names
+from starcast.training.config import TrainingConfig
+from starcast.training.families import candidates
+from starcast.training.report import render_report
+from starcast.training.search import SearchProgress, Trial, make_folds, refit, run_search
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingError(ValueError):
+    """The run was asked for something it can't do; the message says what to change."""
+
+
+def train_model(config: TrainingConfig, progress: SearchProgress | None = None) -> ModelManifest:
+    search_space = candidates(config.budget, config.families)
+    # Fail before minutes of training, not after.
+    if artifact.exists(config.out_uri) and not config.overwrite:
+        raise artifact.ArtifactExistsError(
+            f"an artifact is already committed at {config.out_uri}; choose another --out "
+            "or pass --overwrite"
+        )
+    dataset = read_dataset(config.data_uri)
+    names = [
+        name
+        for name in feature_names(include_leaky=config.include_popularity)
+        if name not in dataset.report.unavailable_features
+    ]
+    if not names:
+        raise TrainingError(f"dataset {config.data_uri} has none of the features the model uses")
+    if len(dataset.records) < config.folds * 2:
+        raise TrainingError(
+            f"dataset {config.data_uri} has {len(dataset.records)} usable records; "
+            f"{config.folds}-fold CV needs at least {config.folds * 2}"
+        )
+    features = dataset.features[names]
+    log_stars = np.log1p(dataset.stars)
+    folds = make_folds(len(features), config.folds, config.seed)
+
+    if not ray.is_initialized():
+        # RAY_ADDRESS, when set, points at an existing cluster; otherwise Ray starts locally.
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    logger.info(
+        "searching %d candidates with %d-fold CV on %d records and %d features",
+        len(search_space),
+        config.folds,
+        len(features),
+        len(names),
+    )
+    result = run_search(
+        features, log_stars, search_space, folds, seed=config.seed, progress=progress
+    )
+    logger.info("winner %s RMSLE %.4f", result.winner.candidate.label, result.winner.metrics.rmsle)
+    model = refit(result.winner.candidate, features, log_stars, seed=config.seed)
+    model_bytes = artifact.serialize_model(model)
+    model_sha256 = hashlib.sha256(model_bytes).hexdigest()
+
+    manifest = ModelManifest(
+        model_version=artifact.new_model_version(model_sha256),
+        created_at=datetime.now(UTC),
+        features=[FeatureField(name=name, kind=FEATURES_BY_NAME[name].kind) for name in names],
+        cv_folds=config.folds,
+        winner=_family_result(result.winner),
+        families=[_family_result(trial) for trial in result.finalists.values()],
+        baseline=result.baseline,
+        dataset=DatasetInfo(uri=config.data_uri, sha256=dataset.sha256, rows=len(dataset.records)),
+        library_versions=artifact.library_versions(),
+        model_sha256=model_sha256,
+    )
+    report_png = render_report(
+        log_stars,
+        result.winner.out_of_fold,
+        {family: trial.metrics.rmsle for family, trial in result.finalists.items()},
+        result.baseline,
+        title=f"starcast model {manifest.model_version} ({len(features)} repositories, "
+        f"{TARGET} on log1p)",
+    )
+    return artifact.write_artifact(
+        config.out_uri,
+        model_bytes,
+        manifest,
+        {artifact.REPORT_FILE: report_png},
+        overwrite=config.overwrite,
+    )
+
+
+def _family_result(trial: Trial) -> FamilyResult:
+    return FamilyResult(
+        family=trial.candidate.family, params=dict(trial.candidate.params), metrics=trial.metrics
+    )
