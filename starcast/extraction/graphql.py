@@ -1,0 +1,340 @@
+"""The HTTP side: GraphQL and REST requests to GitHub within its limits.
+
+- Primary limit: each request leases points from the token pool first; a refusal (403/429 with
+  `x-ratelimit-remaining: 0`, or a `RATE_LIMITED` error) marks that token spent until its reset
+  and the request goes to the next token, or waits for the reset.
+- Secondary limits: `Retry-After` is honoured to the second; without it the wait starts at
+  `secondary_wait_seconds` and doubles while they continue. At most `max_concurrency` requests
+  are in flight.
+- 502/503/504, timeouts and unreadable bodies: retried with exponential backoff, then raised
+  (`TransientError`, `MalformedResponseError`) for the caller to split the batch or stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Final, Protocol
+
+import httpx
+from pydantic import ValidationError
+
+from starcast.extraction.clock import Clock
+from starcast.extraction.payloads import Envelope, GraphQLErrorPayload, RateLimitPayload
+from starcast.extraction.queries import BuiltQuery
+from starcast.extraction.settings import GitHubSettings
+from starcast.extraction.tokens import Lease, Resource, TokenPool
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504})
+
+
+class GitHubError(RuntimeError):
+    """GitHub could not answer a request; the message names the request."""
+
+
+class TransientError(GitHubError):
+    """Still failing after every retry (5xx, timeouts): worth splitting or resuming later."""
+
+
+class MalformedResponseError(GitHubError):
+    """The answer is not what GitHub's API documents."""
+
+
+class QueryError(GitHubError):
+    """GitHub rejected the query itself (`errors` and no data): a bug in the query, not a fault."""
+
+
+class QueryPlan(Protocol):
+    """A query sized at send time to the points a token can spend on it."""
+
+    @property
+    def desired(self) -> int: ...
+
+    @property
+    def minimum(self) -> int: ...
+
+    def build(self, points: int) -> BuiltQuery: ...
+
+
+@dataclass(frozen=True)
+class Fixed:
+    query: BuiltQuery
+
+    @property
+    def desired(self) -> int:
+        return self.query.cost
+
+    @property
+    def minimum(self) -> int:
+        return self.query.cost
+
+    def build(self, points: int) -> BuiltQuery:
+        return self.query
+
+
+@dataclass(frozen=True)
+class GraphQLResult:
+    query: BuiltQuery
+    data: dict[str, Any]
+    errors: list[GraphQLErrorPayload]
+    rate_limit: RateLimitPayload | None
+
+
+@dataclass
+class ClientStats:
+    graphql_requests: int = 0
+    rest_requests: int = 0
+    points_spent: int = 0
+    retries: int = 0
+    secondary_limits: int = 0
+    primary_limits: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+class GitHubClient:
+    def __init__(
+        self,
+        settings: GitHubSettings,
+        pool: TokenPool,
+        clock: Clock,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.clock = clock
+        self.stats = ClientStats()
+        self._transport = transport
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
+        self._secondary_streak = 0
+        self._http: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> GitHubClient:
+        self._http = httpx.AsyncClient(
+            timeout=self.settings.request_timeout_seconds,
+            headers={"User-Agent": self.settings.user_agent, "Accept": "application/json"},
+            transport=self._transport,
+            limits=httpx.Limits(max_connections=self.settings.max_concurrency),
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def graphql(self, plan: QueryPlan | BuiltQuery) -> GraphQLResult:
+        """Send a query; partial `errors` come back with the data for the caller to judge."""
+        plan = Fixed(plan) if isinstance(plan, BuiltQuery) else plan
+        failures = 0
+        while True:
+            lease = await self.pool.acquire(Resource.GRAPHQL, plan.desired, plan.minimum)
+            query = plan.build(lease.points)
+            body = {"query": query.text, "variables": dict(query.variables)}
+            try:
+                response = await self._send("POST", self.settings.graphql_endpoint, lease, body)
+            except httpx.TransportError as error:
+                self.pool.release(lease)
+                failures = await self._failed(query.name, failures, f"{type(error).__name__}")
+                continue
+            self.stats.graphql_requests += 1
+            if await self._limited(response, lease, query.name):
+                continue
+            if response.status_code == 401:
+                self.pool.release(lease)
+                self.pool.disable(lease.token, "GitHub rejected it (401 Bad credentials)")
+                continue
+            if response.status_code in RETRYABLE_STATUSES:
+                self._settle(lease, response)
+                failures = await self._failed(query.name, failures, f"HTTP {response.status_code}")
+                continue
+            try:
+                envelope = Envelope.model_validate_json(response.content)
+            except ValidationError as error:
+                self._settle(lease, response)
+                detail = f"HTTP {response.status_code}: {_summary(error, response)}"
+                failures = await self._failed(query.name, failures, detail, malformed=True)
+                continue
+            if any(e.type == "RATE_LIMITED" for e in envelope.errors):
+                self.stats.primary_limits += 1
+                self.pool.exhausted(lease, _header_float(response, "x-ratelimit-reset"))
+                continue
+            rate_limit = _rate_limit(envelope, query)
+            self._settle(lease, response, rate_limit)
+            self._secondary_streak = 0
+            if envelope.data is None:
+                messages = "; ".join(e.message for e in envelope.errors)
+                raise QueryError(f"{query.name}: GitHub rejected the query: {messages}")
+            if response.status_code != 200:
+                raise MalformedResponseError(
+                    f"{query.name}: HTTP {response.status_code} with a GraphQL body"
+                )
+            if rate_limit is not None:
+                self.stats.points_spent += rate_limit.cost
+            return GraphQLResult(query, envelope.data, envelope.errors, rate_limit)
+
+    async def rest_get(self, path: str, params: Mapping[str, str | int]) -> httpx.Response:
+        """GET a REST resource; rate limits and 5xx are handled here, other statuses returned."""
+        url = f"{self.settings.rest_root}{path}"
+        failures = 0
+        while True:
+            lease = await self.pool.acquire(Resource.REST, 1)
+            try:
+                response = await self._send("GET", url, lease, None, params)
+            except httpx.TransportError as error:
+                self.pool.release(lease)
+                failures = await self._failed(f"GET {path}", failures, type(error).__name__)
+                continue
+            self.stats.rest_requests += 1
+            if await self._limited(response, lease, f"GET {path}"):
+                continue
+            if response.status_code == 401:
+                self.pool.release(lease)
+                self.pool.disable(lease.token, "GitHub rejected it (401 Bad credentials)")
+                continue
+            self._settle(lease, response)
+            if response.status_code in RETRYABLE_STATUSES:
+                failures = await self._failed(f"GET {path}", failures, str(response.status_code))
+                continue
+            self._secondary_streak = 0
+            return response
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        lease: Lease,
+        body: dict[str, Any] | None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> httpx.Response:
+        assert self._http is not None, "use the client inside `async with`"
+        async with self._slots:
+            response = await self._http.request(
+                method,
+                url,
+                json=body,
+                params=params,
+                headers={"Authorization": lease.token.authorization()},
+            )
+        self.stats.by_status[response.status_code] = (
+            self.stats.by_status.get(response.status_code, 0) + 1
+        )
+        return response
+
+    async def _limited(self, response: httpx.Response, lease: Lease, name: str) -> bool:
+        """Handle a primary or secondary limit answer; True when the request must be resent."""
+        if response.status_code not in {403, 429}:
+            return False
+        message = _message(response).lower()
+        retry_after = _header_float(response, "retry-after")
+        remaining = response.headers.get("x-ratelimit-remaining")
+        secondary = retry_after is not None or "secondary" in message or "abuse" in message
+        if secondary:
+            self.stats.secondary_limits += 1
+            self._secondary_streak += 1
+            self._settle(lease, response)
+            wait = (
+                retry_after
+                if retry_after is not None
+                else self.settings.secondary_wait_seconds * 2 ** (self._secondary_streak - 1)
+            )
+            logger.warning(
+                "secondary rate limit on %s (%s): pausing every request for %.1f s",
+                name,
+                lease.token.label,
+                wait,
+            )
+            self.pool.pause(wait)
+            return True
+        if remaining == "0" or "rate limit" in message:
+            self.stats.primary_limits += 1
+            self.pool.exhausted(lease, _header_float(response, "x-ratelimit-reset"))
+            return True
+        return False
+
+    def _settle(
+        self,
+        lease: Lease,
+        response: httpx.Response,
+        rate_limit: RateLimitPayload | None = None,
+    ) -> None:
+        if rate_limit is not None:
+            self.pool.settle(
+                lease,
+                remaining=rate_limit.remaining,
+                reset_at=rate_limit.reset_at.timestamp(),
+                limit=rate_limit.limit,
+            )
+            return
+        remaining = _header_float(response, "x-ratelimit-remaining")
+        limit = _header_float(response, "x-ratelimit-limit")
+        self.pool.settle(
+            lease,
+            remaining=int(remaining) if remaining is not None else None,
+            reset_at=_header_float(response, "x-ratelimit-reset"),
+            limit=int(limit) if limit is not None else None,
+        )
+
+    async def _failed(
+        self, name: str, failures: int, detail: str, *, malformed: bool = False
+    ) -> int:
+        failures += 1
+        if failures >= self.settings.max_attempts:
+            kind = MalformedResponseError if malformed else TransientError
+            raise kind(f"{name}: {detail} (after {failures} attempts)")
+        self.stats.retries += 1
+        wait = self.settings.backoff_seconds * 2 ** (failures - 1) * random.uniform(0.75, 1.25)
+        logger.warning("%s: %s; retry %d in %.2f s", name, detail, failures, wait)
+        await self.clock.sleep(wait)
+        return failures
+
+
+def _rate_limit(envelope: Envelope, query: BuiltQuery) -> RateLimitPayload | None:
+    raw = (envelope.data or {}).get("rateLimit")
+    if raw is None:
+        return None
+    try:
+        return RateLimitPayload.model_validate(raw)
+    except ValidationError as error:
+        raise MalformedResponseError(f"{query.name}: malformed rateLimit: {error}") from error
+
+
+def _header_float(response: httpx.Response, name: str) -> float | None:
+    value = response.headers.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:200]
+    if isinstance(body, dict):
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message", ""))
+    return ""
+
+
+def _summary(error: ValidationError, response: httpx.Response) -> str:
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return f"body does not match GitHub's GraphQL envelope ({error.error_count()} problems)"
+    return f"not JSON ({response.headers.get('content-type', 'no content type')})"

@@ -1,0 +1,89 @@
+"""GitHub's repository payload to a starcast record (`starcast.features.RECORD_COLUMNS`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Final
+
+from starcast.extraction.payloads import RepositoryPayload
+from starcast.features import NO_LICENSE
+
+# A nullable field of the query that GitHub failed to resolve -> the record columns it feeds.
+# (A failing non-null field nulls the whole repository, which is then retried by id.)
+COLUMNS_BY_FIELD: Final[dict[str, tuple[str, ...]]] = {
+    "defaultBranchRef": ("commits_total", "commits_last_year"),
+    "primaryLanguage": ("primary_language",),
+    "licenseInfo": ("license",),
+    "pushedAt": ("pushed_at",),
+    "diskUsage": ("disk_usage_kb",),
+    **{f"readme{i}": ("readme_size_bytes",) for i in range(32)},
+}
+
+
+def to_record(
+    repo: RepositoryPayload, snapshot_at: datetime, failed_fields: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The record, with the columns fed by `failed_fields` unknown (None) and listed."""
+    branch = repo.default_branch_ref
+    commits_total: int | None
+    commits_last_year: int | None
+    if branch is None:  # an empty repository has no default branch, and no commits
+        commits_total, commits_last_year = 0, 0
+    elif branch.target is None:
+        commits_total = commits_last_year = None
+    else:
+        commits_total = branch.target.history.total_count
+        commits_last_year = branch.target.last_year.total_count
+    owner = repo.owner
+    if owner.typename == "Organization":
+        followers: int | None = 0  # organisations have no followers (feature schema)
+    else:
+        followers = owner.followers.total_count if owner.followers is not None else None
+    record: dict[str, Any] = {
+        "node_id": repo.id,
+        "full_name": repo.name_with_owner,
+        "stars": repo.stargazer_count,
+        "snapshot_at": snapshot_at,
+        "created_at": repo.created_at,
+        "pushed_at": repo.pushed_at,
+        "forks": repo.fork_count,
+        "watchers": repo.watchers.total_count,
+        "open_issues": repo.open_issues.total_count,
+        "closed_issues": repo.closed_issues.total_count,
+        "open_pull_requests": repo.open_pull_requests.total_count,
+        "closed_pull_requests": repo.closed_pull_requests.total_count,
+        "merged_pull_requests": repo.merged_pull_requests.total_count,
+        "commits_total": commits_total,
+        "commits_last_year": commits_last_year,
+        "contributors": None,  # REST only, filled by the contributors phase when asked
+        "branches": repo.branches.total_count,
+        "tags": repo.tags.total_count,
+        "releases": repo.releases.total_count,
+        "labels": repo.labels.total_count,
+        "mentionable_users": repo.mentionable_users.total_count,
+        "disk_usage_kb": repo.disk_usage,
+        # None when no README under a known name: unknown, not zero.
+        "readme_size_bytes": next((r.byte_size for r in repo.readmes if r is not None), None),
+        "owner_followers": followers,
+        "owner_repositories": owner.repositories.total_count,
+        "topics": repo.repository_topics.total_count,
+        "owner_is_organization": owner.typename == "Organization",
+        "has_pages": repo.pages.total_count > 0,
+        "has_wiki": repo.has_wiki_enabled,
+        "is_fork": repo.is_fork,
+        "is_archived": repo.is_archived,
+        "primary_language": repo.primary_language.name if repo.primary_language else None,
+        "license": _license(repo),
+    }
+    unknown = sorted({c for f in failed_fields for c in COLUMNS_BY_FIELD.get(f, ())})
+    for column in unknown:
+        record[column] = None
+    record["unknown_fields"] = ",".join(unknown) or None
+    return record
+
+
+def _license(repo: RepositoryPayload) -> str:
+    if repo.license_info is None:
+        return NO_LICENSE
+    return repo.license_info.spdx_id or "NOASSERTION"

@@ -1,0 +1,413 @@
+"""One extraction run, resumable at any point: plan, fetch, retry, count contributors.
+
+1. Plan: count probes slice the search space under the 1,000-result cap; the slices are saved.
+2. Fetch: every slice is paged with all fields in the search query itself, each page sized to
+   the points its token has left; a page and its slice's cursor are committed together.
+3. Retry: repositories that failed (whole pages that kept failing, nodes GitHub couldn't resolve)
+   are fetched by id in `nodes(ids:)` batches that split in halves while they fail, so one bad
+   repository doesn't sink a hundred.
+4. Contributors (when asked): one REST request per repository.
+
+Running the same spec again resumes an unfinished run; a finished one is refreshed by a new run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from starcast.extraction import queries
+from starcast.extraction.clock import Clock, SystemClock, utc
+from starcast.extraction.contributors import count_contributors
+from starcast.extraction.graphql import (
+    GitHubClient,
+    GraphQLResult,
+    MalformedResponseError,
+    TransientError,
+)
+from starcast.extraction.payloads import (
+    CountPayload,
+    GraphQLErrorPayload,
+    RepositoryPayload,
+    SearchPagePayload,
+    TopPayload,
+)
+from starcast.extraction.progress import ExtractProgress
+from starcast.extraction.records import to_record
+from starcast.extraction.settings import GitHubSettings
+from starcast.extraction.slicing import plan
+from starcast.extraction.spec import RunSpec
+from starcast.extraction.store import PageCommit, Phase, RunRow, SliceRow, Store, spec_json
+from starcast.extraction.tokens import TokenPool
+
+logger = logging.getLogger(__name__)
+
+YEAR = timedelta(days=365)
+CONTRIBUTOR_FLUSH = 50
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    resumed: bool
+    slices: int = 0
+    truncated_slices: int = 0
+    expected: int = 0
+    stored: int = 0
+    failed: list[tuple[str, str, str | None]] = field(default_factory=list)
+    points_spent: int = 0
+    graphql_requests: int = 0
+    rest_requests: int = 0
+    retries: int = 0
+    secondary_limits: int = 0
+    primary_limits: int = 0
+
+
+@dataclass
+class _PagePlan:
+    """A search page sized at send time to the points its token can spend."""
+
+    query: str
+    want: int
+    after: str | None
+    clock: Clock
+    first: int = 0
+    snapshot: datetime | None = None
+
+    @property
+    def desired(self) -> int:
+        return queries.search_page_cost(self.want)
+
+    @property
+    def minimum(self) -> int:
+        return queries.search_page_cost(1)
+
+    def build(self, points: int) -> queries.BuiltQuery:
+        self.first = queries.largest_page_within(points, self.want)
+        self.snapshot = utc(self.clock)
+        return queries.search_page(self.query, self.first, self.after, self.snapshot - YEAR)
+
+
+class Extraction:
+    def __init__(
+        self,
+        spec: RunSpec,
+        store: Store,
+        client: GitHubClient,
+        progress: ExtractProgress,
+        *,
+        node_attempts: int = 3,
+    ) -> None:
+        self.spec = spec
+        self.store = store
+        self.client = client
+        self.clock = client.clock
+        self.progress = progress
+        self.node_attempts = node_attempts
+        self._slots = asyncio.Semaphore(client.settings.max_concurrency)
+
+    async def run(self, *, restart: bool = False) -> RunSummary:
+        key = self.spec.key()
+        run = None if restart else self.store.unfinished_run(key)
+        summary = RunSummary(run_id=0, resumed=run is not None)
+        if run is None:
+            run = self.store.create_run(key, spec_json(self.spec.model_dump()), utc(self.clock))
+        else:
+            logger.info("resuming run %d (%s)", run.run_id, run.phase)
+        summary.run_id = run.run_id
+        phase = run.phase
+        if phase == Phase.PLANNING:
+            await self._plan(run)
+            phase = Phase.FETCHING
+        if phase == Phase.FETCHING:
+            await self._fetch(run)
+            phase = Phase.RETRYING
+            self.store.set_phase(run.run_id, phase)
+        if phase == Phase.RETRYING:
+            await self._retry(run)
+            phase = Phase.CONTRIBUTORS if self.spec.contributors else Phase.DONE
+            self.store.set_phase(run.run_id, phase)
+        if phase == Phase.CONTRIBUTORS:
+            await self._contributors(run)
+        self.store.set_phase(run.run_id, Phase.DONE, utc(self.clock))
+        planned = self.store.slices(run.run_id)
+        stats = self.client.stats
+        summary.slices = len(planned)
+        summary.truncated_slices = sum(s.truncated for s in planned)
+        summary.expected = sum(s.expected for s in planned)
+        summary.stored = self.store.count(run.run_id)
+        summary.failed = self.store.failures(run.run_id)
+        summary.points_spent = stats.points_spent
+        summary.graphql_requests = stats.graphql_requests
+        summary.rest_requests = stats.rest_requests
+        summary.retries = stats.retries
+        summary.secondary_limits = stats.secondary_limits
+        summary.primary_limits = stats.primary_limits
+        return summary
+
+    # -- 1. plan ---------------------------------------------------------------------------------
+    async def _plan(self, run: RunRow) -> None:
+        self.progress.phase("planning slices", None)
+        roots = self.spec.roots(utc(self.clock))
+        max_stars = self.spec.max_stars
+        if max_stars is None:
+            top_root = roots[0].__class__(
+                self.spec.min_stars,
+                None,
+                roots[0].created_from,
+                roots[0].created_to,
+                None,
+                self.spec.forks,
+            )
+            result = await self.client.graphql(queries.count_probe([], top=top_root.top_query()))
+            top = _parse(TopPayload, result, "top")
+            first = top.nodes[0] if top.nodes else None
+            max_stars = first.stargazer_count if first is not None else self.spec.min_stars
+        planned = await plan(roots, self._count, max_stars)
+        self.store.save_plan(run.run_id, [(p.slice.query(), p.count, p.truncated) for p in planned])
+
+    async def _count(self, search_queries: Sequence[str]) -> list[int]:
+        size = queries.MAX_PROBES_PER_QUERY
+        chunks = [search_queries[i : i + size] for i in range(0, len(search_queries), size)]
+
+        async def probe(chunk: Sequence[str]) -> list[int]:
+            result = await self.client.graphql(queries.count_probe(chunk))
+            if result.errors:
+                raise MalformedResponseError(
+                    f"{result.query.name}: {'; '.join(e.message for e in result.errors)}"
+                )
+            return [
+                _parse(CountPayload, result, f"p{i}").repository_count for i in range(len(chunk))
+            ]
+
+        counts = await asyncio.gather(*(probe(c) for c in chunks))
+        return [n for chunk in counts for n in chunk]
+
+    # -- 2. fetch --------------------------------------------------------------------------------
+    async def _fetch(self, run: RunRow) -> None:
+        rows = self.store.slices(run.run_id)
+        self.progress.phase(
+            "fetching repositories",
+            sum(min(r.expected, queries.SEARCH_RESULT_CAP) for r in rows),
+            sum(r.fetched for r in rows),
+        )
+        await _all(self._fetch_slice(run, row) for row in rows if not row.done)
+
+    async def _fetch_slice(self, run: RunRow, row: SliceRow) -> None:
+        async with self._slots:
+            cursor, fetched = row.cursor, row.fetched
+            while True:
+                remaining = row.expected - fetched
+                want = min(queries.MAX_PAGE, remaining if remaining > 0 else queries.MAX_PAGE)
+                want = min(want, queries.SEARCH_RESULT_CAP - fetched)
+                if want <= 0:
+                    break
+                page_plan = _PagePlan(row.query, want, cursor, self.clock)
+                try:
+                    result = await self.client.graphql(page_plan)
+                    page = _parse(SearchPagePayload, result, "search")
+                except (TransientError, MalformedResponseError) as error:
+                    logger.warning("%s; fetching its repositories by id instead", error)
+                    page = await self._page_ids(row.query, page_plan.first or want, cursor)
+                    records: list[dict[str, Any]] = []
+                    retry = [n["id"] for n in page.nodes if n and isinstance(n.get("id"), str)]
+                else:
+                    assert page_plan.snapshot is not None
+                    records, retry = self._records(
+                        page.nodes, result.errors, ["search", "nodes"], page_plan.snapshot
+                    )
+                    nulls = [i for i, node in enumerate(page.nodes) if node is None]
+                    if nulls:  # failed whole: learn their ids to fetch them by id
+                        listed = await self._page_ids(row.query, len(page.nodes), cursor)
+                        retry += [
+                            str(node["id"])
+                            for i in nulls
+                            if i < len(listed.nodes) and (node := listed.nodes[i])
+                        ]
+                fetched += len(page.nodes)
+                cursor = page.page_info.end_cursor or cursor
+                done = not page.page_info.has_next_page or fetched >= queries.SEARCH_RESULT_CAP
+                commit = PageCommit(records, retry, row.position, cursor, fetched, done)
+                self.store.commit_page(run.run_id, commit, utc(self.clock))
+                self.progress.advance(len(page.nodes))
+                self.progress.budget(self.client.pool.view())
+                if done:
+                    break
+
+    async def _page_ids(self, query: str, first: int, after: str | None) -> SearchPagePayload:
+        result = await self.client.graphql(queries.page_ids(query, first, after))
+        page: SearchPagePayload = _parse(SearchPagePayload, result, "search")
+        return page
+
+    def _records(
+        self,
+        nodes: Sequence[dict[str, Any] | None],
+        errors: Sequence[GraphQLErrorPayload],
+        prefix: list[str],
+        snapshot: datetime,
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """Records of the repositories that resolved; ids of those to fetch again."""
+        failed_fields: dict[int, set[str]] = {}
+        for error in errors:
+            path = error.path or []
+            if path[: len(prefix)] == prefix and len(path) > len(prefix):
+                index = path[len(prefix)]
+                if isinstance(index, int):
+                    fields = failed_fields.setdefault(index, set())
+                    if len(path) > len(prefix) + 1:
+                        fields.add(str(path[len(prefix) + 1]))
+        records: list[dict[str, Any]] = []
+        retry: list[str] = []
+        for index, node in enumerate(nodes):
+            if not node:
+                continue
+            try:
+                payload = RepositoryPayload.model_validate(node)
+            except ValidationError as error:
+                node_id = node.get("id")
+                logger.warning(
+                    "repository %s: malformed payload (%d problems)", node_id, error.error_count()
+                )
+                if isinstance(node_id, str):
+                    retry.append(node_id)
+                continue
+            fields = failed_fields.get(index, set())
+            records.append(to_record(payload, snapshot, fields))
+            if fields:
+                retry.append(payload.id)
+        return records, retry
+
+    # -- 3. retry --------------------------------------------------------------------------------
+    async def _retry(self, run: RunRow) -> None:
+        waiting = self.store.pending_ids(run.run_id)
+        if not waiting:
+            return
+        self.progress.phase("retrying repositories by id", len(waiting))
+        while waiting:
+            await _all(
+                self._retry_batch(run, waiting[start : start + queries.MAX_PAGE])
+                for start in range(0, len(waiting), queries.MAX_PAGE)
+            )
+            waiting = self.store.pending_ids(run.run_id)
+
+    async def _retry_batch(self, run: RunRow, batch: Sequence[tuple[str, int]]) -> None:
+        async with self._slots:
+            await self._retry_split(run, batch)
+
+    async def _retry_split(self, run: RunRow, batch: Sequence[tuple[str, int]]) -> None:
+        ids = [node_id for node_id, _ in batch]
+        snapshot = utc(self.clock)
+        try:
+            result = await self.client.graphql(queries.nodes(ids, snapshot - YEAR))
+            items = result.data.get("nodes")
+            if not isinstance(items, list) or len(items) != len(ids):
+                raise MalformedResponseError(
+                    f"{result.query.name}: `nodes` is not {len(ids)} items"
+                )
+        except (TransientError, MalformedResponseError) as error:
+            if len(batch) == 1:
+                logger.error("repository %s keeps failing: %s", ids[0], error)
+                self.store.commit_retry(
+                    run.run_id, [], [], [], [(ids[0], "failed", str(error))], snapshot
+                )
+                return
+            half = len(batch) // 2
+            logger.info("batch of %d keeps failing; splitting it", len(batch))
+            await self._retry_split(run, batch[:half])
+            await self._retry_split(run, batch[half:])
+            return
+        attempts = dict(batch)
+        records, again = self._records(items, result.errors, ["nodes"], snapshot)
+        not_found = {
+            ids[e.path[1]]
+            for e in result.errors
+            if e.type == "NOT_FOUND" and e.path and len(e.path) == 2 and isinstance(e.path[1], int)
+        }
+        retry_ids = set(again) | {
+            ids[i] for i, item in enumerate(items) if item is None and ids[i] not in not_found
+        }
+        retry: list[tuple[str, str]] = []
+        failed: list[tuple[str, str, str]] = [(i, "not_found", "NOT_FOUND") for i in not_found]
+        stored = {r["node_id"] for r in records}
+        for node_id in sorted(retry_ids):
+            message = "; ".join(e.message for e in result.errors)[:500]
+            if attempts[node_id] + 1 >= self.node_attempts:
+                # What resolved is stored with the rest unknown; the failure stays on record.
+                failed.append((node_id, "incomplete" if node_id in stored else "failed", message))
+            else:
+                retry.append((node_id, message))
+        resolved = [i for i in ids if i not in retry_ids and i not in not_found]
+        self.store.commit_retry(run.run_id, records, resolved, retry, failed, snapshot)
+        self.progress.advance(len(resolved))
+
+    # -- 4. contributors -------------------------------------------------------------------------
+    async def _contributors(self, run: RunRow) -> None:
+        todo = self.store.needing_contributors(run.run_id, run.started_at)
+        self.progress.phase("counting contributors", len(todo))
+        buffer: list[tuple[str, int | None, str]] = []
+        slots = asyncio.Semaphore(self.client.settings.max_concurrency)
+
+        async def one(node_id: str, full_name: str) -> None:
+            async with slots:
+                result = await count_contributors(self.client, node_id, full_name)
+            buffer.append((result.node_id, result.count, result.status))
+            self.progress.advance(1)
+            if len(buffer) >= CONTRIBUTOR_FLUSH:
+                self.store.set_contributors(buffer[:], utc(self.clock))
+                buffer.clear()
+
+        try:
+            await _all(one(node_id, full_name) for node_id, full_name in todo)
+        finally:
+            if buffer:
+                self.store.set_contributors(buffer, utc(self.clock))
+
+
+async def _all(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run together; the first failure cancels the rest and is raised as itself."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coroutine in coroutines:
+                group.create_task(coroutine)
+    except BaseExceptionGroup as failures:
+        first: BaseException = failures
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from failures
+
+
+def _parse(model: Any, result: GraphQLResult, key: str) -> Any:
+    """`result.data[key]` as `model`; anything else is a malformed response naming the query."""
+    value = result.data.get(key)
+    if value is None:
+        detail = "; ".join(e.message for e in result.errors) or "null"
+        raise MalformedResponseError(f"{result.query.name}: no `{key}` in the response ({detail})")
+    try:
+        return model.model_validate(value)
+    except ValidationError as error:
+        raise MalformedResponseError(
+            f"{result.query.name}: `{key}` does not match GitHub's schema: {error}"
+        ) from error
+
+
+async def run_extraction(
+    spec: RunSpec,
+    settings: GitHubSettings,
+    store: Store,
+    progress: ExtractProgress,
+    *,
+    clock: Clock | None = None,
+    restart: bool = False,
+) -> RunSummary:
+    """Build the token pool and client from settings, and run (or resume) `spec`."""
+    clock = clock or SystemClock()
+    pool = TokenPool(settings.load_tokens(), clock, settings.reset_margin_seconds)
+    async with GitHubClient(settings, pool, clock) as client:
+        extraction = Extraction(spec, store, client, progress, node_attempts=settings.node_attempts)
+        return await extraction.run(restart=restart)
