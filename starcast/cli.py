@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from starcast.extraction.cli import app as extract_app
 from starcast.logs import configure_logging
 from starcast.training.cli import train
 
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(train)
+app.add_typer(extract_app)
 
 
 @app.callback()
