@@ -6,6 +6,7 @@ import typer
 
 from starcast.extraction.cli import app as extract_app
 from starcast.logs import configure_logging
+from starcast.serving.cli import serve
 from starcast.training.cli import train
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(train)
+app.add_typer(serve)
 app.add_typer(extract_app)
 
 

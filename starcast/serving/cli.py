@@ -1,0 +1,84 @@
+"""`starcast serve frontend` and `starcast serve worker`: the two serving processes (one per image).
+
+Both are configured by STARCAST_* environment variables (see settings.py); options given here
+override them. Heavy imports stay inside the commands so `starcast --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import typer
+
+logger = logging.getLogger(__name__)
+
+serve = typer.Typer(
+    name="serve",
+    help="Run the serving processes: the HTTP frontend and the Celery workers.",
+    no_args_is_help=True,
+)
+
+
+def _overrides(**options: Any) -> dict[str, Any]:
+    return {name: value for name, value in options.items() if value is not None}
+
+
+@serve.command()
+def frontend(
+    host: str = typer.Option(None, help="Address to listen on [env STARCAST_HOST]."),
+    port: int = typer.Option(None, help="Port to listen on [env STARCAST_PORT, default 5100]."),
+) -> None:
+    """The HTTP frontend: pages, JSON API, /healthz, /readyz, /metrics and /docs."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from starcast.serving.app import create_app
+    from starcast.serving.settings import FrontendSettings
+
+    try:
+        settings = FrontendSettings(**_overrides(host=host, port=port))
+    except ValidationError as error:
+        typer.echo(f"error: invalid frontend settings:\n{error}", err=True)
+        raise typer.Exit(code=2) from error
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # keep starcast's logging configuration
+        access_log=False,  # /metrics counts requests; a log line each costs the hot path
+        timeout_graceful_shutdown=math.ceil(settings.request_timeout_s),
+    )
+
+
+@serve.command()
+def worker(
+    model: str = typer.Option(None, help="Model artifact URI [env STARCAST_MODEL_URI]."),
+    model_sha256: str = typer.Option(
+        None, help="Expected sha256 of the model file [env STARCAST_MODEL_SHA256]."
+    ),
+    concurrency: int = typer.Option(
+        None, help="Prediction processes [env STARCAST_WORKER_CONCURRENCY]."
+    ),
+) -> None:
+    """A Celery worker: verifies the model, smoke-tests it, then predicts batches."""
+    from pydantic import ValidationError
+
+    from starcast.artifact import ArtifactError
+    from starcast.serving.settings import WorkerSettings
+    from starcast.serving.worker import SmokeTestError, run_worker
+
+    try:
+        settings = WorkerSettings(
+            **_overrides(model_uri=model, model_sha256=model_sha256, worker_concurrency=concurrency)
+        )
+    except ValidationError as error:
+        typer.echo(f"error: invalid worker settings:\n{error}", err=True)
+        raise typer.Exit(code=2) from error
+    try:
+        code = run_worker(settings, log_level=logging.getLevelName(logging.getLogger().level))
+    except (ArtifactError, SmokeTestError) as error:
+        typer.echo(f"error: the worker will not serve this model: {error}", err=True)
+        raise typer.Exit(code=3) from error
+    raise typer.Exit(code=code)

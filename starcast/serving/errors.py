@@ -1,0 +1,97 @@
+"""Failures as HTTP answers: a status saying whose fault it is, a detail saying what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from starcast.serving.dispatch import (
+    BrokerUnavailableError,
+    DeadlineExceededError,
+    WorkerFailedError,
+)
+from starcast.serving.lookup import LookupFailedError, LookupUnavailableError
+from starcast.serving.metrics import ErrorKind
+from starcast.serving.schemas import ErrorResponse, FieldProblem
+from starcast.serving.services import services_of
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """`("body", "repositories", 0, "features", "forks")` -> `repositories[0].features.forks`."""
+    parts = list(loc[1:]) if loc and loc[0] == "body" else list(loc)
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def problems_of(errors: Sequence[Any]) -> list[FieldProblem]:
+    problems = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            problems.append(FieldProblem(field="body", problem=f"not valid JSON: {error['msg']}"))
+            continue
+        message = str(error.get("msg", "invalid"))
+        problems.append(FieldProblem(field=field_path(error.get("loc", ())), problem=message))
+    return problems
+
+
+def _answer(code: int, detail: str, problems: list[FieldProblem] | None = None) -> JSONResponse:
+    body = ErrorResponse(detail=detail, problems=problems or [])
+    return JSONResponse(body.model_dump(), status_code=code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def invalid(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        services_of(request).metrics.error(ErrorKind.VALIDATION)
+        problems = problems_of(error.errors())
+        summary = "; ".join(f"{p.field}: {p.problem}" for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        return _answer(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"invalid request: {summary}{more}",
+            problems,
+        )
+
+    async def late(request: Request, error: Exception) -> JSONResponse:
+        services = services_of(request)
+        services.metrics.error(ErrorKind.DEADLINE)
+        timeout = services.settings.request_timeout_s
+        return _answer(
+            status.HTTP_504_GATEWAY_TIMEOUT,
+            f"no prediction within the {timeout:g} s deadline: {error}; try again later",
+        )
+
+    async def no_broker(request: Request, error: Exception) -> JSONResponse:
+        services_of(request).metrics.error(ErrorKind.BROKER)
+        return _answer(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the prediction queue is unavailable: {error}; try again later",
+        )
+
+    async def worker_failed(request: Request, error: Exception) -> JSONResponse:
+        services_of(request).metrics.error(ErrorKind.WORKER)
+        return _answer(status.HTTP_502_BAD_GATEWAY, f"a worker failed to predict: {error}")
+
+    async def no_lookup(request: Request, error: Exception) -> JSONResponse:
+        services_of(request).metrics.error(ErrorKind.LOOKUP_UNAVAILABLE)
+        return _answer(status.HTTP_501_NOT_IMPLEMENTED, str(error))
+
+    async def lookup_failed(request: Request, error: Exception) -> JSONResponse:
+        services_of(request).metrics.error(ErrorKind.LOOKUP)
+        return _answer(status.HTTP_502_BAD_GATEWAY, f"GitHub could not be asked: {error}")
+
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(DeadlineExceededError, late)
+    app.add_exception_handler(BrokerUnavailableError, no_broker)
+    app.add_exception_handler(WorkerFailedError, worker_failed)
+    app.add_exception_handler(LookupUnavailableError, no_lookup)
+    app.add_exception_handler(LookupFailedError, lookup_failed)

@@ -1,0 +1,48 @@
+"""Prediction by owner/name: the seam where a GitHub client plugs into the frontend.
+
+The frontend only needs records (the extractor's format, `starcast.features.RECORD_COLUMNS`) for
+a few repositories; features are then computed exactly as for training. The GitHub client of
+`starcast.extraction` implements `RepositoryLookup`; `create_app(..., lookup=...)` takes it. With no
+GitHub token configured there is no lookup, and requests by name get a 501 that says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import pandas as pd
+
+from starcast.features import compute_features
+from starcast.serving.wire import FeatureValue
+
+
+class LookupUnavailableError(Exception):
+    """Prediction by owner/name is not possible on this server; the message says why."""
+
+
+class LookupFailedError(Exception):
+    """GitHub could not be asked (rate limit, network); the message says why."""
+
+
+class RepositoryLookup(Protocol):
+    async def records(self, full_names: Sequence[str]) -> Mapping[str, Mapping[str, Any]]:
+        """Record of each named repository GitHub knows; unknown names are left out.
+
+        Raises LookupFailedError when GitHub can't be asked.
+        """
+        ...
+
+
+def rows_from_records(records: Sequence[Mapping[str, Any]]) -> list[dict[str, FeatureValue]]:
+    """Feature rows of extractor records, computed by the same code as the training features."""
+    frame = compute_features(pd.DataFrame.from_records(list(records)))
+    rows: list[dict[str, FeatureValue]] = []
+    for record in frame.to_dict(orient="records"):
+        row: dict[str, FeatureValue] = {}
+        for name, value in record.items():
+            if value is None or (isinstance(value, float) and pd.isna(value)):
+                continue
+            row[str(name)] = value if isinstance(value, str) else float(value)
+        rows.append(row)
+    return rows

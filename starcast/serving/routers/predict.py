@@ -1,0 +1,106 @@
+"""`POST /api/v1/predict`: stars for one or many repositories, by features or by owner/name."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.exceptions import RequestValidationError
+
+from starcast.serving.lookup import LookupFailedError, LookupUnavailableError, rows_from_records
+from starcast.serving.schemas import ErrorResponse, Prediction, PredictRequest, PredictResponse
+from starcast.serving.services import Services, ServicesDep
+from starcast.serving.wire import FeatureValue
+
+router = APIRouter(prefix="/api/v1", tags=["predictions"])
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "request body too large"},
+    422: {"model": ErrorResponse, "description": "invalid request; `problems` names the fields"},
+    501: {"model": ErrorResponse, "description": "by owner/name without a GitHub token"},
+    502: {"model": ErrorResponse, "description": "a worker (or GitHub) failed"},
+    503: {"model": ErrorResponse, "description": "the queue is unavailable"},
+    504: {"model": ErrorResponse, "description": "no answer within the deadline"},
+}
+
+
+@router.post(
+    "/predict",
+    summary="Predict the stars of repositories",
+    responses=ERROR_RESPONSES,
+)
+async def predict(request: PredictRequest, services: ServicesDep) -> PredictResponse:
+    settings = services.settings
+    deadline = time.monotonic() + settings.request_timeout_s
+    count = len(request.repositories)
+    if count > settings.max_request_repositories:
+        raise _invalid(
+            ("body", "repositories"),
+            f"at most {settings.max_request_repositories} repositories per request, got {count}",
+        )
+    rows = await _feature_rows(request, services, deadline)
+    predictions = await services.batcher.predict(rows, deadline)
+    return PredictResponse(
+        predictions=[
+            Prediction(
+                full_name=item.full_name,
+                predicted_stars=prediction.stars,
+                model_version=prediction.model_version,
+            )
+            for item, prediction in zip(request.repositories, predictions, strict=True)
+        ]
+    )
+
+
+async def _feature_rows(
+    request: PredictRequest, services: Services, deadline: float
+) -> list[dict[str, FeatureValue]]:
+    rows: list[dict[str, FeatureValue] | None] = [
+        item.features.to_row() if item.features is not None else None
+        for item in request.repositories
+    ]
+    by_name = {
+        index: item.full_name
+        for index, item in enumerate(request.repositories)
+        if item.features is None and item.full_name is not None
+    }
+    if by_name:
+        found = await _look_up(sorted(set(by_name.values())), services, deadline)
+        unknown = [index for index, name in by_name.items() if name not in found]
+        if unknown:
+            raise _invalid(
+                ("body", "repositories", unknown[0], "full_name"),
+                f"GitHub has no repository {by_name[unknown[0]]!r}",
+            )
+        for index, name in by_name.items():
+            rows[index] = found[name]
+    return [row if row is not None else {} for row in rows]
+
+
+async def _look_up(
+    names: list[str], services: Services, deadline: float
+) -> dict[str, dict[str, FeatureValue]]:
+    if services.lookup is None:
+        if services.settings.github_token is None:
+            raise LookupUnavailableError(
+                "prediction by owner/name needs a GitHub token: set STARCAST_GITHUB_TOKEN on "
+                "the frontend, or send the repository's `features`"
+            )
+        raise LookupUnavailableError(
+            "this frontend has a GitHub token but was started without a GitHub client; "
+            "send the repository's `features`"
+        )
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            records = await services.lookup.records(names)
+    except TimeoutError as error:
+        raise LookupFailedError("GitHub did not answer before the deadline") from error
+    known = [name for name in names if name in records]
+    rows = rows_from_records([records[name] for name in known])
+    return dict(zip(known, rows, strict=True))
+
+
+def _invalid(loc: tuple[str | int, ...], message: str) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message}])

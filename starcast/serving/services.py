@@ -1,0 +1,37 @@
+"""What the routes of one frontend share, built once by `create_app` and typed for the routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+
+from starcast.serving.batching import MicroBatcher
+from starcast.serving.dispatch import BatchDispatcher
+from starcast.serving.lookup import RepositoryLookup
+from starcast.serving.metrics import ServingMetrics
+from starcast.serving.probe import ReadinessProbe
+from starcast.serving.settings import FrontendSettings
+from starcast.serving.showcase import ShowcaseRepository
+
+
+@dataclass
+class Services:
+    settings: FrontendSettings
+    metrics: ServingMetrics
+    dispatcher: BatchDispatcher
+    batcher: MicroBatcher
+    probe: ReadinessProbe
+    templates: Jinja2Templates
+    lookup: RepositoryLookup | None = None
+    showcase: list[ShowcaseRepository] = field(default_factory=list)
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(services_of)]

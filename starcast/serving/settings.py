@@ -1,0 +1,148 @@
+"""Configuration of the two serving deployables, the frontend and the worker, from STARCAST_* env.
+
+Both read the same queue settings (broker, result backend, queue, limits), so a frontend and the
+workers it feeds agree as long as they share the environment the chart (or `starcast up`) sets.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Final
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from starcast.sample import sample_dataset_uri
+
+DEFAULT_PORT: Final = 5100
+DEFAULT_QUEUE: Final = "starcast.predict"
+RPC_BACKEND: Final = "rpc://"
+# Values people paste from examples; a token like this is a mistake, not a credential.
+PLACEHOLDER_SECRETS: Final = frozenset(
+    {"", "changeme", "change-me", "token", "<token>", "your-token", "xxx", "placeholder"}
+)
+
+
+def _default_ready_file() -> Path:
+    return Path(tempfile.gettempdir()) / "starcast-worker.ready"
+
+
+class QueueSettings(BaseSettings):
+    """What both sides of the queue must agree on."""
+
+    model_config = SettingsConfigDict(env_prefix="STARCAST_", extra="ignore")
+
+    broker_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672//",
+        description="Celery broker URL (RabbitMQ: amqp://user:password@host:port/vhost).",
+    )
+    broker_transport_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="kombu transport options as JSON, e.g. the folders of the filesystem "
+        "transport `starcast up` falls back to without RabbitMQ.",
+    )
+    result_backend: str = Field(
+        default=RPC_BACKEND,
+        description="Celery result backend. Only rpc:// is supported: results travel back to the "
+        "requesting frontend as messages on its own reply queue (see starcast/serving/README.md).",
+    )
+    queue: str = Field(default=DEFAULT_QUEUE, min_length=1, description="task queue name")
+    task_time_limit_s: float = Field(
+        default=30.0, gt=0, description="hard limit of one batch on a worker (process killed)"
+    )
+    task_soft_time_limit_s: float = Field(
+        default=25.0, gt=0, description="soft limit of one batch (the task gets an exception)"
+    )
+
+    @field_validator("result_backend")
+    @classmethod
+    def _rpc_only(cls, value: str) -> str:
+        if not value.startswith(RPC_BACKEND):
+            raise ValueError(
+                f"result backend {value!r} is not supported: the frontend receives results on "
+                f"its own reply queue, which is how the {RPC_BACKEND} backend answers; "
+                f"set STARCAST_RESULT_BACKEND={RPC_BACKEND}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _soft_below_hard(self) -> QueueSettings:
+        if self.task_soft_time_limit_s >= self.task_time_limit_s:
+            raise ValueError(
+                "task_soft_time_limit_s must be below task_time_limit_s so a batch can fail "
+                "cleanly before its process is killed"
+            )
+        return self
+
+
+class WorkerSettings(QueueSettings):
+    """A Celery worker serving one model version."""
+
+    model_uri: str = Field(description="model artifact URI (file:// or s3://)")
+    model_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="expected sha256 of the model file (the ModelRelease's digest); "
+        "the worker refuses to become ready on a mismatch",
+    )
+    worker_ready_file: Path = Field(
+        default_factory=_default_ready_file,
+        description="written once the model is verified and a smoke prediction passed; "
+        "the chart's readiness probe tests for it",
+    )
+    worker_concurrency: int = Field(default=1, ge=1, le=64, description="prediction processes")
+    worker_prefetch_multiplier: int = Field(
+        default=1, ge=1, le=16, description="unacknowledged batches per process"
+    )
+    worker_threads: int = Field(
+        default=1,
+        ge=1,
+        description="BLAS/OpenMP threads per process; more than the cores a pod has only spins",
+    )
+    worker_hostname: str | None = Field(
+        default=None, description="Celery node name (default: starcast-worker-<pid>@<host>)"
+    )
+
+
+class FrontendSettings(QueueSettings):
+    """The HTTP frontend: pages, JSON API, health and metrics."""
+
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535, description="port to listen on")
+    request_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="deadline of one prediction request"
+    )
+    batch_window_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=1000,
+        description="how long a batch waits for more concurrent requests before it is sent",
+    )
+    max_batch_rows: int = Field(
+        default=512, ge=1, le=10_000, description="rows in one batch sent to a worker"
+    )
+    max_request_repositories: int = Field(
+        default=1000, ge=1, le=100_000, description="repositories in one API request"
+    )
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="largest request body accepted"
+    )
+    github_token: SecretStr | None = Field(
+        default=None, description="GitHub token; enables prediction by owner/name"
+    )
+    showcase_dataset_uri: str = Field(
+        default_factory=sample_dataset_uri,
+        description="dataset whose repositories the /predictions page shows",
+    )
+    showcase_rows: int = Field(default=20, ge=1, le=500, description="rows on /predictions")
+    readiness_cache_s: float = Field(
+        default=2.0, ge=0, description="how long a /readyz worker ping answer is reused"
+    )
+
+    @field_validator("github_token")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("STARCAST_GITHUB_TOKEN is a placeholder; set a real token or unset it")
+        return value

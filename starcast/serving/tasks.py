@@ -1,0 +1,52 @@
+"""The worker's task: predict one batch of repositories with the model this worker verified.
+
+The task is idempotent (the same batch gives the same stars), which is what makes late
+acknowledgement and redelivery after a crash safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery import Celery, Task
+
+from starcast.artifact import LoadedModel
+from starcast.serving.wire import PREDICT_TASK, BatchResult, PredictBatch
+
+logger = logging.getLogger(__name__)
+
+
+def register_tasks(app: Celery, model: LoadedModel) -> Task:
+    """Register `starcast.predict_batch` on `app`, bound to `model`; returns the task."""
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=PREDICT_TASK,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+    )
+    def predict_batch(task: Task, payload: dict[str, Any]) -> dict[str, Any]:
+        started = time.time()
+        batch = PredictBatch.model_validate(payload)
+        clock = time.perf_counter()
+        stars = model.predict_stars(batch.to_frame())
+        predict_s = time.perf_counter() - clock
+        logger.debug(
+            "batch %s: %d rows in %.1f ms",
+            task.request.id,
+            batch.rows,
+            predict_s * 1000,
+            extra={"task_id": task.request.id, "rows": batch.rows},
+        )
+        return BatchResult(
+            model_version=model.version,
+            stars=[float(value) for value in stars],
+            worker=str(task.request.hostname),
+            queue_wait_s=max(0.0, started - batch.sent_at),
+            predict_s=predict_s,
+        ).model_dump()
+
+    task: Task = predict_batch
+    return task

@@ -1,0 +1,138 @@
+"""A Celery worker that serves one verified model, and says when it is ready.
+
+Start-up order: load the artifact (manifest, sha256 against the expected digest, trusted types,
+feature schema), run one smoke prediction, and only then start consuming. The readiness file
+(`STARCAST_WORKER_READY_FILE`, the chart's probe) appears once the consumer is running and goes
+away when it stops, so "ready" always means "verified model, connected, taking batches".
+The prefork pool forks after the model is loaded: every process shares the same verified model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from celery import Celery, bootsteps
+from threadpoolctl import threadpool_limits
+
+from starcast.artifact import LoadedModel, load_artifact
+from starcast.serving.celery_app import create_celery_app
+from starcast.serving.settings import WorkerSettings
+from starcast.serving.tasks import register_tasks
+from starcast.serving.wire import PredictBatch
+
+logger = logging.getLogger(__name__)
+
+
+class SmokeTestError(RuntimeError):
+    """The model loaded but can't make a sane prediction."""
+
+
+class ReadinessFile:
+    """The file a readiness probe tests for; written atomically, removed on the way down."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def mark_ready(self, details: dict[str, str | int]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps(details))
+        partial.replace(self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def smoke_test(model: LoadedModel) -> float:
+    """Predict a repository about which nothing is known: the model must impute and answer."""
+    unknown = PredictBatch(rows=1, columns={}, sent_at=time.time()).to_frame()
+    stars = model.predict_stars(unknown)
+    if stars.shape != (1,) or not np.all(np.isfinite(stars)) or stars[0] < 0:
+        raise SmokeTestError(
+            f"model {model.version} failed its smoke prediction: got {stars!r} for one row, "
+            "expected one finite, non-negative star count"
+        )
+    return float(stars[0])
+
+
+def load_verified_model(settings: WorkerSettings) -> LoadedModel:
+    """The configured model, digest-checked and smoke-tested (ArtifactError, SmokeTestError)."""
+    model = load_artifact(settings.model_uri, settings.model_sha256)
+    stars = smoke_test(model)
+    logger.info(
+        "model %s from %s verified (sha256 %s); smoke prediction %.1f stars",
+        model.version,
+        settings.model_uri,
+        model.manifest.model_sha256,
+        stars,
+        extra={"model_version": model.version},
+    )
+    return model
+
+
+def build_worker_app(settings: WorkerSettings, model: LoadedModel) -> Celery:
+    app = create_celery_app(settings)
+    app.conf.worker_prefetch_multiplier = settings.worker_prefetch_multiplier
+    register_tasks(app, model)
+    readiness = ReadinessFile(settings.worker_ready_file)
+    details: dict[str, str | int] = {
+        "model_version": model.version,
+        "model_sha256": model.manifest.model_sha256,
+        "pid": os.getpid(),
+    }
+
+    class Readiness(bootsteps.StartStopStep):  # type: ignore[misc]
+        """Consumer step: runs after the task consumer starts, stops before it does."""
+
+        requires: ClassVar = {"celery.worker.consumer.tasks:Tasks"}
+
+        def start(self, consumer: Any) -> None:
+            readiness.mark_ready({**details, "hostname": str(consumer.hostname)})
+            logger.info("worker %s ready: %s", consumer.hostname, readiness.path)
+
+        def stop(self, consumer: Any) -> None:
+            readiness.clear()
+
+        def shutdown(self, consumer: Any) -> None:
+            readiness.clear()
+
+    app.steps["consumer"].add(Readiness)
+    return app
+
+
+def default_hostname() -> str:
+    return f"starcast-worker-{os.getpid()}@{socket.gethostname()}"
+
+
+def run_worker(settings: WorkerSettings, *, log_level: str = "INFO") -> int:
+    """Verify the model, then consume until SIGTERM/SIGINT (warm shutdown: running batches end)."""
+    readiness = ReadinessFile(settings.worker_ready_file)
+    readiness.clear()  # a file left by an earlier process must not vouch for this one
+    # Without a limit, OpenMP (HistGradientBoosting) spins a thread per core in every process.
+    threadpool_limits(limits=settings.worker_threads)
+    model = load_verified_model(settings)
+    app = build_worker_app(settings, model)
+    worker = app.Worker(
+        hostname=settings.worker_hostname or default_hostname(),
+        concurrency=settings.worker_concurrency,
+        pool="prefork",
+        loglevel=log_level,
+        queues=[settings.queue],
+        without_gossip=True,
+        without_mingle=True,
+        without_heartbeat=True,
+        quiet=True,
+    )
+    try:
+        worker.start()
+    finally:
+        readiness.clear()
+    exitcode: int = worker.exitcode or 0
+    return exitcode

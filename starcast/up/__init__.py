@@ -1,0 +1,1 @@
+"""`starcast up`: the whole pipeline on one machine (broker, model, workers, frontend)."""

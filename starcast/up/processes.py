@@ -1,0 +1,129 @@
+"""Child processes started, watched and stopped by pid: workers, frontend, broker."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Final
+
+logger = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG: Final = 1
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def parent_death_signal() -> None:
+    """In the child before exec: get SIGTERM if the parent dies, so nothing outlives `up`."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def starcast_command(*arguments: str) -> list[str]:
+    """`starcast ...` run by this interpreter, so children use the same environment."""
+    return [sys.executable, "-c", "from starcast.cli import main; main()", *arguments]
+
+
+class ManagedProcess:
+    """One child in its own session (a Ctrl-C reaches only `up`, which then stops it in order)."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        environment: Mapping[str, str],
+        log_path: Path,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.environment = dict(environment)
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, f"{self.name} was not started"
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            self.argv,
+            env=self.environment,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=parent_death_signal,
+        )
+        logger.info("started %s (pid %d), log %s", self.name, self._process.pid, self.log_path)
+
+    def signal_group(self, signum: signal.Signals) -> None:
+        """Signal the child's whole process group (a Celery worker and its pool processes)."""
+        if self.alive:
+            os.killpg(self.pid, signum)
+
+    def stop(self, timeout_s: float) -> int | None:
+        """SIGTERM, wait up to `timeout_s` for a graceful exit, then SIGKILL the group."""
+        process = self._process
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop within %.0f s; killing it", self.name, timeout_s)
+                self.signal_group(signal.SIGKILL)
+                process.wait()
+        self._reap_group()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the child and everything in its group, at once (a crash, for tests)."""
+        if self._process is None:
+            return
+        self._reap_group(signal.SIGKILL)
+        self._process.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _reap_group(self, signum: signal.Signals = signal.SIGKILL) -> None:
+        # Pool processes left behind by a killed parent are still in the child's group.
+        if self._process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signum)

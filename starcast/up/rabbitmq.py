@@ -1,0 +1,224 @@
+"""A private RabbitMQ node from Debian's rabbitmq-server: own ports, own data dir, own epmd.
+
+Used by `starcast up` and by the tests. Nothing is shared with a system-wide broker: the node has
+its own name, Erlang port mapper (epmd) on a private port, configuration, data and logs under one
+directory, listens on loopback only, and is started and stopped by the process ids we spawned.
+It can be stopped and started again on the same ports and data (the broker-restart test).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final
+
+from kombu.connection import Connection
+
+from starcast.up.processes import free_port, parent_death_signal
+
+logger = logging.getLogger(__name__)
+
+# Where Debian's package (and RabbitMQ's generic-unix layout) put the upstream start script, which
+# runs as the calling user; /usr/sbin/rabbitmq-server is a wrapper that switches to the
+# `rabbitmq` system user and its system-wide directories.
+SERVER_SCRIPTS: Final = (
+    Path("/usr/lib/rabbitmq/bin/rabbitmq-server"),
+    Path("/usr/local/lib/rabbitmq/bin/rabbitmq-server"),
+)
+SERVER_ENV: Final = "STARCAST_RABBITMQ_SERVER"
+INSTALL_HINT: Final = "install it with `make system-deps` (hack/install-system-deps.sh)"
+GUEST: Final = "guest"
+
+
+class RabbitMQError(RuntimeError):
+    """The node could not be started or stopped; the message says why and where the log is."""
+
+
+def find_rabbitmq_server() -> Path | None:
+    """The upstream rabbitmq-server script, if RabbitMQ is installed."""
+    override = os.environ.get(SERVER_ENV)
+    candidates = [Path(override)] if override else list(SERVER_SCRIPTS)
+    return next((path for path in candidates if path.is_file()), None)
+
+
+@dataclass(frozen=True)
+class RabbitMQPorts:
+    amqp: int
+    distribution: int
+    epmd: int
+
+    @classmethod
+    def pick(cls) -> RabbitMQPorts:
+        return cls(amqp=free_port(), distribution=free_port(), epmd=free_port())
+
+
+class RabbitMQServer:
+    def __init__(
+        self,
+        base_dir: Path,
+        *,
+        node_name: str = "starcast",
+        ports: RabbitMQPorts | None = None,
+        startup_timeout_s: float = 120.0,
+    ) -> None:
+        script = find_rabbitmq_server()
+        epmd = shutil.which("epmd")
+        if script is None or epmd is None:
+            raise RabbitMQError(f"rabbitmq-server is not installed: {INSTALL_HINT}")
+        self._script = script
+        self._epmd_binary = epmd
+        self.base_dir = base_dir
+        self.node_name = node_name
+        self.ports = ports or RabbitMQPorts.pick()
+        self.startup_timeout_s = startup_timeout_s
+        self.log_path = base_dir / "rabbitmq.log"
+        self._epmd: subprocess.Popen[bytes] | None = None
+        self._server: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://{GUEST}:{GUEST}@127.0.0.1:{self.ports.amqp}//"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None and self._server.poll() is None
+
+    def start(self) -> None:
+        """Start the node (and its epmd) and wait until it accepts AMQP logins."""
+        if self.running:
+            return
+        self._prepare_dirs()
+        environment = self._environment()
+        self._log = self.log_path.open("ab")
+        if self._epmd is None or self._epmd.poll() is not None:
+            self._epmd = subprocess.Popen(
+                [self._epmd_binary, "-port", str(self.ports.epmd), "-address", "127.0.0.1"],
+                env=environment,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=parent_death_signal,
+            )
+        logger.info(
+            "starting RabbitMQ node %s on 127.0.0.1:%d (data and log in %s)",
+            self.node_name,
+            self.ports.amqp,
+            self.base_dir,
+        )
+        self._server = subprocess.Popen(
+            [str(self._script)],
+            env=environment,
+            cwd=self.base_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=parent_death_signal,
+        )
+        self._wait_until_ready()
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Stop the node gracefully (SIGTERM), or kill it after `timeout_s`. Keeps epmd and data."""
+        server, self._server = self._server, None
+        if server is not None and server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                logger.warning("RabbitMQ node %s ignored SIGTERM; killing it", self.node_name)
+                server.kill()
+                server.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Stop the node and its epmd."""
+        self.stop()
+        epmd, self._epmd = self._epmd, None
+        if epmd is not None and epmd.poll() is None:
+            epmd.terminate()
+            try:
+                epmd.wait(10)
+            except subprocess.TimeoutExpired:
+                epmd.kill()
+                epmd.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _prepare_dirs(self) -> None:
+        for name in ("home", "mnesia", "log", "plugins-expand"):
+            (self.base_dir / name).mkdir(parents=True, exist_ok=True)
+        (self.base_dir / "enabled_plugins").write_text("[].\n")
+        (self.base_dir / "rabbitmq-env.conf").write_text("")
+        (self.base_dir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.ports.amqp}\n"
+            # Tests and demos run on machines with little free disk: don't block publishers
+            # at the 50 MB default before the disk is really full.
+            "disk_free_limit.absolute = 20MB\n"
+        )
+
+    def _environment(self) -> dict[str, str]:
+        base = self.base_dir
+        return {
+            **os.environ,
+            "HOME": str(base / "home"),  # the Erlang cookie lives here
+            "ERL_EPMD_PORT": str(self.ports.epmd),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODENAME": f"{self.node_name}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.ports.amqp),
+            "RABBITMQ_DIST_PORT": str(self.ports.distribution),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_LOGS": "-",
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
+            "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_PLUGINS_EXPAND_DIR": str(base / "plugins-expand"),
+            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+        }
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            assert self._server is not None
+            if self._server.poll() is not None:
+                raise RabbitMQError(
+                    f"rabbitmq-server exited with code {self._server.returncode} while starting; "
+                    f"log {self.log_path}:\n{self.log_tail()}"
+                )
+            connection = Connection(self.url, connect_timeout=2)  # type: ignore[no-untyped-call]
+            try:
+                connection.connect()  # type: ignore[no-untyped-call]
+                logger.info("RabbitMQ node %s ready at %s", self.node_name, self.url)
+                return
+            except (OSError, *connection.connection_errors) as error:
+                last_error = error
+                time.sleep(0.25)
+            finally:
+                connection.release()  # type: ignore[no-untyped-call]
+        self.stop(timeout_s=10)
+        raise RabbitMQError(
+            f"RabbitMQ did not accept connections within {self.startup_timeout_s:.0f} s "
+            f"({last_error}); log {self.log_path}:\n{self.log_tail()}"
+        )

@@ -1,0 +1,116 @@
+"""Model artifacts for tests, built in seconds without a search: the factory and its fixtures.
+
+`build_model_artifact` fits the training pipeline (starcast.training.pipeline) on the bundled
+sample and commits a real artifact (skops model, manifest, digest) with `write_artifact`, exactly
+as a training run would, so loaders and workers run their real code paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import Ridge
+from sklearn.neighbors import KNeighborsRegressor
+
+from starcast import artifact
+from starcast.artifact import DatasetInfo, FamilyResult, FeatureField, Metrics, ModelManifest
+from starcast.dataset import Dataset, read_dataset
+from starcast.features import FEATURES_BY_NAME, feature_names
+from starcast.sample import sample_dataset_uri
+from starcast.training.pipeline import build_pipeline
+
+PLACEHOLDER_METRICS = Metrics(rmsle=1.0, r2_log=0.0, mae_log=1.0, mdape=50.0)
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    uri: str
+    sha256: str
+    version: str
+    path: Path
+
+
+@cache
+def sample_dataset() -> Dataset:
+    return read_dataset(sample_dataset_uri())
+
+
+def sample_training_data(replicas: int = 1) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Features (without popularity leaks) and log1p(stars) of the sample, optionally repeated."""
+    dataset = sample_dataset()
+    names = [
+        name
+        for name in feature_names(include_leaky=False)
+        if name not in dataset.report.unavailable_features
+    ]
+    features = dataset.features[names]
+    target = np.log1p(dataset.stars)
+    if replicas > 1:
+        features = pd.concat([features] * replicas, ignore_index=True)
+        target = np.tile(target, replicas)
+    return features, target, names
+
+
+def build_model_artifact(
+    directory: Path,
+    *,
+    regressor: Any | None = None,
+    family: str = "ridge",
+    replicas: int = 1,
+) -> ModelArtifact:
+    """Fit `regressor` (default Ridge) in the training pipeline and commit it at `directory`."""
+    features, target, names = sample_training_data(replicas)
+    model = build_pipeline(names, regressor if regressor is not None else Ridge())
+    model.fit(features, target)
+    model_bytes = artifact.serialize_model(model)
+    digest = hashlib.sha256(model_bytes).hexdigest()
+    dataset = sample_dataset()
+    result = FamilyResult(family=family, params={}, metrics=PLACEHOLDER_METRICS)
+    manifest = ModelManifest(
+        model_version=artifact.new_model_version(digest),
+        created_at=datetime.now(UTC),
+        features=[FeatureField(name=name, kind=FEATURES_BY_NAME[name].kind) for name in names],
+        cv_folds=2,
+        winner=result,
+        families=[result],
+        baseline=PLACEHOLDER_METRICS,
+        dataset=DatasetInfo(uri=dataset.uri, sha256=dataset.sha256, rows=len(features)),
+        library_versions=artifact.library_versions(),
+        model_sha256=digest,
+    )
+    uri = directory.as_uri()
+    artifact.write_artifact(uri, model_bytes, manifest)
+    return ModelArtifact(uri=uri, sha256=digest, version=manifest.model_version, path=directory)
+
+
+def build_slow_model_artifact(directory: Path, replicas: int = 15) -> ModelArtifact:
+    """A model whose predict takes about a second per thousand rows, on purpose.
+
+    A ball tree with a single leaf makes k-neighbours compare every query with every training
+    row, in compiled code and constant memory: tests can catch a worker mid-batch reliably.
+    """
+    features, _, _ = sample_training_data(replicas)
+    regressor = KNeighborsRegressor(n_neighbors=5, algorithm="ball_tree", leaf_size=len(features))
+    return build_model_artifact(
+        directory, regressor=regressor, family="k_neighbors", replicas=replicas
+    )
+
+
+@pytest.fixture(scope="session")
+def model_artifact(tmp_path_factory: pytest.TempPathFactory) -> ModelArtifact:
+    """A small, fast model (Ridge on the sample) for tests that need any working model."""
+    return build_model_artifact(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def slow_model_artifact(tmp_path_factory: pytest.TempPathFactory) -> ModelArtifact:
+    """A model slow enough (about a second per thousand rows) to kill a worker mid-batch."""
+    return build_slow_model_artifact(tmp_path_factory.mktemp("slow-model"))
