@@ -335,6 +335,7 @@ def _message(response: httpx.Response) -> str:
 
 
 def _summary(error: ValidationError, response: httpx.Response) -> str:
-    if response.headers.get("content-type", "").startswith("application/json"):
-        return f"body does not match GitHub's GraphQL envelope ({error.error_count()} problems)"
-    return f"not JSON ({response.headers.get('content-type', 'no content type')})"
+    if any(e["type"] == "json_invalid" for e in error.errors()):
+        content_type = response.headers.get("content-type", "no content type")
+        return f"body is not JSON ({content_type}): {response.text[:80]!r}"
+    return f"body does not match GitHub's GraphQL envelope ({error.error_count()} problems)"

@@ -1,0 +1,70 @@
+"""Search returns at most 1,000 results per query: slicing must still reach every repository."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from starcast.extraction import queries
+from starcast.extraction.spec import RunSpec
+from starcast.extraction.store import Store
+from tests.integration.extraction.conftest import (
+    GitHubFactory,
+    extract,
+    settings_for,
+    stored_ids,
+)
+from tests.support.github_fixture import Fixture
+
+
+def test_slicing_past_the_cap_collects_every_repository_exactly_once(
+    github: GitHubFactory, repos: Fixture, store: Store
+) -> None:
+    server = github()
+    expected = {r.node_id for r in server.matching("stars:>=10 fork:true")}
+    busiest_star_value = Counter(r.stars for r in repos.repos).most_common(1)[0][1]
+    assert len(expected) > 3 * queries.SEARCH_RESULT_CAP
+    assert busiest_star_value > queries.SEARCH_RESULT_CAP  # stars alone can't slice it
+
+    summary = extract(RunSpec(min_stars=10), settings_for(server), store)
+
+    ids = stored_ids(store)
+    assert len(ids) == len(set(ids)) == len(expected)
+    assert set(ids) == expected
+    assert summary.truncated_slices == 0
+    plans = store.slices(summary.run_id)
+    assert all(s.expected <= queries.SEARCH_RESULT_CAP and s.done for s in plans)
+    assert sum(s.fetched for s in plans) == len(expected)
+    # A single star value was split by creation date.
+    single_value = [s for s in plans if (lo := s.query.split()[0][6:].split(".."))[0] == lo[-1]]
+    assert any(s.expected > 0 for s in single_value)
+    # Pages never reach past the cap: GitHub would return nothing there.
+    for request in server.graphql_requests("SearchPage"):
+        assert len(server.matching(str(request.variables["query"]))) <= queries.SEARCH_RESULT_CAP
+
+
+def test_languages_and_star_bounds_select_exactly_their_repositories(
+    github: GitHubFactory, store: Store
+) -> None:
+    server = github()
+    spec = RunSpec(min_stars=12, max_stars=500, languages=("Python", "Go"), forks=False)
+    expected = {
+        r.node_id
+        for language in ("python", "go")
+        for r in server.matching(f"stars:12..500 language:{language}")
+    }
+
+    extract(spec, settings_for(server), store)
+
+    assert set(stored_ids(store)) == expected
+    assert len(stored_ids(store)) == len(expected)
+
+
+def test_points_spent_stay_within_five_percent_of_the_documented_minimum(
+    github: GitHubFactory, store: Store
+) -> None:
+    server = github()
+    summary = extract(RunSpec(min_stars=10), settings_for(server), store)
+
+    minimum = queries.minimum_points(summary.stored)
+    assert server.points_used() == summary.points_spent
+    assert server.points_used() <= minimum * 1.05
