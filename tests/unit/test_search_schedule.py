@@ -1,0 +1,54 @@
+"""The successive-halving schedule, without Ray: rows per rung and who survives."""
+
+import numpy as np
+
+from starcast.artifact import Metrics
+from starcast.training.config import Budget
+from starcast.training.families import FAMILIES_BY_NAME, Candidate, candidates
+from starcast.training.search import Trial, rung_rows, survivors
+
+
+def _trial(family: str, rmsle: float) -> Trial:
+    return Trial(
+        candidate=Candidate(family, {"rmsle": rmsle}),
+        rung=0,
+        train_rows=100,
+        full_folds=False,
+        metrics=Metrics(rmsle=rmsle, r2_log=0.0, mae_log=0.0, mdape=0.0),
+        out_of_fold=np.zeros(1),
+    )
+
+
+def test_rungs_triple_the_rows_and_end_on_whole_folds() -> None:
+    assert rung_rows(5334) == [593, 1778, 5334]
+    assert rung_rows(4445) == [494, 1482, 4445]
+    assert rung_rows(1200) == [400, 1200]
+    assert rung_rows(1000) == [1000]
+    assert rung_rows(300) == [300]  # too small to halve: one rung on whole folds
+
+
+def test_survivors_are_the_best_third_plus_each_familys_best() -> None:
+    trials = [
+        _trial("ridge", 0.70),
+        _trial("ridge", 0.71),
+        _trial("random_forest", 0.60),
+        _trial("random_forest", 0.61),
+        _trial("random_forest", 0.62),
+        _trial("k_neighbors", 0.80),
+    ]
+    kept = survivors(trials)
+    assert [(c.family, c.params["rmsle"]) for c in kept] == [
+        ("random_forest", 0.60),
+        ("random_forest", 0.61),
+        ("ridge", 0.70),
+        ("k_neighbors", 0.80),
+    ]
+
+
+def test_every_budget_searches_all_five_families() -> None:
+    sizes = {budget: len(candidates(budget)) for budget in Budget}
+    assert sizes[Budget.QUICK] < sizes[Budget.STANDARD] < sizes[Budget.FULL]
+    for budget in Budget:
+        assert {c.family for c in candidates(budget)} == set(FAMILIES_BY_NAME)
+    assert len(FAMILIES_BY_NAME) >= 5
+    assert {c.family for c in candidates(Budget.QUICK, ["ridge"])} == {"ridge"}
