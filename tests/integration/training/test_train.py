@@ -26,9 +26,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
     """A local Ray instance shared by the module; subprocesses join it through RAY_ADDRESS."""
-    context = ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
     try:
-        yield str(context.address_info["gcs_address"])
+        yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
 
