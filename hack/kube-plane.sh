@@ -24,6 +24,7 @@
 #   STARCAST_KUBE_WATCH_PID  `up` only: stop the plane when this process exits
 #   GO                       the go command (default: go on PATH)
 set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) fails the caller too
 
 readonly BUILD_REV=1 # bump when the build flags below change, to re-key the cache
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,7 +41,7 @@ CACHE_ROOT=${STARCAST_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/starcast/kube}
 NODES=${STARCAST_KUBE_NODES:-3}
 TIMEOUT=${STARCAST_KUBE_TIMEOUT:-120}
 readonly MARKER=.starcast-kube-plane
-# Daemons in start order; `down` stops them in reverse.
+# Daemons in start order.
 readonly DAEMONS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 readonly SERVICE_CIDR=10.96.0.0/16
 readonly POD_CIDR=10.244.0.0/16
@@ -67,14 +68,20 @@ sha() { sha256sum | cut -c1-12; }
 
 # The cache key covers the pins, the wrapper modules, the toolchain and the build flags.
 cache_key() {
+	local toolchain
+	toolchain=$(go_cmd env GOVERSION GOOS GOARCH) || exit 1
 	{
 		echo "rev=$BUILD_REV"
-		go_cmd env GOVERSION GOOS GOARCH
+		echo "$toolchain"
 		cat "$MODS/versions.env" "$MODS"/*/go.mod "$MODS"/*/go.sum "$MODS"/*/tools.go
 	} | sha
 }
 
-bin_dir() { echo "$CACHE_ROOT/$KUBE_VERSION-$(cache_key)/bin"; }
+bin_dir() {
+	local key
+	key=$(cache_key)
+	echo "$CACHE_ROOT/$KUBE_VERSION-$key/bin"
+}
 
 # ---------------------------------------------------------------------------- build
 
@@ -321,9 +328,12 @@ alive() { # alive NAME: the daemon's pid is running and is ours
 	ours "$pid"
 }
 
-# ours PID: PID is running and its command line names our state dir (guards pid reuse).
+# ours PID: PID is running and its command line names our state dir (guards pid reuse,
+# and another plane whose state dir shares a prefix with ours).
 ours() {
-	[[ -r /proc/$1/cmdline ]] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF -- "$STATE"
+	local cmdline
+	cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
+	[[ "$cmdline " == *"$STATE/"* || "$cmdline " == *"$STATE "* ]]
 }
 
 failed() { # failed NAME WHAT: report a component that did not come up, with its log
@@ -345,7 +355,7 @@ wait_for() {
 	log "$what"
 }
 
-kc() { "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"; }
+kc() { KUBECACHEDIR="$STATE/kube-cache" "$BIN/kubectl" --kubeconfig "$STATE/kubeconfig" "$@"; }
 
 nodes_manifest() {
 	local i zones=(a b c)
@@ -385,12 +395,19 @@ EOF
 	done
 }
 
+# The env file: shell-quoted export lines, one variable each (tests/support/kube.py
+# parses them). kubectl's discovery cache and helm's dirs live in the state dir, so
+# `down` leaves nothing behind in $HOME.
 write_env() {
-	cat >"$STATE/env" <<EOF
-export KUBECONFIG=$STATE/kubeconfig
-export PATH=$BIN:\$PATH
-export HELM_CACHE_HOME=$STATE/helm/cache HELM_CONFIG_HOME=$STATE/helm/config HELM_DATA_HOME=$STATE/helm/data
-EOF
+	{
+		printf 'export KUBECONFIG=%q\n' "$STATE/kubeconfig"
+		printf 'export KUBECACHEDIR=%q\n' "$STATE/kube-cache"
+		printf 'export HELM_CACHE_HOME=%q\n' "$STATE/helm/cache"
+		printf 'export HELM_CONFIG_HOME=%q\n' "$STATE/helm/config"
+		printf 'export HELM_DATA_HOME=%q\n' "$STATE/helm/data"
+		# shellcheck disable=SC2016 # $PATH is expanded by whoever sources the file
+		printf 'export PATH=%q:"$PATH"\n' "$BIN"
+	} >"$STATE/env"
 }
 
 running() { # a plane is up in $STATE and answers
@@ -414,9 +431,11 @@ cmd_up() {
 		cat "$STATE/env"
 		return
 	fi
-	if [[ -e $STATE ]]; then
+	if [[ -f "$STATE/$MARKER" ]]; then
 		log "cleaning a stale plane in $STATE"
 		cmd_down
+	elif [[ -e $STATE ]] && [[ ! -d $STATE || -n "$(ls -A "$STATE")" ]]; then
+		die "$STATE exists and is not an empty dir nor a plane's state dir; not touching it"
 	fi
 	BIN=$(cmd_build)
 	local t0=$SECONDS
@@ -494,28 +513,40 @@ cmd_up() {
 
 # ---------------------------------------------------------------------------- down
 
-stop_all() {
-	local i name pid pids=()
-	for ((i = ${#DAEMONS[@]} - 1; i >= -1; i--)); do
-		if ((i < 0)); then name=watchdog; else name=${DAEMONS[i]}; fi
+# stop NAME...: TERM these daemons together, wait for them to exit, KILL them after 10 s.
+stop() {
+	local name pid i pids=() left
+	for name in "$@"; do
 		pid=$(cat "$STATE/pids/$name.pid" 2>/dev/null) || continue
-		[[ $pid == "$$" ]] && continue # the watchdog runs `down` itself
-		if ours "$pid"; then
+		# The watchdog runs `down` itself (exec keeps its pid): don't stop ourselves.
+		if [[ $pid != "$$" ]] && ours "$pid"; then
 			kill -TERM "$pid" 2>/dev/null || true
 			pids+=("$pid")
 		fi
-		rm -f "$STATE/pids/$name.pid"
 	done
-	for i in $(seq 100); do
-		local left=()
-		for pid in "${pids[@]}"; do ours "$pid" && left+=("$pid"); done
-		((${#left[@]} == 0)) && return
-		((i == 100)) && {
-			log "killing ${left[*]}"
-			kill -KILL "${left[@]}" 2>/dev/null || true
-		}
-		sleep 0.1
+	for ((i = 1; ${#pids[@]} > 0; i++)); do
+		left=()
+		for pid in "${pids[@]}"; do
+			if ours "$pid"; then left+=("$pid"); fi
+		done
+		pids=(${left[@]+"${left[@]}"})
+		if ((${#pids[@]} > 0 && i == 100)); then
+			log "$* still running after 10s; killing ${pids[*]}"
+			kill -KILL "${pids[@]}" 2>/dev/null || true
+		fi
+		((i < 200)) || die "$* did not exit even after SIGKILL (pids ${pids[*]})"
+		((${#pids[@]} == 0)) || sleep 0.1
 	done
+	for name in "$@"; do rm -f "$STATE/pids/$name.pid"; done
+}
+
+# Clients first, so the API server isn't left serving their watches, then the API
+# server while etcd still answers it, then etcd.
+stop_all() {
+	stop watchdog
+	stop kwok kube-scheduler kube-controller-manager
+	stop kube-apiserver
+	stop etcd
 }
 
 cmd_down() {
