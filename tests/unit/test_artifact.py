@@ -17,6 +17,17 @@ def model() -> tuple[bytes, artifact.ModelManifest]:
     return small_model_artifact()
 
 
+@pytest.fixture
+def committed(
+    tmp_path: Path, model: tuple[bytes, artifact.ModelManifest]
+) -> tuple[str, artifact.ModelManifest]:
+    """A committed artifact on local disk, and its manifest."""
+    model_bytes, manifest = model
+    uri = (tmp_path / "m1").as_uri()
+    write_artifact(uri, model_bytes, manifest)
+    return uri, manifest
+
+
 def _predict_one(loaded: artifact.LoadedModel) -> float:
     return float(loaded.predict_stars(compute_features(records_frame(record())))[0])
 
@@ -40,24 +51,18 @@ def test_written_artifact_loads_and_predicts(
     ]
 
 
-def test_tampered_model_is_refused(
-    tmp_path: Path, model: tuple[bytes, artifact.ModelManifest]
-) -> None:
-    model_bytes, manifest = model
-    uri = (tmp_path / "m1").as_uri()
-    write_artifact(uri, model_bytes, manifest)
-    model_file = tmp_path / "m1" / "model.skops"
-    model_file.write_bytes(model_file.read_bytes() + b"\0")
+def test_tampered_model_is_refused(committed: tuple[str, artifact.ModelManifest]) -> None:
+    uri, _ = committed
+    model_uri = storage.join(uri, artifact.MODEL_FILE)
+    storage.write_bytes_atomic(model_uri, storage.read_bytes(model_uri) + b"\0")
     with pytest.raises(ArtifactError, match="was altered or corrupted"):
         load_artifact(uri)
 
 
 def test_unexpected_digest_is_refused_before_loading(
-    tmp_path: Path, model: tuple[bytes, artifact.ModelManifest]
+    committed: tuple[str, artifact.ModelManifest],
 ) -> None:
-    model_bytes, manifest = model
-    uri = (tmp_path / "m1").as_uri()
-    write_artifact(uri, model_bytes, manifest)
+    uri, _ = committed
     with pytest.raises(ArtifactError, match=r"but 0+ was expected"):
         load_artifact(uri, expected_sha256="0" * 64)
 
@@ -177,11 +182,9 @@ def test_artifact_round_trips_through_a_real_s3_server(
 
 
 def test_predictions_are_star_counts_not_logs(
-    tmp_path: Path, model: tuple[bytes, artifact.ModelManifest]
+    committed: tuple[str, artifact.ModelManifest],
 ) -> None:
-    model_bytes, manifest = model
-    uri = (tmp_path / "m1").as_uri()
-    write_artifact(uri, model_bytes, manifest)
+    uri, _ = committed
     loaded = load_artifact(uri)
     features = compute_features(pd.DataFrame([record(), record(contributors=5000)]))
     stars = loaded.predict_stars(features)
