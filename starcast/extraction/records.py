@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from starcast.extraction.payloads import RepositoryPayload
+from pydantic import ValidationError
+
+from starcast.extraction.payloads import GraphQLErrorPayload, RepositoryPayload
 from starcast.features import NO_LICENSE
+
+logger = logging.getLogger(__name__)
 
 # A nullable field of the query that GitHub failed to resolve -> the record columns it feeds.
 # (A failing non-null field nulls the whole repository, which is then retried by id.)
@@ -87,3 +92,47 @@ def _license(repo: RepositoryPayload) -> str:
     if repo.license_info is None:
         return NO_LICENSE
     return repo.license_info.spdx_id or "NOASSERTION"
+
+
+def records_from_nodes(
+    nodes: Sequence[dict[str, Any] | None],
+    errors: Sequence[GraphQLErrorPayload],
+    prefix: Sequence[str],
+    snapshot: datetime,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Records of the repositories in a response list, and the ids to fetch again.
+
+    `prefix` is the path of the list in the response (`["search", "nodes"]`, `["nodes"]`);
+    an error whose path runs through item i marks the fields of repository i it failed.
+    A repository whose payload doesn't match GitHub's schema is retried, not stored.
+    """
+    depth = len(prefix)
+    failed_fields: dict[int, set[str]] = {}
+    for error in errors:
+        path = error.path or []
+        if list(path[:depth]) == list(prefix) and len(path) > depth:
+            index = path[depth]
+            if isinstance(index, int):
+                fields = failed_fields.setdefault(index, set())
+                if len(path) > depth + 1:
+                    fields.add(str(path[depth + 1]))
+    records: list[dict[str, Any]] = []
+    retry: list[str] = []
+    for index, node in enumerate(nodes):
+        if not node:
+            continue
+        try:
+            payload = RepositoryPayload.model_validate(node)
+        except ValidationError as error:
+            node_id = node.get("id")
+            logger.warning(
+                "repository %s: malformed payload (%d problems)", node_id, error.error_count()
+            )
+            if isinstance(node_id, str):
+                retry.append(node_id)
+            continue
+        fields = failed_fields.get(index, set())
+        records.append(to_record(payload, snapshot, fields))
+        if fields:
+            retry.append(payload.id)
+    return records, retry

@@ -33,17 +33,23 @@ from starcast.extraction.graphql import (
 )
 from starcast.extraction.payloads import (
     CountPayload,
-    GraphQLErrorPayload,
-    RepositoryPayload,
     SearchPagePayload,
     TopPayload,
 )
 from starcast.extraction.progress import ExtractProgress
-from starcast.extraction.records import to_record
+from starcast.extraction.records import records_from_nodes
 from starcast.extraction.settings import GitHubSettings
-from starcast.extraction.slicing import plan
+from starcast.extraction.slicing import PlannedSlice, SearchSlice, plan
 from starcast.extraction.spec import RunSpec
-from starcast.extraction.store import PageCommit, Phase, RunRow, SliceRow, Store, spec_json
+from starcast.extraction.store import (
+    PageCommit,
+    Phase,
+    PlannedRow,
+    RunRow,
+    SliceRow,
+    Store,
+    spec_json,
+)
 from starcast.extraction.tokens import TokenPool
 
 logger = logging.getLogger(__name__)
@@ -170,7 +176,7 @@ class Extraction:
             first = top.nodes[0] if top.nodes else None
             max_stars = first.stargazer_count if first is not None else self.spec.min_stars
         planned = await plan(roots, self._count, max_stars)
-        self.store.save_plan(run.run_id, [(p.slice.query(), p.count, p.truncated) for p in planned])
+        self.store.save_plan(run.run_id, [_row(p) for p in planned])
 
     async def _count(self, search_queries: Sequence[str]) -> list[int]:
         size = queries.MAX_PROBES_PER_QUERY
@@ -201,87 +207,79 @@ class Extraction:
 
     async def _fetch_slice(self, run: RunRow, row: SliceRow) -> None:
         async with self._slots:
-            cursor, fetched = row.cursor, row.fetched
-            while True:
-                remaining = row.expected - fetched
-                want = min(queries.MAX_PAGE, remaining if remaining > 0 else queries.MAX_PAGE)
-                want = min(want, queries.SEARCH_RESULT_CAP - fetched)
-                if want <= 0:
-                    break
-                page_plan = _PagePlan(row.query, want, cursor, self.clock)
-                try:
-                    result = await self.client.graphql(page_plan)
-                    page = _parse(SearchPagePayload, result, "search")
-                except (TransientError, MalformedResponseError) as error:
-                    logger.warning("%s; fetching its repositories by id instead", error)
-                    page = await self._page_ids(row.query, page_plan.first or want, cursor)
-                    records: list[dict[str, Any]] = []
-                    retry = [n["id"] for n in page.nodes if n and isinstance(n.get("id"), str)]
-                else:
-                    assert page_plan.snapshot is not None
-                    records, retry = self._records(
-                        page.nodes, result.errors, ["search", "nodes"], page_plan.snapshot
-                    )
-                    nulls = [i for i, node in enumerate(page.nodes) if node is None]
-                    if nulls:  # failed whole: learn their ids to fetch them by id
-                        listed = await self._page_ids(row.query, len(page.nodes), cursor)
-                        retry += [
-                            str(node["id"])
-                            for i in nulls
-                            if i < len(listed.nodes) and (node := listed.nodes[i])
-                        ]
-                fetched += len(page.nodes)
-                cursor = page.page_info.end_cursor or cursor
-                done = not page.page_info.has_next_page or fetched >= queries.SEARCH_RESULT_CAP
-                commit = PageCommit(records, retry, row.position, cursor, fetched, done)
-                self.store.commit_page(run.run_id, commit, utc(self.clock))
-                self.progress.advance(len(page.nodes))
-                self.progress.budget(self.client.pool.view())
-                if done:
-                    break
+            await self._page_through(run, row)
+
+    async def _page_through(self, run: RunRow, row: SliceRow) -> None:
+        cursor, fetched = row.cursor, row.fetched
+        while True:
+            remaining = row.expected - fetched
+            want = min(queries.MAX_PAGE, remaining if remaining > 0 else queries.MAX_PAGE)
+            want = min(want, queries.SEARCH_RESULT_CAP - fetched)
+            if want <= 0:
+                return
+            fetched_page = await self._fetch_page(run, row, cursor, want)
+            if fetched_page is None:  # the slice was split and fetched as its parts
+                return
+            page, records, retry = fetched_page
+            fetched += len(page.nodes)
+            cursor = page.page_info.end_cursor or cursor
+            done = not page.page_info.has_next_page or fetched >= queries.SEARCH_RESULT_CAP
+            commit = PageCommit(records, retry, row.position, cursor, fetched, done)
+            self.store.commit_page(run.run_id, commit, utc(self.clock))
+            self.progress.advance(len(page.nodes))
+            self.progress.budget(self.client.pool.view())
+            if done:
+                return
+
+    async def _fetch_page(
+        self, run: RunRow, row: SliceRow, cursor: str | None, want: int
+    ) -> tuple[SearchPagePayload, list[dict[str, Any]], list[str]] | None:
+        """One page: its payload, its records, and the ids to fetch again by id."""
+        page_plan = _PagePlan(row.query, want, cursor, self.clock)
+        try:
+            result = await self.client.graphql(page_plan)
+            page: SearchPagePayload = _parse(SearchPagePayload, result, "search")
+        except (TransientError, MalformedResponseError) as error:
+            logger.warning("%s; fetching its repositories by id instead", error)
+            page = await self._page_ids(row.query, page_plan.first or want, cursor)
+            return page, [], [n["id"] for n in page.nodes if n and isinstance(n.get("id"), str)]
+        outgrown = cursor is None and page.repository_count > queries.SEARCH_RESULT_CAP
+        if outgrown and await self._resplit(run, row, page.repository_count):
+            return None
+        assert page_plan.snapshot is not None
+        records, retry = records_from_nodes(
+            page.nodes, result.errors, ["search", "nodes"], page_plan.snapshot
+        )
+        nulls = [i for i, node in enumerate(page.nodes) if node is None]
+        if nulls:  # failed whole: learn their ids to fetch them by id
+            listed = await self._page_ids(row.query, len(page.nodes), cursor)
+            retry += [
+                str(node["id"])
+                for i in nulls
+                if i < len(listed.nodes) and (node := listed.nodes[i])
+            ]
+        return page, records, retry
+
+    async def _resplit(self, run: RunRow, row: SliceRow, count: int) -> bool:
+        """The slice outgrew the cap since it was planned: split it and fetch its parts."""
+        piece = SearchSlice.from_json(row.bounds)
+        planned = await plan([piece], self._count, piece.stars_max)
+        if len(planned) == 1 and planned[0].truncated:
+            return False  # can't be split: fetch what search returns (logged by the planner)
+        logger.warning(
+            "slice %r grew to %d results since it was planned; fetching it as %d slices",
+            row.query,
+            count,
+            len(planned),
+        )
+        for part in self.store.replace_slice(run.run_id, row.position, [_row(p) for p in planned]):
+            await self._page_through(run, part)
+        return True
 
     async def _page_ids(self, query: str, first: int, after: str | None) -> SearchPagePayload:
         result = await self.client.graphql(queries.page_ids(query, first, after))
         page: SearchPagePayload = _parse(SearchPagePayload, result, "search")
         return page
-
-    def _records(
-        self,
-        nodes: Sequence[dict[str, Any] | None],
-        errors: Sequence[GraphQLErrorPayload],
-        prefix: list[str],
-        snapshot: datetime,
-    ) -> tuple[list[dict[str, Any]], list[str]]:
-        """Records of the repositories that resolved; ids of those to fetch again."""
-        failed_fields: dict[int, set[str]] = {}
-        for error in errors:
-            path = error.path or []
-            if path[: len(prefix)] == prefix and len(path) > len(prefix):
-                index = path[len(prefix)]
-                if isinstance(index, int):
-                    fields = failed_fields.setdefault(index, set())
-                    if len(path) > len(prefix) + 1:
-                        fields.add(str(path[len(prefix) + 1]))
-        records: list[dict[str, Any]] = []
-        retry: list[str] = []
-        for index, node in enumerate(nodes):
-            if not node:
-                continue
-            try:
-                payload = RepositoryPayload.model_validate(node)
-            except ValidationError as error:
-                node_id = node.get("id")
-                logger.warning(
-                    "repository %s: malformed payload (%d problems)", node_id, error.error_count()
-                )
-                if isinstance(node_id, str):
-                    retry.append(node_id)
-                continue
-            fields = failed_fields.get(index, set())
-            records.append(to_record(payload, snapshot, fields))
-            if fields:
-                retry.append(payload.id)
-        return records, retry
 
     # -- 3. retry --------------------------------------------------------------------------------
     async def _retry(self, run: RunRow) -> None:
@@ -323,7 +321,7 @@ class Extraction:
             await self._retry_split(run, batch[half:])
             return
         attempts = dict(batch)
-        records, again = self._records(items, result.errors, ["nodes"], snapshot)
+        records, again = records_from_nodes(items, result.errors, ["nodes"], snapshot)
         not_found = {
             ids[e.path[1]]
             for e in result.errors
@@ -367,6 +365,11 @@ class Extraction:
         finally:
             if buffer:
                 self.store.set_contributors(buffer, utc(self.clock))
+
+
+def _row(planned: PlannedSlice) -> PlannedRow:
+    piece = planned.slice
+    return PlannedRow(piece.query(), piece.to_json(), planned.count, planned.truncated)
 
 
 async def _all(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:

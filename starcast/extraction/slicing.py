@@ -11,6 +11,7 @@ of up to 100 searches a query.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import math
 import re
@@ -58,6 +59,30 @@ class SearchSlice:
         if self.forks:
             parts.append("fork:true")  # search leaves forks out unless asked
         return " ".join(parts)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "stars_min": self.stars_min,
+                "stars_max": self.stars_max,
+                "created_from": self.created_from.isoformat(),
+                "created_to": self.created_to.isoformat(),
+                "language": self.language,
+                "forks": self.forks,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SearchSlice:
+        raw = json.loads(text)
+        return cls(
+            stars_min=int(raw["stars_min"]),
+            stars_max=None if raw["stars_max"] is None else int(raw["stars_max"]),
+            created_from=datetime.fromisoformat(raw["created_from"]),
+            created_to=datetime.fromisoformat(raw["created_to"]),
+            language=raw["language"],
+            forks=bool(raw["forks"]),
+        )
 
     def top_query(self) -> str:
         """The same search sorted by stars, to learn the highest star count in it."""

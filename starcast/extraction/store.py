@@ -90,6 +90,7 @@ slices = Table(
     Column("run_id", Integer, primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("query", Text, nullable=False),
+    Column("bounds", Text, nullable=False, doc="the slice as JSON, to split it again"),
     Column("expected", Integer, nullable=False),
     Column("fetched", Integer, nullable=False, default=0),
     Column("cursor", Text),
@@ -133,10 +134,21 @@ class RunRow:
 class SliceRow:
     position: int
     query: str
+    bounds: str
     expected: int
     fetched: int
     cursor: str | None
     done: bool
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    """A slice to save: its search text, its bounds (JSON), the count GitHub gave for it."""
+
+    query: str
+    bounds: str
+    expected: int
     truncated: bool
 
 
@@ -218,28 +230,49 @@ class Store:
         return [_run(r._mapping) for r in rows]
 
     # -- slices ----------------------------------------------------------------------------------
-    def save_plan(self, run_id: int, planned: Sequence[tuple[str, int, bool]]) -> None:
-        """The slices of a run (query, expected count, truncated), and on to fetching."""
+    def save_plan(self, run_id: int, planned: Sequence[PlannedRow]) -> None:
+        """The slices of a run, and on to fetching."""
         with self.engine.begin() as conn:
             conn.execute(slices.delete().where(slices.c.run_id == run_id))
-            if planned:
-                conn.execute(
-                    insert(slices),
-                    [
-                        {
-                            "run_id": run_id,
-                            "position": i,
-                            "query": q,
-                            "expected": n,
-                            "fetched": 0,
-                            "cursor": None,
-                            "done": False,
-                            "truncated": t,
-                        }
-                        for i, (q, n, t) in enumerate(planned)
-                    ],
-                )
+            self._insert_slices(conn, run_id, 0, planned)
             conn.execute(update(runs).where(runs.c.run_id == run_id).values(phase=Phase.FETCHING))
+
+    def replace_slice(
+        self, run_id: int, position: int, planned: Sequence[PlannedRow]
+    ) -> list[SliceRow]:
+        """A slice that outgrew the cap since planning gives way to its parts."""
+        with self.engine.begin() as conn:
+            last = conn.execute(
+                select(func.max(slices.c.position)).where(slices.c.run_id == run_id)
+            ).scalar_one()
+            conn.execute(
+                slices.delete().where(slices.c.run_id == run_id, slices.c.position == position)
+            )
+            self._insert_slices(conn, run_id, int(last) + 1, planned)
+        return [s for s in self.slices(run_id) if s.position > int(last)]
+
+    def _insert_slices(
+        self, conn: Connection, run_id: int, start: int, planned: Sequence[PlannedRow]
+    ) -> None:
+        if not planned:
+            return
+        conn.execute(
+            insert(slices),
+            [
+                {
+                    "run_id": run_id,
+                    "position": start + i,
+                    "query": p.query,
+                    "bounds": p.bounds,
+                    "expected": p.expected,
+                    "fetched": 0,
+                    "cursor": None,
+                    "done": False,
+                    "truncated": p.truncated,
+                }
+                for i, p in enumerate(planned)
+            ],
+        )
 
     def slices(self, run_id: int) -> list[SliceRow]:
         with self.engine.connect() as conn:
@@ -250,6 +283,7 @@ class Store:
             SliceRow(
                 r.position,
                 r.query,
+                r.bounds,
                 r.expected,
                 r.fetched,
                 r.cursor,

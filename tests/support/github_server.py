@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,6 +157,9 @@ class FakeGitHub:
         self.minute: dict[str, deque[float]] = {label: deque() for label in self.tokens.values()}
         self.requests: list[RequestRecord] = []
         self.in_flight = 0
+        # Called with (operation, variables) before a GraphQL request is answered: a test's
+        # way to change the world mid-run (e.g. a slice growing past the cap).
+        self.before_graphql: Callable[[str, Mapping[str, Any]], None] | None = None
         self._search_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -603,6 +606,8 @@ class _Handler(BaseHTTPRequestHandler):
         record = RequestRecord(now, label, "graphql", 0, 0, operation, variables)
         if latency:
             time.sleep(latency)
+        if gh.before_graphql is not None:
+            gh.before_graphql(operation, variables)
         if secondary is not False:
             extra = {"Retry-After": str(secondary)} if secondary is not None else {}
             self._record(_with(record, status=403))

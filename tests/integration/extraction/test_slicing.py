@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
 from starcast.extraction import queries
 from starcast.extraction.spec import RunSpec
@@ -13,7 +17,7 @@ from tests.integration.extraction.conftest import (
     settings_for,
     stored_ids,
 )
-from tests.support.github_fixture import Fixture
+from tests.support.github_fixture import FakeRepo, Fixture, generate
 
 
 def test_slicing_past_the_cap_collects_every_repository_exactly_once(
@@ -68,3 +72,33 @@ def test_points_spent_stay_within_five_percent_of_the_documented_minimum(
     minimum = queries.minimum_points(summary.stored)
     assert server.points_used() == summary.points_spent
     assert server.points_used() <= minimum * 1.05
+
+
+def test_a_slice_that_outgrew_the_cap_since_planning_is_split_again(
+    github: GitHubFactory, repos: Fixture, store: Store
+) -> None:
+    server = github()
+    added: list[FakeRepo] = []
+
+    def grow(operation: str, variables: Mapping[str, Any]) -> None:
+        """Before the first page, 1,200 new repositories land in the slice it asks for."""
+        if operation != "SearchPage" or added:
+            return
+        match = re.match(r"stars:(\d+)\.\.\d+ created:(\S+)\.\.", str(variables["query"]))
+        assert match is not None
+        stars, start = int(match.group(1)), datetime.fromisoformat(match.group(2))
+        for offset, repo in enumerate(generate(1200, seed=5, start_index=2_000_000)):
+            repo.stars, repo.is_fork = stars, False
+            repo.created_at = start + timedelta(seconds=offset)
+            added.append(repo)
+        repos.repos.extend(added)
+        server.invalidate()
+
+    server.before_graphql = grow
+    summary = extract(RunSpec(min_stars=10), settings_for(server, max_concurrency=1), store)
+
+    expected = {r.node_id for r in server.matching("stars:>=10 fork:true")}
+    assert len(added) == 1200 and {r.node_id for r in added} <= expected
+    ids = stored_ids(store)
+    assert len(ids) == len(set(ids)) == len(expected) and set(ids) == expected
+    assert all(s.expected <= queries.SEARCH_RESULT_CAP for s in store.slices(summary.run_id))
