@@ -8,7 +8,7 @@
 - Primary limits per token and window, secondary limits (concurrency, points per minute) answered
   403 with `Retry-After`, and fault injection (`Faults`): 502/504, secondary limits, malformed
   bodies, latency, and "poison" repositories whose commit history fails.
-- Time can be scaled (`ScaledClock`) so the benchmark replays GitHub's hour in seconds.
+- Time can be scaled (`ScaledClock`, `--time-scale`) to replay GitHub's hour in seconds.
 
 Run it alone with `python -m tests.support.github_server --help` (the benchmark does).
 """
@@ -16,7 +16,6 @@ Run it alone with `python -m tests.support.github_server --help` (the benchmark 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import json
 import math
@@ -26,37 +25,31 @@ import socket
 import sys
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Literal
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
-
 from starcast.extraction.clock import Clock, ScaledClock, SystemClock
-from tests.support.github_fixture import FakeOwner, FakeRepo, Fixture, generate
+from tests.support.github_fixture import FakeRepo, Fixture, generate
 from tests.support.github_graphql import (
     Executor,
-    Failure,
     FieldError,
     QueryRejectedError,
     QueryTimeoutError,
     compile_query,
     query_cost,
 )
+from tests.support.github_resolvers import GitCommit, resolvers, typename_of
+from tests.support.github_rest import DOCS, rest_answer
+from tests.support.github_search import SearchIndex
 
-SEARCH_CAP: Final = 1000
 SECONDARY_MESSAGE: Final = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 )
-TOO_LARGE_MESSAGE: Final = (
-    "The history or contributor list is too large to list contributors for this repository "
-    "via the API."
-)
-DOCS: Final = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 TIMEOUT_MESSAGE: Final = (
     "Something went wrong while executing your query. This may be the result of a timeout, "
     "or it could be a GitHub bug."
@@ -115,21 +108,6 @@ class RequestRecord:
     path: str = ""
 
 
-@dataclass(frozen=True)
-class _Ref:
-    repo: FakeRepo
-
-
-@dataclass(frozen=True)
-class _Commit:
-    repo: FakeRepo
-
-
-@dataclass(frozen=True)
-class _Blob:
-    size: int
-
-
 class FakeGitHub:
     """The server's state; `start()` serves it on a free loopback port."""
 
@@ -160,7 +138,7 @@ class FakeGitHub:
         # Called with (operation, variables) before a GraphQL request is answered: a test's
         # way to change the world mid-run (e.g. a slice growing past the cap).
         self.before_graphql: Callable[[str, Mapping[str, Any]], None] | None = None
-        self._search_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.search = SearchIndex(fixture)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -233,79 +211,13 @@ class FakeGitHub:
 
     def matching(self, query: str) -> list[FakeRepo]:
         """Every repository a search query matches, without the cap (for assertions)."""
-        return [self.fixture.repos[i] for i in self._search(query)]
-
-    # -- search --------------------------------------------------------------------------------
-    def _search(self, query: str) -> np.ndarray:
-        with self.lock:
-            cached = self._search_cache.get(query)
-            if cached is not None:
-                self._search_cache.move_to_end(query)
-                return cached
-        fx = self.fixture
-        mask = np.ones(len(fx.repos), dtype=bool)
-        include_forks, descending = "false", True
-        for term in query.split():
-            key, _, value = term.partition(":")
-            if key == "stars":
-                low, high = _range(value, int)
-                mask &= (fx.stars >= low) & (fx.stars <= high)
-            elif key == "created":
-                low_t, high_t = _range(value, _timestamp_bounds)
-                mask &= (fx.created >= low_t) & (fx.created <= high_t)
-            elif key == "language":
-                mask &= fx.language == value.lower()
-            elif key == "fork":
-                include_forks = value
-            elif key == "sort":
-                descending = value != "stars-asc"
-            elif key == "is" and value == "public":
-                continue
-            else:
-                raise FieldError("INVALID_SEARCH", f"unsupported search term {term!r}")
-        if include_forks == "false":
-            mask &= ~fx.is_fork
-        elif include_forks == "only":
-            mask &= fx.is_fork
-        order = fx.order if descending else fx.order[::-1]
-        result = order[mask[order]]
-        with self.lock:
-            self._search_cache[query] = result
-            if len(self._search_cache) > 512:
-                self._search_cache.popitem(last=False)
-        return result
+        return [self.fixture.repos[i] for i in self.search.matches(query)]
 
     def invalidate(self) -> None:
         """Call after changing the fixture."""
-        with self.lock:
-            self.fixture.reindex()
-            self._search_cache.clear()
+        self.search.invalidate()
 
-    def search(self, args: dict[str, Any]) -> dict[str, Any]:
-        matches = self._search(args["query"])
-        offset = _decode_cursor(args.get("after"))
-        first = args.get("first") or 10
-        visible = min(len(matches), SEARCH_CAP)
-        window = matches[offset : min(offset + first, visible)]
-        items = [self.fixture.repos[i] for i in window]
-        end = offset + len(items)
-        return {
-            "repositoryCount": len(matches),
-            "userCount": 0,
-            "issueCount": 0,
-            "pageInfo": {
-                "hasNextPage": end < visible,
-                "hasPreviousPage": offset > 0,
-                "endCursor": _cursor(end) if items else None,
-                "startCursor": _cursor(offset + 1) if items else None,
-            },
-            "nodes": items,
-            "edges": [
-                {"cursor": _cursor(offset + k + 1), "node": item} for k, item in enumerate(items)
-            ],
-        }
-
-    def history(self, commit: _Commit, args: dict[str, Any]) -> int:
+    def history(self, commit: GitCommit, args: dict[str, Any]) -> int:
         repo = commit.repo
         if repo.node_id in self.faults.poison_ids:
             if self.faults.poison_mode == "timeout":
@@ -314,136 +226,10 @@ class FakeGitHub:
         return repo.commits_last_year if args.get("since") else repo.commits_total
 
     def executor(self) -> Executor:
-        return Executor(resolvers=self._resolvers(), typename_of=_typename)
-
-    def _resolvers(self) -> dict[tuple[str, str], Any]:
-        fx = self.fixture
-
-        def issues(repo: FakeRepo, args: dict[str, Any]) -> int:
-            states = args.get("states") or ["OPEN", "CLOSED"]
-            return (repo.open_issues if "OPEN" in states else 0) + (
-                repo.closed_issues if "CLOSED" in states else 0
-            )
-
-        def pulls(repo: FakeRepo, args: dict[str, Any]) -> int:
-            states = args.get("states") or ["OPEN", "CLOSED", "MERGED"]
-            return sum(
-                count
-                for state, count in (
-                    ("OPEN", repo.open_pull_requests),
-                    ("CLOSED", repo.closed_pull_requests),
-                    ("MERGED", repo.merged_pull_requests),
-                )
-                if state in states
-            )
-
-        def refs(repo: FakeRepo, args: dict[str, Any]) -> int:
-            return repo.branches if args["refPrefix"] == "refs/heads/" else repo.tags
-
-        def deployments(repo: FakeRepo, args: dict[str, Any]) -> int:
-            environments = args.get("environments")
-            pages = 3 if repo.has_pages else 0
-            return pages if environments is None or "github-pages" in environments else 0
-
-        def readme(repo: FakeRepo, args: dict[str, Any]) -> _Blob | None:
-            expression = args.get("expression") or ""
-            name = expression.removeprefix("HEAD:")
-            if repo.readme_name is not None and name == repo.readme_name:
-                return _Blob(repo.readme_size)
-            return None
-
-        def nodes(_: object, args: dict[str, Any]) -> list[FakeRepo | Failure]:
-            return [
-                fx.by_id.get(i)
-                or Failure("NOT_FOUND", f"Could not resolve to a node with the global id of '{i}'")
-                for i in args["ids"]
-            ]
-
-        def repository(_: object, args: dict[str, Any]) -> FakeRepo | None:
-            return fx.by_name.get(f"{args['owner']}/{args['name']}".lower())
-
-        resolvers: dict[tuple[str, str], Any] = {
-            ("Query", "search"): lambda _, args: self.search(args),
-            ("Query", "nodes"): nodes,
-            ("Query", "node"): lambda _, args: fx.by_id.get(args["id"]),
-            ("Query", "repository"): repository,
-            ("Repository", "id"): lambda r, _: r.node_id,
-            ("Repository", "nameWithOwner"): lambda r, _: r.full_name,
-            ("Repository", "stargazerCount"): lambda r, _: r.stars,
-            ("Repository", "forkCount"): lambda r, _: r.forks,
-            ("Repository", "createdAt"): lambda r, _: r.created_at,
-            ("Repository", "pushedAt"): lambda r, _: r.pushed_at,
-            ("Repository", "diskUsage"): lambda r, _: r.disk_usage,
-            ("Repository", "hasWikiEnabled"): lambda r, _: r.has_wiki,
-            ("Repository", "hasIssuesEnabled"): lambda r, _: True,
-            ("Repository", "isFork"): lambda r, _: r.is_fork,
-            ("Repository", "isArchived"): lambda r, _: r.is_archived,
-            ("Repository", "isPrivate"): lambda r, _: False,
-            ("Repository", "isEmpty"): lambda r, _: r.empty,
-            ("Repository", "homepageUrl"): lambda r, _: None,
-            ("Repository", "primaryLanguage"): lambda r, _: (
-                {"name": r.language, "color": None} if r.language else None
-            ),
-            ("Repository", "licenseInfo"): lambda r, _: (
-                {"spdxId": r.license, "name": r.license, "key": r.license.lower()}
-                if r.license
-                else None
-            ),
-            ("Repository", "watchers"): lambda r, _: r.watchers,
-            ("Repository", "stargazers"): lambda r, _: r.stars,
-            ("Repository", "issues"): issues,
-            ("Repository", "pullRequests"): pulls,
-            ("Repository", "refs"): refs,
-            ("Repository", "releases"): lambda r, _: r.releases,
-            ("Repository", "labels"): lambda r, _: r.labels,
-            ("Repository", "mentionableUsers"): lambda r, _: r.mentionable_users,
-            ("Repository", "repositoryTopics"): lambda r, _: r.topics,
-            ("Repository", "deployments"): deployments,
-            ("Repository", "defaultBranchRef"): lambda r, _: None if r.empty else _Ref(r),
-            ("Repository", "object"): readme,
-            ("Ref", "id"): lambda ref, _: f"REF_{ref.repo.node_id}",
-            ("Ref", "name"): lambda ref, _: "main",
-            ("Ref", "prefix"): lambda ref, _: "refs/heads/",
-            ("Ref", "target"): lambda ref, _: _Commit(ref.repo),
-            ("Commit", "id"): lambda c, _: f"C_{c.repo.node_id}",
-            ("Commit", "oid"): lambda c, _: "0" * 40,
-            ("Commit", "history"): self.history,
-            ("Blob", "byteSize"): lambda b, _: b.size,
-            ("Blob", "isBinary"): lambda b, _: False,
-            ("Blob", "oid"): lambda b, _: "0" * 40,
-            ("Blob", "id"): lambda b, _: "B_0",
-        }
-        for owner_type in ("User", "Organization"):
-            resolvers[(owner_type, "id")] = lambda o, _: f"U_{o.login}"
-            resolvers[(owner_type, "repositories")] = lambda o, _: o.repositories
-        resolvers[("User", "followers")] = lambda o, _: o.followers
-        for connection in (
-            "RepositoryConnection",
-            "FollowerConnection",
-            "UserConnection",
-            "IssueConnection",
-            "PullRequestConnection",
-            "RefConnection",
-            "ReleaseConnection",
-            "LabelConnection",
-            "RepositoryTopicConnection",
-            "DeploymentConnection",
-            "CommitHistoryConnection",
-        ):
-            resolvers[(connection, "totalCount")] = lambda count, _: count
-        return resolvers
-
-
-def _typename(value: Any) -> str:
-    if isinstance(value, FakeRepo):
-        return "Repository"
-    if isinstance(value, FakeOwner):
-        return "Organization" if value.is_organization else "User"
-    if isinstance(value, _Commit):
-        return "Commit"
-    if isinstance(value, _Blob):
-        return "Blob"
-    raise TypeError(f"no GraphQL type for {type(value).__name__}")
+        return Executor(
+            resolvers=resolvers(self.fixture, self.search.page, self.history),
+            typename_of=typename_of,
+        )
 
 
 def _count(values: Iterator[str] | Any) -> dict[str, int]:
@@ -451,59 +237,6 @@ def _count(values: Iterator[str] | Any) -> dict[str, int]:
     for value in values:
         counts[value] = counts.get(value, 0) + 1
     return counts
-
-
-def _cursor(position: int) -> str:
-    return base64.b64encode(f"cursor:{position}".encode()).decode()
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        return int(base64.b64decode(cursor).decode().removeprefix("cursor:"))
-    except ValueError as error:
-        raise FieldError("INVALID_CURSOR_ARGUMENTS", f"invalid cursor {cursor!r}") from error
-
-
-def _timestamp_bounds(text: str, *, upper: bool = False) -> float:
-    if "T" in text:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    day = datetime.fromisoformat(text).replace(tzinfo=UTC)
-    return (day + timedelta(days=1)).timestamp() - 1e-6 if upper else day.timestamp()
-
-
-def _range(value: str, parse: Any) -> tuple[Any, Any]:
-    """GitHub's range syntax: `a..b`, `>=a`, `>a`, `<=b`, `<b`, `a`, `a..*`, `*..b`."""
-    low: Any = -math.inf
-    high: Any = math.inf
-    if ".." in value:
-        left, right = value.split("..", 1)
-        if left != "*":
-            low = parse(left)
-        if right != "*":
-            high = parse(right, upper=True) if parse is _timestamp_bounds else parse(right)
-        return low, high
-    match = re.fullmatch(r"(>=|<=|>|<)?(.+)", value)
-    assert match is not None
-    operator, operand = match.groups()
-    if parse is int:
-        number = int(operand)
-        return {
-            ">=": (number, high),
-            ">": (number + 1, high),
-            "<=": (low, number),
-            "<": (low, number - 1),
-            None: (number, number),
-        }[operator]
-    start, end = parse(operand), parse(operand, upper=True)
-    return {
-        ">=": (start, high),
-        ">": (end + 1e-6, high),
-        "<=": (low, end),
-        "<": (low, start - 1e-6),
-        None: (start, end),
-    }[operator]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -707,96 +440,10 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"API rate limit exceeded for user {label}."
             self._send(403, {"message": message, "documentation_url": DOCS}, headers)
             return
-        status, body, extra = self._rest(url.path, parse_qs(url.query))
+        answer = rest_answer(gh.fixture, gh.faults.too_large, url.path, parse_qs(url.query))
+        status, body, extra = answer
         self._record(_with(record, status=status))
         self._send(status, body, {**headers, **extra})
-
-    def _rest(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
-        fx = self.github.fixture
-        parts = [p for p in path.split("/") if p]
-        if len(parts) == 2 and parts[0] == "users":
-            owner = fx.owners.get(parts[1].lower())
-            if owner is None:
-                return 404, {"message": "Not Found"}, {}
-            kind = "Organization" if owner.is_organization else "User"
-            body = {"login": owner.login, "type": kind, "followers": owner.followers}
-            return 200, {**body, "public_repos": owner.repositories}, {}
-        if len(parts) < 3 or parts[0] != "repos":
-            return 404, {"message": "Not Found"}, {}
-        repo = fx.by_name.get(f"{parts[1]}/{parts[2]}".lower())
-        if repo is None:
-            return 404, {"message": "Not Found", "documentation_url": DOCS}, {}
-        if len(parts) == 3:
-            return 200, _rest_repository(repo), {}
-        resource = parts[3]
-        if resource == "readme":
-            if repo.readme_name is None:
-                return 404, {"message": "Not Found"}, {}
-            return 200, {"name": repo.readme_name, "size": repo.readme_size}, {}
-        if resource == "contributors":
-            if repo.full_name in self.github.faults.too_large:
-                return 403, {"message": TOO_LARGE_MESSAGE, "documentation_url": DOCS}, {}
-            if repo.empty:
-                return 204, b"", {}
-        state = (query.get("state") or ["open"])[0]
-        counts = {
-            "contributors": repo.contributors,
-            "commits": repo.commits_total,
-            "branches": repo.branches,
-            "tags": repo.tags,
-            "releases": repo.releases,
-            "labels": repo.labels,
-            "assignees": repo.mentionable_users,
-            "issues": repo.open_issues if state == "open" else repo.closed_issues,
-            "pulls": repo.open_pull_requests
-            if state == "open"
-            else repo.closed_pull_requests + repo.merged_pull_requests,
-        }
-        if resource not in counts:
-            return 404, {"message": "Not Found"}, {}
-        return _listing(path, query, counts[resource])
-
-
-def _listing(path: str, query: dict[str, list[str]], total: int) -> tuple[int, Any, dict[str, str]]:
-    per_page = min(100, int((query.get("per_page") or ["30"])[0]))
-    page = int((query.get("page") or ["1"])[0])
-    last = max(1, math.ceil(total / per_page))
-    start = (page - 1) * per_page
-    items = [{"index": i} for i in range(start, min(start + per_page, total))]
-    links = []
-    base = f"https://api.github.com{path}?per_page={per_page}"
-    if page < last:
-        links.append(f'<{base}&page={page + 1}>; rel="next"')
-        links.append(f'<{base}&page={last}>; rel="last"')
-    if page > 1:
-        links.append(f'<{base}&page=1>; rel="first"')
-        links.append(f'<{base}&page={page - 1}>; rel="prev"')
-    return 200, items, ({"Link": ", ".join(links)} if links else {})
-
-
-def _rest_repository(repo: FakeRepo) -> dict[str, Any]:
-    return {
-        "node_id": repo.node_id,
-        "full_name": repo.full_name,
-        "stargazers_count": repo.stars,
-        "forks_count": repo.forks,
-        "subscribers_count": repo.watchers,
-        "open_issues_count": repo.open_issues + repo.open_pull_requests,
-        "size": repo.disk_usage,
-        "created_at": repo.created_at.isoformat(),
-        "pushed_at": repo.pushed_at.isoformat() if repo.pushed_at else None,
-        "language": repo.language,
-        "license": {"spdx_id": repo.license} if repo.license else None,
-        "topics": [f"topic{i}" for i in range(repo.topics)],
-        "has_pages": repo.has_pages,
-        "has_wiki": repo.has_wiki,
-        "fork": repo.is_fork,
-        "archived": repo.is_archived,
-        "owner": {
-            "login": repo.owner.login,
-            "type": "Organization" if repo.owner.is_organization else "User",
-        },
-    }
 
 
 def _with(record: RequestRecord, **changes: Any) -> RequestRecord:
