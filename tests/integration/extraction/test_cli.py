@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from starcast.cli import app
 from tests.integration.extraction.conftest import SECRETS, GitHubFactory
 
+pytestmark = pytest.mark.integration
+
 
 def test_run_and_status_never_show_or_store_the_token(
     github: GitHubFactory,

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections import deque
 
+import pytest
+
 from starcast.extraction.spec import RunSpec
 from starcast.extraction.store import Store
 from tests.integration.extraction.conftest import GitHubFactory, extract, settings_for
 from tests.support.github_server import Faults
+
+pytestmark = pytest.mark.integration
 
 
 def test_contributors_are_counted_and_too_large_lists_are_flagged_unknown(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from starcast.cli import app
@@ -13,6 +14,8 @@ from starcast.extraction.spec import RunSpec
 from starcast.extraction.store import Store
 from starcast.features import FEATURES, RECORD_COLUMNS
 from tests.integration.extraction.conftest import GitHubFactory, extract, settings_for
+
+pytestmark = pytest.mark.integration
 
 
 def test_export_round_trips_through_read_dataset_with_no_bad_record(

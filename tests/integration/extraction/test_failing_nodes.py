@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from starcast.extraction.spec import RunSpec
 from starcast.extraction.store import Store
 from tests.integration.extraction.conftest import GitHubFactory, extract, settings_for, stored_ids
 from tests.support.github_server import Faults
+
+pytestmark = pytest.mark.integration
+
 
 SPEC = RunSpec(min_stars=10)
 

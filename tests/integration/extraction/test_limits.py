@@ -19,6 +19,9 @@ from tests.integration.extraction.conftest import (
 )
 from tests.support.github_server import Faults
 
+pytestmark = pytest.mark.integration
+
+
 SPEC = RunSpec(min_stars=10)
 
 

@@ -12,6 +12,8 @@ from tests.integration.extraction.conftest import GitHubFactory, extract, settin
 from tests.integration.extraction.postgres import postgres_server
 from tests.support.github_fixture import Fixture
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:

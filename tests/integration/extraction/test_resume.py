@@ -10,9 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from starcast.extraction.store import Store
 from tests.integration.extraction.conftest import SECRETS, GitHubFactory, stored_ids
 from tests.support.github_server import Faults
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
 
 STARCAST = str(Path(sys.executable).with_name("starcast"))
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from starcast.extraction import queries
 from starcast.extraction.spec import RunSpec
 from starcast.extraction.store import Store
@@ -18,6 +20,8 @@ from tests.integration.extraction.conftest import (
     stored_ids,
 )
 from tests.support.github_fixture import FakeRepo, Fixture, generate
+
+pytestmark = pytest.mark.integration
 
 
 def test_slicing_past_the_cap_collects_every_repository_exactly_once(
