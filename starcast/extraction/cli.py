@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -72,6 +73,8 @@ def run_command(
     except (ValidationError, TokenError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     store = Store.connect(db)
     try:
         if sys.stderr.isatty():

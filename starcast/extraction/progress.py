@@ -27,16 +27,17 @@ class ExtractProgress(Protocol):
 
     def advance(self, count: int) -> None: ...
 
-    def budget(self, views: list[BudgetView]) -> None: ...
+    def budget(self, views: list[BudgetView], resource: str = "graphql") -> None: ...
 
 
-def budget_text(views: list[BudgetView]) -> str:
+def budget_text(views: list[BudgetView], resource: str = "graphql") -> str:
     if not views:
         return "no usable token"
     left = sum(v.remaining for v in views)
     resets = [v.reset_at for v in views if v.reset_at is not None]
-    reset = f", next reset {min(resets):%H:%M:%S} UTC" if resets else ""
-    return f"rate limit {left:,} points left on {len(views)} token(s){reset}"
+    reset = f", reset {min(resets):%H:%M:%S} UTC" if resets else ""
+    tokens = f" ({len(views)} tokens)" if len(views) > 1 else ""
+    return f"{resource} {left:,} left{tokens}{reset}"
 
 
 class QuietProgress:
@@ -46,7 +47,7 @@ class QuietProgress:
     def advance(self, count: int) -> None:
         pass
 
-    def budget(self, views: list[BudgetView]) -> None:
+    def budget(self, views: list[BudgetView], resource: str = "graphql") -> None:
         pass
 
 
@@ -78,14 +79,17 @@ class TerminalProgress:
         self._progress.stop()
 
     def phase(self, name: str, total: int | None, done: int = 0) -> None:
+        if self._task is not None:  # the previous phase is over, whatever its estimate said
+            finished = max(1, int(self._progress.tasks[self._task].completed))
+            self._progress.update(self._task, total=finished, completed=finished)
         self._task = self._progress.add_task(name, total=total, completed=done, budget=self._budget)
 
     def advance(self, count: int) -> None:
         if self._task is not None:
             self._progress.update(self._task, advance=count)
 
-    def budget(self, views: list[BudgetView]) -> None:
-        self._budget = budget_text(views)
+    def budget(self, views: list[BudgetView], resource: str = "graphql") -> None:
+        self._budget = budget_text(views, resource)
         if self._task is not None:
             self._progress.update(self._task, budget=self._budget)
 
@@ -118,5 +122,5 @@ class LogProgress:
                 self._budget,
             )
 
-    def budget(self, views: list[BudgetView]) -> None:
-        self._budget = budget_text(views)
+    def budget(self, views: list[BudgetView], resource: str = "graphql") -> None:
+        self._budget = budget_text(views, resource)

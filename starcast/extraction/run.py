@@ -50,7 +50,7 @@ from starcast.extraction.store import (
     Store,
     spec_json,
 )
-from starcast.extraction.tokens import TokenPool
+from starcast.extraction.tokens import Resource, TokenPool
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class Extraction:
 
     # -- 1. plan ---------------------------------------------------------------------------------
     async def _plan(self, run: RunRow) -> None:
-        self.progress.phase("planning slices", None)
+        self.progress.phase("planning", None)
         roots = self.spec.roots(utc(self.clock))
         max_stars = self.spec.max_stars
         if max_stars is None:
@@ -199,7 +199,7 @@ class Extraction:
     async def _fetch(self, run: RunRow) -> None:
         rows = self.store.slices(run.run_id)
         self.progress.phase(
-            "fetching repositories",
+            "fetching",
             sum(min(r.expected, queries.SEARCH_RESULT_CAP) for r in rows),
             sum(r.fetched for r in rows),
         )
@@ -286,7 +286,7 @@ class Extraction:
         waiting = self.store.pending_ids(run.run_id)
         if not waiting:
             return
-        self.progress.phase("retrying repositories by id", len(waiting))
+        self.progress.phase("retrying", len(waiting))
         while waiting:
             await _all(
                 self._retry_batch(run, waiting[start : start + queries.MAX_PAGE])
@@ -347,7 +347,7 @@ class Extraction:
     # -- 4. contributors -------------------------------------------------------------------------
     async def _contributors(self, run: RunRow) -> None:
         todo = self.store.needing_contributors(run.run_id, run.started_at)
-        self.progress.phase("counting contributors", len(todo))
+        self.progress.phase("contributors", len(todo))
         buffer: list[tuple[str, int | None, str]] = []
         slots = asyncio.Semaphore(self.client.settings.max_concurrency)
 
@@ -356,6 +356,7 @@ class Extraction:
                 result = await count_contributors(self.client, node_id, full_name)
             buffer.append((result.node_id, result.count, result.status))
             self.progress.advance(1)
+            self.progress.budget(self.client.pool.view(Resource.REST), "rest")
             if len(buffer) >= CONTRIBUTOR_FLUSH:
                 self.store.set_contributors(buffer[:], utc(self.clock))
                 buffer.clear()
