@@ -254,6 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ------------------------------------------------------------------------------
     def _send(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        self._done()
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -298,14 +299,22 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with gh.lock:
             gh.in_flight += 1
+        self._in_flight = True
         try:
             self._graphql(label, raw)
         except Exception as error:  # a bug here must reach the test as an answer, not a hang
             self._send(500, {"message": f"fake server error: {error!r}"})
             raise
         finally:
-            with gh.lock:
-                gh.in_flight -= 1
+            self._done()
+
+    def _done(self) -> None:
+        """The request stops counting as in flight, once, before its answer leaves: a client
+        may send its next request the moment it reads this one's answer."""
+        if getattr(self, "_in_flight", False):
+            self._in_flight = False
+            with self.github.lock:
+                self.github.in_flight -= 1
 
     def _graphql(self, label: str, raw: bytes) -> None:
         gh = self.github
