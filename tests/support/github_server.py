@@ -65,6 +65,7 @@ class Faults:
     graphql_statuses: deque[int] = field(default_factory=deque)  # e.g. 502, 504
     graphql_secondary: deque[int | None] = field(default_factory=deque)  # Retry-After or None
     rest_secondary: deque[int | None] = field(default_factory=deque)
+    secondary_status: int = 403  # GitHub answers a secondary limit with 403 or 429
     malformed: int = 0  # the next N GraphQL answers are not JSON
     latency: float = 0.0  # real seconds added to every GraphQL answer
     too_large: set[str] = field(default_factory=set)  # full names whose contributors are too many
@@ -352,8 +353,9 @@ class _Handler(BaseHTTPRequestHandler):
             gh.before_graphql(operation, variables)
         if secondary is not False:
             extra = {"Retry-After": str(secondary)} if secondary is not None else {}
-            self._record(_with(record, status=403))
-            self._send(403, {"message": SECONDARY_MESSAGE, "documentation_url": DOCS}, extra)
+            status = gh.faults.secondary_status
+            self._record(_with(record, status=status))
+            self._send(status, {"message": SECONDARY_MESSAGE, "documentation_url": DOCS}, extra)
             return
         if status != 200:
             self._record(_with(record, status=status))
@@ -441,8 +443,9 @@ class _Handler(BaseHTTPRequestHandler):
         record = RequestRecord(now, label, "rest", 200, path=url.path)
         if secondary is not False:
             extra = {"Retry-After": str(secondary)} if secondary is not None else {}
-            self._record(_with(record, status=403))
-            self._send(403, {"message": SECONDARY_MESSAGE, "documentation_url": DOCS}, extra)
+            status = gh.faults.secondary_status
+            self._record(_with(record, status=status))
+            self._send(status, {"message": SECONDARY_MESSAGE, "documentation_url": DOCS}, extra)
             return
         if exhausted:
             self._record(_with(record, status=403))

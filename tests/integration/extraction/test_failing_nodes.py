@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from starcast.extraction.spec import RunSpec
 from starcast.extraction.store import Store
 from tests.integration.extraction.conftest import GitHubFactory, extract, settings_for, stored_ids
+from tests.support.github_fixture import Fixture
 from tests.support.github_server import Faults
 
 pytestmark = pytest.mark.integration
@@ -57,3 +61,24 @@ def test_a_node_with_a_failing_field_keeps_the_rest_and_marks_what_is_unknown(
     assert others_unknown == []
     # The poison was retried on its own, by id, not with its whole page.
     assert all(r.variables["ids"] == [poison] for r in server.graphql_requests("Nodes"))
+
+
+def test_a_repository_deleted_before_its_retry_is_recorded_not_found(
+    github: GitHubFactory, repos: Fixture, store: Store
+) -> None:
+    server = github(faults=Faults(poison_mode="timeout"))
+    expected = {r.node_id for r in server.matching("stars:>=10 fork:true")}
+    poison = sorted(expected)[3]
+    server.faults.poison_ids.add(poison)
+
+    def delete_it(operation: str, variables: Mapping[str, Any]) -> None:
+        """Its page failed; by the time it is asked for by id, it is gone (GitHub: NOT_FOUND)."""
+        if operation == "Nodes" and poison in repos.by_id:
+            repos.repos.remove(repos.by_id[poison])
+            server.invalidate()
+
+    server.before_graphql = delete_it
+    summary = extract(SPEC, settings_for(server, max_attempts=2), store)
+
+    assert set(stored_ids(store)) == expected - {poison}
+    assert [(node, state) for node, state, _ in summary.failed] == [(poison, "not_found")]

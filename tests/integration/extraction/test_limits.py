@@ -61,14 +61,17 @@ def test_tokens_share_the_work_and_the_run_waits_for_the_reset(
     assert len(refused) <= 2  # it planned from rateLimit instead of running into the wall
 
 
-def test_secondary_limit_waits_for_retry_after(github: GitHubFactory, store: Store) -> None:
-    server = github(faults=Faults(graphql_secondary=deque([2])))
+@pytest.mark.parametrize("status", [403, 429])
+def test_secondary_limit_waits_for_retry_after(
+    github: GitHubFactory, store: Store, status: int
+) -> None:
+    server = github(faults=Faults(graphql_secondary=deque([2]), secondary_status=status))
 
     summary = extract(SPEC, settings_for(server), store)
 
     assert set(stored_ids(store)) == expected_ids(server)
     limited, after = server.graphql_requests()[:2]
-    assert limited.status == 403
+    assert limited.status == status
     assert after.at - limited.at >= 1.95
     assert summary.secondary_limits == 1
 

@@ -65,3 +65,17 @@ def test_a_pause_holds_every_token() -> None:
     tokens.pause(30)
     asyncio.run(tokens.acquire(Resource.REST, 1))
     assert clock.slept == [30.0]
+
+
+def test_a_scaled_clock_runs_faster_from_its_origin_and_sleeps_shorter() -> None:
+    import time
+
+    from starcast.extraction.clock import ScaledClock
+
+    origin = time.time()
+    clock = ScaledClock(origin, scale=3600.0)  # an hour a second
+    started = time.monotonic()
+    asyncio.run(clock.sleep(360.0))  # six virtual minutes: a tenth of a real second
+    elapsed = time.monotonic() - started
+    assert 0.09 <= elapsed < 5
+    assert clock.time() - origin >= 360.0
