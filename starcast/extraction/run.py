@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -163,15 +163,9 @@ class Extraction:
         roots = self.spec.roots(utc(self.clock))
         max_stars = self.spec.max_stars
         if max_stars is None:
-            top_root = roots[0].__class__(
-                self.spec.min_stars,
-                None,
-                roots[0].created_from,
-                roots[0].created_to,
-                None,
-                self.spec.forks,
-            )
-            result = await self.client.graphql(queries.count_probe([], top=top_root.top_query()))
+            # The highest star count over every language bounds each root's star range.
+            everything = replace(roots[0], language=None)
+            result = await self.client.graphql(queries.count_probe([], top=everything.top_query()))
             top = _parse(TopPayload, result, "top")
             first = top.nodes[0] if top.nodes else None
             max_stars = first.stargazer_count if first is not None else self.spec.min_stars
