@@ -13,7 +13,7 @@ import typer
 if TYPE_CHECKING:
     from starcast.extraction.run import RunSummary
 
-DEFAULT_DB = "sqlite:///starcast-extract.sqlite"
+DEFAULT_DB = "sqlite:///starcast-extract.sqlite"  # a file in the working directory
 DB_OPTION = typer.Option(
     DEFAULT_DB, "--db", envvar="STARCAST_EXTRACT_DB", help="SQLAlchemy URL of the database."
 )

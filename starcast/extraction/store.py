@@ -43,8 +43,6 @@ from starcast.features import FEATURES_BY_NAME, RECORD_COLUMNS, FeatureKind
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DATABASE_URL: Final = "sqlite:///starcast-extract.sqlite"
-
 
 def _record_column(name: str) -> Column[Any]:
     if name == "node_id":
