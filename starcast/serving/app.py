@@ -48,6 +48,7 @@ def create_app(settings: FrontendSettings, *, lookup: RepositoryLookup | None = 
             serving_metrics,
             window_s=settings.batch_window_ms / 1000,
             max_rows=settings.max_batch_rows,
+            max_in_flight=settings.max_batches_in_flight,
         ),
         probe=ReadinessProbe(dispatcher.celery, settings.queue, settings.readiness_cache_s),
         templates=Jinja2Templates(directory=TEMPLATES_DIR),

@@ -1,22 +1,27 @@
 """Micro-batching: concurrent requests share one queue round trip and one vectorised predict.
 
-Rows of requests arriving within `window` of the first one (or until `max_rows` is reached) go out
-as a single batch. Under load the window fills while earlier batches are in flight, so batches
-grow with the load by themselves; with a single client a request waits at most `window`.
+A batch closes `window` after its first row arrives, or when it holds `max_rows`. At most
+`max_in_flight` batches are out at the workers; while they are, rows keep collecting in the
+open batch, so batches grow with the load by themselves (at low load a request waits at most
+`window`; at high load the workers get one big batch each instead of a queue of small ones).
+A predict costs a fixed ~10 ms of pipeline overhead whatever the rows, so this is the lever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
-from starcast.serving.dispatch import BatchDispatcher, WorkerFailedError
+from starcast.serving.dispatch import BatchDispatcher, DeadlineExceededError, WorkerFailedError
 from starcast.serving.metrics import ServingMetrics
 from starcast.serving.wire import BatchResult, FeatureValue, PredictBatch
 
 FeatureRow = Mapping[str, FeatureValue]
+DEADLINE_GRACE_S: Final = 0.1
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,11 @@ class _Part:
 
 
 @dataclass
-class _OpenBatch:
+class _Batch:
     rows: list[FeatureRow] = field(default_factory=list)
     parts: list[_Part] = field(default_factory=list)
     deadline: float = float("inf")
+    due: bool = False  # its window has passed: send as soon as a slot is free
     timer: asyncio.TimerHandle | None = None
 
 
@@ -50,24 +56,34 @@ class MicroBatcher:
         *,
         window_s: float,
         max_rows: int,
+        max_in_flight: int,
     ) -> None:
         self._dispatcher = dispatcher
         self._metrics = metrics
         self._window_s = window_s
         self._max_rows = max_rows
-        self._open = _OpenBatch()
-        self._running: set[asyncio.Task[None]] = set()
+        self._max_in_flight = max_in_flight
+        self._open = _Batch()
+        self._full: deque[_Batch] = deque()
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def predict(self, rows: Sequence[FeatureRow], deadline: float) -> list[RowPrediction]:
         """Predictions for `rows`, in order; `deadline` is in time.monotonic() seconds."""
         loop = asyncio.get_running_loop()
         futures = []
         for start in range(0, len(rows), self._max_rows):
-            chunk = rows[start : start + self._max_rows]
             future: asyncio.Future[list[RowPrediction]] = loop.create_future()
-            self._add(chunk, future, deadline)
+            self._add(rows[start : start + self._max_rows], future, deadline)
             futures.append(future)
-        results = await asyncio.gather(*futures)
+        self._pump()
+        try:
+            # A little past the deadline: a published batch fails first, with its own reason.
+            async with asyncio.timeout(deadline - time.monotonic() + DEADLINE_GRACE_S):
+                results = await asyncio.gather(*futures)
+        except TimeoutError:
+            raise DeadlineExceededError(
+                "every worker slot stayed busy (the workers are overloaded)"
+            ) from None
         return [prediction for part in results for prediction in part]
 
     def _add(
@@ -77,29 +93,53 @@ class MicroBatcher:
         deadline: float,
     ) -> None:
         if len(self._open.rows) + len(chunk) > self._max_rows:
-            self._flush()
+            self._close_open()
         batch = self._open
         batch.parts.append(_Part(len(batch.rows), len(chunk), future))
         batch.rows.extend(chunk)
         batch.deadline = min(batch.deadline, deadline)
         if len(batch.rows) >= self._max_rows:
-            self._flush()
+            self._close_open()
         elif batch.timer is None:
-            batch.timer = asyncio.get_running_loop().call_later(self._window_s, self._flush)
+            batch.timer = asyncio.get_running_loop().call_later(self._window_s, self._window_over)
 
-    def _flush(self) -> None:
-        batch, self._open = self._open, _OpenBatch()
+    def _close_open(self) -> None:
+        batch, self._open = self._open, _Batch()
         if batch.timer is not None:
             batch.timer.cancel()
-        if not batch.rows:
-            return
-        self._metrics.batch_rows.observe(len(batch.rows))
-        self._metrics.batch_requests.observe(len(batch.parts))
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        if batch.rows:
+            self._full.append(batch)
 
-    async def _send(self, batch: _OpenBatch) -> None:
+    def _window_over(self) -> None:
+        self._open.due = True
+        self._pump()
+
+    def _pump(self) -> None:
+        """Send what is ready while there are free slots: full batches first, then a due one."""
+        while len(self._in_flight) < self._max_in_flight:
+            if self._full:
+                batch = self._full.popleft()
+            elif self._open.due and self._open.rows:
+                batch, self._open = self._open, _Batch()
+            else:
+                return
+            self._send(batch)
+
+    def _send(self, batch: _Batch) -> None:
+        live = [part for part in batch.parts if not part.future.done()]
+        if not live:
+            return  # every request of this batch gave up already
+        self._metrics.batch_rows.observe(len(batch.rows))
+        self._metrics.batch_requests.observe(len(live))
+        task = asyncio.get_running_loop().create_task(self._round_trip(batch))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._pump()
+
+    async def _round_trip(self, batch: _Batch) -> None:
         try:
             result = await self._dispatcher.submit(_columns(batch.rows), batch.deadline)
             if len(result.stars) != len(batch.rows):

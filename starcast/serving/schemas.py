@@ -17,10 +17,7 @@ def _describe(name: str) -> Any:
 
 
 def _count(name: str) -> Any:
-    return Field(default=None, ge=0, description=_describe(name))
-
-
-def _days(name: str) -> Any:
+    # Numbers, not integers: the model reads floats, and public datasets hold averaged counts.
     return Field(default=None, ge=0, allow_inf_nan=False, description=_describe(name))
 
 
@@ -37,28 +34,28 @@ class RepositoryFeatures(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    forks: int | None = _count("forks")
-    watchers: int | None = _count("watchers")
-    open_issues: int | None = _count("open_issues")
-    closed_issues: int | None = _count("closed_issues")
-    open_pull_requests: int | None = _count("open_pull_requests")
-    closed_pull_requests: int | None = _count("closed_pull_requests")
-    merged_pull_requests: int | None = _count("merged_pull_requests")
-    commits_total: int | None = _count("commits_total")
-    commits_last_year: int | None = _count("commits_last_year")
-    contributors: int | None = _count("contributors")
-    branches: int | None = _count("branches")
-    tags: int | None = _count("tags")
-    releases: int | None = _count("releases")
-    labels: int | None = _count("labels")
-    mentionable_users: int | None = _count("mentionable_users")
-    disk_usage_kb: int | None = _count("disk_usage_kb")
-    readme_size_bytes: int | None = _count("readme_size_bytes")
-    owner_followers: int | None = _count("owner_followers")
-    owner_repositories: int | None = _count("owner_repositories")
-    topics: int | None = _count("topics")
-    age_days: float | None = _days("age_days")
-    days_since_push: float | None = _days("days_since_push")
+    forks: float | None = _count("forks")
+    watchers: float | None = _count("watchers")
+    open_issues: float | None = _count("open_issues")
+    closed_issues: float | None = _count("closed_issues")
+    open_pull_requests: float | None = _count("open_pull_requests")
+    closed_pull_requests: float | None = _count("closed_pull_requests")
+    merged_pull_requests: float | None = _count("merged_pull_requests")
+    commits_total: float | None = _count("commits_total")
+    commits_last_year: float | None = _count("commits_last_year")
+    contributors: float | None = _count("contributors")
+    branches: float | None = _count("branches")
+    tags: float | None = _count("tags")
+    releases: float | None = _count("releases")
+    labels: float | None = _count("labels")
+    mentionable_users: float | None = _count("mentionable_users")
+    disk_usage_kb: float | None = _count("disk_usage_kb")
+    readme_size_bytes: float | None = _count("readme_size_bytes")
+    owner_followers: float | None = _count("owner_followers")
+    owner_repositories: float | None = _count("owner_repositories")
+    topics: float | None = _count("topics")
+    age_days: float | None = _count("age_days")
+    days_since_push: float | None = _count("days_since_push")
     owner_is_organization: bool | None = _flag("owner_is_organization")
     has_pages: bool | None = _flag("has_pages")
     has_wiki: bool | None = _flag("has_wiki")

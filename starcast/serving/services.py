@@ -34,4 +34,9 @@ def services_of(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(services_of)]
+async def _services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a sync dependency in a thread pool, a hop per request.
+    return services_of(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]

@@ -122,6 +122,14 @@ class FrontendSettings(QueueSettings):
     max_batch_rows: int = Field(
         default=512, ge=1, le=10_000, description="rows in one batch sent to a worker"
     )
+    max_batches_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="batches this frontend keeps at the workers at once; rows wait and batch up "
+        "meanwhile. About the worker processes it can count on: fewer leaves workers idle, "
+        "more makes smaller batches.",
+    )
     max_request_repositories: int = Field(
         default=1000, ge=1, le=100_000, description="repositories in one API request"
     )

@@ -43,7 +43,8 @@ class PredictBatch(BaseModel):
         for feature in FEATURES:
             values = self.columns.get(feature.name)
             if feature.kind == FeatureKind.CATEGORICAL:
-                data[feature.name] = np.array(
+                # object, as in training: pandas would otherwise infer its own string dtype.
+                data[feature.name] = pd.Series(
                     values if values is not None else [None] * self.rows, dtype=object
                 )
             else:

@@ -88,6 +88,12 @@ class ManagedProcess:
         if self.alive:
             os.killpg(self.pid, signum)
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (see `stop`)."""
+        if self.alive:
+            assert self._process is not None
+            self._process.send_signal(signal.SIGTERM)
+
     def stop(self, timeout_s: float) -> int | None:
         """SIGTERM, wait up to `timeout_s` for a graceful exit, then SIGKILL the group."""
         process = self._process

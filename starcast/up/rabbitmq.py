@@ -66,6 +66,7 @@ class RabbitMQServer:
         node_name: str = "starcast",
         ports: RabbitMQPorts | None = None,
         startup_timeout_s: float = 120.0,
+        log_path: Path | None = None,
     ) -> None:
         script = find_rabbitmq_server()
         epmd = shutil.which("epmd")
@@ -77,7 +78,7 @@ class RabbitMQServer:
         self.node_name = node_name
         self.ports = ports or RabbitMQPorts.pick()
         self.startup_timeout_s = startup_timeout_s
-        self.log_path = base_dir / "rabbitmq.log"
+        self.log_path = log_path or base_dir / "rabbitmq.log"
         self._epmd: subprocess.Popen[bytes] | None = None
         self._server: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -96,6 +97,7 @@ class RabbitMQServer:
             return
         self._prepare_dirs()
         environment = self._environment()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         if self._epmd is None or self._epmd.poll() is not None:
             self._epmd = subprocess.Popen(

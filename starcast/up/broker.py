@@ -1,0 +1,71 @@
+"""Which broker `starcast up` uses: the one named, a private RabbitMQ, or an embedded fallback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starcast.up.rabbitmq import INSTALL_HINT, RabbitMQServer, find_rabbitmq_server
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Broker:
+    url: str
+    description: str
+    transport_options: dict[str, str | int | float | bool] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        """The STARCAST_* variables that point a worker or frontend at this broker."""
+        return {
+            "STARCAST_BROKER_URL": self.url,
+            "STARCAST_BROKER_TRANSPORT_OPTIONS": json.dumps(self.transport_options),
+        }
+
+
+@contextmanager
+def provide_broker(broker_url: str | None, logs_dir: Path) -> Iterator[Broker]:
+    """The broker for this run; whatever was started here is stopped on exit."""
+    if broker_url:
+        yield Broker(url=broker_url, description="the broker named by STARCAST_BROKER_URL")
+        return
+    if find_rabbitmq_server() is not None:
+        with tempfile.TemporaryDirectory(prefix="starcast-rabbitmq-") as data:
+            server = RabbitMQServer(
+                Path(data), node_name="starcast-up", log_path=logs_dir / "rabbitmq.log"
+            )
+            try:
+                server.start()
+                yield Broker(
+                    url=server.url,
+                    description=f"a private RabbitMQ node on 127.0.0.1:{server.ports.amqp}",
+                )
+            finally:
+                server.close()
+        return
+    logger.warning(
+        "rabbitmq-server is not installed (%s); falling back to kombu's filesystem transport, "
+        "an embedded broker for one machine that polls a directory: fine for a demo, "
+        "slower, and not what a cluster runs",
+        INSTALL_HINT,
+    )
+    with tempfile.TemporaryDirectory(prefix="starcast-broker-") as data:
+        messages, control = Path(data) / "messages", Path(data) / "control"
+        messages.mkdir()
+        control.mkdir()
+        yield Broker(
+            url="filesystem://",
+            description="kombu's filesystem transport (embedded; rabbitmq-server not installed)",
+            transport_options={
+                "data_folder_in": str(messages),
+                "data_folder_out": str(messages),
+                "control_folder": str(control),
+                "polling_interval": 0.01,
+            },
+        )

@@ -1,0 +1,116 @@
+"""`starcast up`: broker, model, workers and frontend on this machine, until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from starcast.up.stack import Stack
+
+logger = logging.getLogger(__name__)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM takes the same way out as Ctrl-C: every `finally` below stops what it started.
+    raise KeyboardInterrupt
+
+
+def up(
+    model: str = typer.Option(
+        None,
+        "--model",
+        help="Model artifact URI to serve [env STARCAST_MODEL_URI]. "
+        "Default: <state dir>/models/sample, trained on the bundled sample if absent.",
+    ),
+    workers: int = typer.Option(
+        None, help="Worker processes [env STARCAST_WORKERS; default cores-1]."
+    ),
+    host: str = typer.Option(None, help="Frontend address [env STARCAST_HOST, default 127.0.0.1]."),
+    port: int = typer.Option(None, help="Frontend port [env STARCAST_PORT, default 5100]."),
+    state_dir: str = typer.Option(
+        None,
+        help="Models, logs and run files [env STARCAST_STATE_DIR, default "
+        "$XDG_DATA_HOME/starcast].",
+    ),
+) -> None:
+    """Run the whole pipeline on this machine: broker, model, workers and frontend. Ctrl-C stops."""
+    from pydantic import ValidationError
+
+    from starcast.artifact import ArtifactError
+    from starcast.dataset import DatasetError
+    from starcast.up.broker import provide_broker
+    from starcast.up.model import ensure_model
+    from starcast.up.rabbitmq import RabbitMQError
+    from starcast.up.settings import UpSettings
+    from starcast.up.stack import Stack, StackError
+
+    overrides: dict[str, Any] = {
+        name: value
+        for name, value in {
+            "model_uri": model,
+            "workers": workers,
+            "host": host,
+            "port": port,
+            "state_dir": Path(state_dir) if state_dir else None,
+        }.items()
+        if value is not None
+    }
+    try:
+        settings = UpSettings(**overrides)
+    except ValidationError as error:
+        typer.echo(f"error: invalid settings:\n{error}", err=True)
+        raise typer.Exit(code=2) from error
+    signal.signal(signal.SIGTERM, _interrupt)
+    logs_dir = settings.state_dir / "logs"
+    crashed = None
+    try:
+        with provide_broker(settings.broker_url, logs_dir) as broker:
+            typer.echo(f"broker: {broker.description}")
+            model_uri = settings.resolved_model_uri
+            manifest = ensure_model(model_uri)
+            typer.echo(f"model: {manifest.model_version} from {model_uri}")
+            stack = Stack(settings, broker, model_uri, manifest)
+            try:
+                stack.start()
+                _announce(stack)
+                crashed = stack.watch()
+            finally:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(signum, signal.SIG_IGN)  # let the shutdown finish
+                typer.echo("stopping: frontend, workers, broker ...")
+                stack.stop()
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+        return
+    except (StackError, RabbitMQError, ArtifactError, DatasetError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from error
+    if crashed is not None:
+        typer.echo(
+            f"error: {crashed.name} exited with code {crashed.returncode}; "
+            f"log {crashed.log_path}:\n{crashed.log_tail()}",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+
+
+def _announce(stack: Stack) -> None:
+    urls = stack.urls
+    typer.echo(
+        "\n".join(
+            [
+                f"starcast is up: {len(stack.workers)} workers, logs in {stack.logs_dir}",
+                f"  welcome page  {urls.home}",
+                f"  predictions   {urls.predictions}",
+                f"  API           POST {urls.api}  (docs {urls.docs})",
+                f"  metrics       {urls.metrics}",
+                "Ctrl-C stops everything.",
+            ]
+        )
+    )

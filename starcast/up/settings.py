@@ -1,0 +1,55 @@
+"""What `starcast up` runs, from STARCAST_* env and its command-line options."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from starcast.serving.settings import DEFAULT_PORT
+
+
+def default_state_dir() -> Path:
+    """$XDG_DATA_HOME/starcast, else ~/.local/share/starcast."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "starcast"
+
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class UpSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STARCAST_", extra="ignore")
+
+    broker_url: str | None = Field(
+        default=None,
+        description="use this broker; unset: start a private RabbitMQ, or fall back to kombu's "
+        "filesystem transport when RabbitMQ is not installed",
+    )
+    model_uri: str | None = Field(
+        default=None,
+        description="model artifact to serve; unset: <state dir>/models/sample, trained on the "
+        "bundled sample the first time",
+    )
+    state_dir: Path = Field(
+        default_factory=default_state_dir, description="models, logs and broker data"
+    )
+    workers: int = Field(
+        default_factory=default_workers,
+        ge=1,
+        le=64,
+        description="Celery worker processes (default: one per core but one, left to the "
+        "frontend and the broker)",
+    )
+    host: str = Field(default="127.0.0.1", description="address the frontend listens on")
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, description="frontend port")
+    startup_timeout_s: float = Field(
+        default=180.0, gt=0, description="how long workers and frontend may take to be ready"
+    )
+
+    @property
+    def resolved_model_uri(self) -> str:
+        return self.model_uri or (self.state_dir / "models" / "sample").as_uri()

@@ -1,0 +1,153 @@
+"""The serving stack of `starcast up`: N workers and a frontend, started and stopped in order.
+
+Start: workers first (each becomes ready once its model is verified), then the frontend, which
+is ready once it reaches the broker and a worker answers. Stop: the frontend first (in-flight
+requests finish while the workers are still there), then the workers (their batches finish).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Final
+
+from starcast.artifact import ModelManifest
+from starcast.up.broker import Broker
+from starcast.up.processes import ManagedProcess, starcast_command
+from starcast.up.settings import UpSettings
+
+logger = logging.getLogger(__name__)
+
+POLL_S: Final = 0.25
+FRONTEND_STOP_S: Final = 20.0
+WORKER_STOP_S: Final = 40.0
+
+
+class StackError(RuntimeError):
+    """A process of the stack failed to start or died; the message carries its log tail."""
+
+
+@dataclass(frozen=True)
+class StackUrls:
+    home: str
+    predictions: str
+    api: str
+    docs: str
+    metrics: str
+
+    @classmethod
+    def at(cls, host: str, port: int) -> StackUrls:
+        shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        base = f"http://{shown}:{port}"
+        return cls(
+            home=f"{base}/",
+            predictions=f"{base}/predictions",
+            api=f"{base}/api/v1/predict",
+            docs=f"{base}/docs",
+            metrics=f"{base}/metrics",
+        )
+
+
+class Stack:
+    def __init__(
+        self, settings: UpSettings, broker: Broker, model_uri: str, manifest: ModelManifest
+    ) -> None:
+        self.settings = settings
+        self.urls = StackUrls.at(settings.host, settings.port)
+        self.logs_dir = settings.state_dir / "logs"
+        run_dir = settings.state_dir / "run"
+        common = {**os.environ, **broker.environment()}
+        host = socket.gethostname()
+        self.ready_files = [run_dir / f"worker-{index}.ready" for index in range(settings.workers)]
+        self.workers = [
+            ManagedProcess(
+                f"worker-{index}",
+                starcast_command("serve", "worker"),
+                {
+                    **common,
+                    "STARCAST_MODEL_URI": model_uri,
+                    "STARCAST_MODEL_SHA256": manifest.model_sha256,
+                    "STARCAST_WORKER_READY_FILE": str(ready_file),
+                    "STARCAST_WORKER_HOSTNAME": f"starcast-worker-{index}@{host}",
+                },
+                self.logs_dir / f"worker-{index}.log",
+            )
+            for index, ready_file in enumerate(self.ready_files)
+        ]
+        self.frontend = ManagedProcess(
+            "frontend",
+            starcast_command("serve", "frontend"),
+            {
+                **common,
+                "STARCAST_HOST": settings.host,
+                "STARCAST_PORT": str(settings.port),
+                # One batch per worker process; the rest of the load batches up in the frontend
+                # meanwhile (measured: bigger batches beat a second batch queued per worker).
+                "STARCAST_MAX_BATCHES_IN_FLIGHT": os.environ.get(
+                    "STARCAST_MAX_BATCHES_IN_FLIGHT", str(settings.workers)
+                ),
+            },
+            self.logs_dir / "frontend.log",
+        )
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [self.frontend, *self.workers]
+
+    def start(self) -> None:
+        for ready_file in self.ready_files:
+            ready_file.unlink(missing_ok=True)
+        for worker in self.workers:
+            worker.start()
+        self._wait(
+            lambda: all(path.exists() for path in self.ready_files), "the workers", self.workers
+        )
+        self.frontend.start()
+        self._wait(self._frontend_ready, "the frontend", self.processes)
+
+    def watch(self) -> ManagedProcess:
+        """Block until a process of the stack exits on its own; returns it."""
+        while True:
+            for process in self.processes:
+                if not process.alive:
+                    return process
+            time.sleep(POLL_S)
+
+    def stop(self) -> None:
+        self.frontend.stop(FRONTEND_STOP_S)
+        for worker in self.workers:  # all at once: they finish their batches in parallel
+            if worker.alive:
+                worker.terminate()
+        for worker in self.workers:
+            worker.stop(WORKER_STOP_S)
+
+    def _frontend_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.urls.home + "readyz", timeout=5.0) as answer:
+                return bool(answer.status == HTTPStatus.OK)
+        except OSError:  # refused while starting; HTTPError (503) until a worker answers
+            return False
+
+    def _wait(
+        self, ready: Callable[[], bool], what: str, processes: Sequence[ManagedProcess]
+    ) -> None:
+        deadline = time.monotonic() + self.settings.startup_timeout_s
+        while not ready():
+            for process in processes:
+                if not process.alive:
+                    raise StackError(
+                        f"{process.name} exited with code {process.returncode} while starting; "
+                        f"log {process.log_path}:\n{process.log_tail()}"
+                    )
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{what} did not become ready within {self.settings.startup_timeout_s:.0f} s; "
+                    f"logs in {self.logs_dir}"
+                )
+            time.sleep(POLL_S)
