@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from types import TracebackType
 from typing import Protocol
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import TaskID
 
 from starcast.extraction.tokens import BudgetView
+from starcast.terminal import LiveBars
 
 logger = logging.getLogger(__name__)
 
@@ -51,32 +44,13 @@ class QuietProgress:
         pass
 
 
-class TerminalProgress:
+class TerminalProgress(LiveBars):
     """A rich bar per phase with the budget beside it."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[budget]}"),
-            console=console or Console(stderr=True),
-        )
+        super().__init__("budget", console)
         self._task: TaskID | None = None
         self._budget = ""
-
-    def __enter__(self) -> TerminalProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._progress.stop()
 
     def phase(self, name: str, total: int | None, done: int = 0) -> None:
         if self._task is not None:  # the previous phase is over, whatever its estimate said

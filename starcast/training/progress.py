@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import TaskID
 
+from starcast.terminal import LiveBars
 from starcast.training.search import Trial
 
 logger = logging.getLogger(__name__)
@@ -25,31 +18,12 @@ def _best_text(best: Trial) -> str:
     return f"best {best.candidate.label}: RMSLE {best.metrics.rmsle:.4f} ({scope})"
 
 
-class TerminalProgress:
+class TerminalProgress(LiveBars):
     """A rich progress bar per rung: trials done / total, and the best so far."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[best]}"),
-            console=console or Console(stderr=True),
-        )
+        super().__init__("best", console)
         self._task: TaskID | None = None
-
-    def __enter__(self) -> TerminalProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._progress.stop()
 
     def rung_started(self, rung: int, rungs: int, candidates: int, train_rows: int) -> None:
         self._task = self._progress.add_task(
