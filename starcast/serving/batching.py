@@ -14,14 +14,20 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
-from starcast.serving.dispatch import BatchDispatcher, DeadlineExceededError, WorkerFailedError
+from starcast.serving.dispatch import DeadlineExceededError, WorkerFailedError
 from starcast.serving.metrics import ServingMetrics
 from starcast.serving.wire import BatchResult, FeatureValue, PredictBatch
 
 FeatureRow = Mapping[str, FeatureValue]
 DEADLINE_GRACE_S: Final = 0.1
+
+
+class BatchSubmitter(Protocol):
+    """Sends one batch and waits for its result (BatchDispatcher does, over the broker)."""
+
+    async def submit(self, batch: PredictBatch, deadline: float) -> BatchResult: ...
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class _Batch:
 class MicroBatcher:
     def __init__(
         self,
-        dispatcher: BatchDispatcher,
+        dispatcher: BatchSubmitter,
         metrics: ServingMetrics,
         *,
         window_s: float,

@@ -43,9 +43,13 @@ class PredictBatch(BaseModel):
         for feature in FEATURES:
             values = self.columns.get(feature.name)
             if feature.kind == FeatureKind.CATEGORICAL:
-                # object, as in training: pandas would otherwise infer its own string dtype.
+                # As compute_features makes them for training: object dtype (pandas would infer
+                # its string dtype), unknown as NaN (the imputer's missing value, not None).
                 data[feature.name] = pd.Series(
-                    values if values is not None else [None] * self.rows, dtype=object
+                    [np.nan if v is None else v for v in values]
+                    if values is not None
+                    else [np.nan] * self.rows,
+                    dtype=object,
                 )
             else:
                 data[feature.name] = (

@@ -88,6 +88,11 @@ class ManagedProcess:
         if self.alive:
             os.killpg(self.pid, signum)
 
+    def wait(self, timeout_s: float) -> int:
+        """The exit code, once the child exits by itself (subprocess.TimeoutExpired if not)."""
+        assert self._process is not None, f"{self.name} was not started"
+        return self._process.wait(timeout_s)
+
     def terminate(self) -> None:
         """SIGTERM without waiting (see `stop`)."""
         if self.alive:

@@ -1,0 +1,121 @@
+"""Bad input gets a 4xx naming the field and the problem; the size bounds hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.serving.conftest import SHARED_FRONTEND
+from tests.integration.serving.stack import ServingStack
+
+pytestmark = pytest.mark.integration
+
+
+def post(stack: ServingStack, **request: Any) -> httpx.Response:
+    return httpx.post(f"{stack.base_url}/api/v1/predict", timeout=30, **request)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "problem"),
+    [
+        (
+            {"repositories": [{"features": {"open_issues": -3}}]},
+            "repositories[0].features.open_issues",
+            "greater than or equal to 0",
+        ),
+        (
+            {"repositories": [{"features": {"stars_on_mars": 1}}]},
+            "repositories[0].features.stars_on_mars",
+            "Extra inputs are not permitted",
+        ),
+        (
+            {"repositories": [{"features": {"open_issues": 1}}, {"features": {"forks": "many"}}]},
+            "repositories[1].features.forks",
+            "valid number",
+        ),
+        (
+            {"repositories": [{"features": {"has_pages": "perhaps"}}]},
+            "repositories[0].features.has_pages",
+            "valid boolean",
+        ),
+        ({"repositories": []}, "repositories", "at least 1 item"),
+        ({"repositories": [{}]}, "repositories[0]", "give `features`, or `full_name`"),
+        (
+            {"repositories": [{"full_name": "not a name", "features": {}}]},
+            "repositories[0].full_name",
+            "should match pattern",
+        ),
+        ({"repos": [{"features": {}}]}, "repos", "Extra inputs are not permitted"),
+        (
+            {"repositories": [{"features": {}}] * 11},
+            "repositories",
+            "at most 10 repositories per request, got 11",
+        ),
+    ],
+    ids=[
+        "negative-count",
+        "unknown-feature",
+        "wrong-type",
+        "not-a-boolean",
+        "empty-batch",
+        "nothing-to-predict",
+        "bad-full-name",
+        "misspelt-key",
+        "too-many-repositories",
+    ],
+)
+def test_invalid_request_is_refused_naming_the_field(
+    shared_stack: ServingStack, body: dict[str, Any], field: str, problem: str
+) -> None:
+    answer = post(shared_stack, json=body)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()
+    assert any(p["field"] == field and problem in p["problem"] for p in error["problems"]), error
+    assert field in error["detail"]
+
+
+def test_invalid_json_is_refused(shared_stack: ServingStack) -> None:
+    answer = post(
+        shared_stack, content=b'{"repositories": [', headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["problems"][0]["field"] == "body"
+    assert "not valid JSON" in answer.json()["detail"]
+
+
+def test_body_over_the_limit_is_refused_by_its_length(shared_stack: ServingStack) -> None:
+    limit = SHARED_FRONTEND["max_body_bytes"]
+    body = b'{"repositories": [{"features": {}}], "padding": "' + b"x" * limit + b'"}'
+    answer = post(shared_stack, content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert f"larger than {limit} bytes" in answer.json()["detail"]
+
+
+def test_chunked_body_over_the_limit_is_refused_while_streaming(
+    shared_stack: ServingStack,
+) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"repositories": [{"features": {}}], "padding": "'
+        for _ in range(20):
+            yield b"x" * 8192
+        yield b'"}'
+
+    answer = post(shared_stack, content=chunks(), headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert "larger than" in answer.json()["detail"]
+
+
+def test_prediction_by_name_without_a_github_token_says_how_to_enable_it(
+    shared_stack: ServingStack,
+) -> None:
+    answer = post(shared_stack, json={"repositories": [{"full_name": "pallets/flask"}]})
+    assert answer.status_code == 501
+    assert "STARCAST_GITHUB_TOKEN" in answer.json()["detail"]
+
+
+def test_the_frontend_still_answers_after_bad_requests(shared_stack: ServingStack) -> None:
+    answer = post(shared_stack, json={"repositories": [{"features": {"open_issues": 4}}]})
+    assert answer.status_code == 200

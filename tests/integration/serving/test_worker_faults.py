@@ -1,0 +1,145 @@
+"""Workers that die, stop or refuse their model: no request is lost, no bad model is served.
+
+The slow model makes a batch take seconds, so a test can see it running on a worker (Celery's
+`inspect active`) and kill, stop or watch that worker while the batch is in the middle.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.serving.stack import ServingStack, Worker
+from tests.integration.serving.test_predictions_over_http import sample_repositories
+from tests.support.models import ModelArtifact
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROWS = 600  # seconds on the slow model
+SLOW_FRONTEND = {
+    "max_batches_in_flight": 1,
+    "max_batch_rows": ROWS,
+    "max_request_repositories": ROWS,
+    "request_timeout_s": 240,
+}
+
+
+def start_slow_stack(make_stack: Callable[[], ServingStack], model: ModelArtifact) -> ServingStack:
+    stack = make_stack()
+    stack.start_worker(model)
+    stack.start_frontend(**SLOW_FRONTEND)
+    stack.wait_until_ready()
+    return stack
+
+
+def send_slow_batch(stack: ServingStack, pool: ThreadPoolExecutor) -> Future[httpx.Response]:
+    repositories = sample_repositories(ROWS)
+    return pool.submit(
+        httpx.post,
+        f"{stack.base_url}/api/v1/predict",
+        json={"repositories": repositories},
+        timeout=300,
+    )
+
+
+def running_batch(stack: ServingStack, worker: Worker) -> str:
+    """The id of the batch `worker` is running, once it runs one."""
+    active: list[str] = []
+
+    def running() -> bool:
+        active[:] = stack.active_task_ids(worker)
+        return bool(active)
+
+    stack.wait_for(running, f"a batch running on {worker.hostname}", [worker.process])
+    return active[0]
+
+
+def assert_all_predicted(answer: httpx.Response, model: ModelArtifact) -> None:
+    assert answer.status_code == 200, answer.text
+    predictions = answer.json()["predictions"]
+    assert len(predictions) == ROWS
+    assert {p["model_version"] for p in predictions} == {model.version}
+
+
+def test_batch_of_a_worker_killed_mid_task_is_redelivered_and_answered(
+    make_stack: Callable[[], ServingStack], slow_model_artifact: ModelArtifact
+) -> None:
+    stack = start_slow_stack(make_stack, slow_model_artifact)
+    first = stack.workers[0]
+    with ThreadPoolExecutor(1) as pool:
+        answer = send_slow_batch(stack, pool)
+        batch = running_batch(stack, first)
+        first.process.kill()  # SIGKILL to the worker and its pool: no goodbye, no ack
+        second = stack.start_worker(slow_model_artifact)
+        stack.wait_for(
+            lambda: batch in stack.active_task_ids(second),
+            f"batch {batch} redelivered to {second.hostname}",
+            [second.process],
+        )
+        assert_all_predicted(answer.result(timeout=300), slow_model_artifact)
+
+
+def test_batch_of_a_pool_process_killed_mid_task_is_requeued(
+    make_stack: Callable[[], ServingStack], slow_model_artifact: ModelArtifact
+) -> None:
+    stack = start_slow_stack(make_stack, slow_model_artifact)
+    worker = stack.workers[0]
+    with ThreadPoolExecutor(1) as pool:
+        answer = send_slow_batch(stack, pool)
+        running_batch(stack, worker)
+        for pid in worker.pool_pids():
+            os.kill(pid, signal.SIGKILL)
+        # Without reject-on-worker-lost the batch would fail with WorkerLostError (a 502).
+        assert_all_predicted(answer.result(timeout=300), slow_model_artifact)
+    assert worker.process.alive
+
+
+def test_sigterm_lets_the_running_batch_finish_then_exits(
+    make_stack: Callable[[], ServingStack], slow_model_artifact: ModelArtifact
+) -> None:
+    stack = start_slow_stack(make_stack, slow_model_artifact)
+    worker = stack.workers[0]
+    with ThreadPoolExecutor(1) as pool:
+        answer = send_slow_batch(stack, pool)
+        running_batch(stack, worker)
+        worker.process.terminate()
+        # No other worker exists: only the terminated one can answer.
+        assert_all_predicted(answer.result(timeout=300), slow_model_artifact)
+    assert worker.process.stop(60) == 0
+    assert not worker.ready_file.exists()
+
+
+def test_model_with_another_digest_keeps_the_worker_from_ready(
+    make_stack: Callable[[], ServingStack], model_artifact: ModelArtifact
+) -> None:
+    stack = make_stack()
+    stack.start_frontend()
+    worker = stack.start_worker(model_artifact, wait=False, model_sha256="0" * 64)
+    assert worker.process.wait(120) == 3
+    assert f"holds model sha256 {model_artifact.sha256}" in worker.process.log_tail()
+    assert not worker.ready_file.exists()
+    readiness = httpx.get(f"{stack.base_url}/readyz", timeout=10)
+    assert readiness.status_code == 503
+    assert readiness.json()["workers"]["ok"] is False
+
+
+def test_tampered_model_file_keeps_the_worker_from_ready(
+    make_stack: Callable[[], ServingStack], model_artifact: ModelArtifact, tmp_path: Path
+) -> None:
+    tampered = tmp_path / "tampered"
+    shutil.copytree(model_artifact.path, tampered)
+    model_file = tampered / "model.skops"
+    model_file.write_bytes(model_file.read_bytes() + b"\0")
+    stack = make_stack()
+    copy = ModelArtifact(tampered.as_uri(), model_artifact.sha256, model_artifact.version, tampered)
+    worker = stack.start_worker(copy, wait=False)
+    assert worker.process.wait(120) == 3
+    assert "altered or corrupted" in worker.process.log_tail()
+    assert not worker.ready_file.exists()

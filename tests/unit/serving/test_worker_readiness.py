@@ -1,0 +1,45 @@
+"""A worker reports ready only for a model that loads, matches its digest and predicts sanely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sklearn.dummy import DummyRegressor
+
+from starcast.artifact import ArtifactError, load_artifact
+from starcast.serving.settings import WorkerSettings
+from starcast.serving.worker import ReadinessFile, SmokeTestError, load_verified_model, smoke_test
+from tests.support.models import ModelArtifact, build_model_artifact
+
+
+def test_a_verified_model_passes_its_smoke_prediction(model_artifact: ModelArtifact) -> None:
+    settings = WorkerSettings(model_uri=model_artifact.uri, model_sha256=model_artifact.sha256)
+    model = load_verified_model(settings)
+    assert model.version == model_artifact.version
+
+
+def test_a_digest_other_than_expected_is_refused(model_artifact: ModelArtifact) -> None:
+    settings = WorkerSettings(model_uri=model_artifact.uri, model_sha256="f" * 64)
+    with pytest.raises(ArtifactError, match=r"but f{64} was expected"):
+        load_verified_model(settings)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in expm1:RuntimeWarning")
+def test_a_model_predicting_nonsense_fails_the_smoke_test(tmp_path: Path) -> None:
+    # log1p(stars) of a million: expm1 overflows to an infinite number of stars
+    nonsense = build_model_artifact(
+        tmp_path / "inf", regressor=DummyRegressor(strategy="constant", constant=1e6)
+    )
+    with pytest.raises(SmokeTestError, match="failed its smoke prediction"):
+        smoke_test(load_artifact(nonsense.uri))
+
+
+def test_readiness_file_is_written_whole_and_removed(tmp_path: Path) -> None:
+    readiness = ReadinessFile(tmp_path / "run" / "ready")
+    readiness.mark_ready({"model_version": "v1", "pid": 1})
+    assert readiness.path.read_text() == '{"model_version": "v1", "pid": 1}'
+    assert [p.name for p in readiness.path.parent.iterdir()] == ["ready"]
+    readiness.clear()
+    readiness.clear()
+    assert not readiness.path.exists()
