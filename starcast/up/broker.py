@@ -9,10 +9,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
+
+from kombu.connection import Connection
 
 from starcast.up.rabbitmq import INSTALL_HINT, RabbitMQServer, find_rabbitmq_server
 
 logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S: Final = 5
+CONNECT_RETRIES: Final = 3
+
+
+class BrokerUnreachableError(RuntimeError):
+    """The broker named by STARCAST_BROKER_URL can't be reached."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class Broker:
 def provide_broker(broker_url: str | None, logs_dir: Path) -> Iterator[Broker]:
     """The broker for this run; whatever was started here is stopped on exit."""
     if broker_url:
+        _check_reachable(broker_url)
         yield Broker(url=broker_url, description="the broker named by STARCAST_BROKER_URL")
         return
     if find_rabbitmq_server() is not None:
@@ -69,3 +80,19 @@ def provide_broker(broker_url: str | None, logs_dir: Path) -> Iterator[Broker]:
                 "polling_interval": 0.01,
             },
         )
+
+
+def _check_reachable(url: str) -> None:
+    """Fail in seconds with the reason, rather than leave workers retrying for ever."""
+    connection = Connection(url, connect_timeout=CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]
+    try:
+        connection.ensure_connection(  # type: ignore[no-untyped-call]
+            max_retries=CONNECT_RETRIES, interval_start=0.5, interval_step=0.5, interval_max=1
+        )
+    except Exception as error:
+        raise BrokerUnreachableError(
+            f"cannot reach the broker named by STARCAST_BROKER_URL "
+            f"({connection.as_uri()}): {error}"  # as_uri masks the password
+        ) from error
+    finally:
+        connection.release()  # type: ignore[no-untyped-call]

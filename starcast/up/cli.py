@@ -44,7 +44,7 @@ def up(
 
     from starcast.artifact import ArtifactError
     from starcast.dataset import DatasetError
-    from starcast.up.broker import provide_broker
+    from starcast.up.broker import BrokerUnreachableError, provide_broker
     from starcast.up.model import ensure_model
     from starcast.up.rabbitmq import RabbitMQError
     from starcast.up.settings import UpSettings
@@ -88,7 +88,13 @@ def up(
     except KeyboardInterrupt:
         typer.echo("stopped")
         return
-    except (StackError, RabbitMQError, ArtifactError, DatasetError) as error:
+    except (
+        StackError,
+        RabbitMQError,
+        BrokerUnreachableError,
+        ArtifactError,
+        DatasetError,
+    ) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from error
     if crashed is not None:
@@ -105,7 +111,7 @@ def _announce(stack: Stack) -> None:
     typer.echo(
         "\n".join(
             [
-                f"starcast is up: {len(stack.workers)} workers, logs in {stack.logs_dir}",
+                f"starcast is up: {len(stack.workers)} worker(s), logs in {stack.logs_dir}",
                 f"  welcome page  {urls.home}",
                 f"  predictions   {urls.predictions}",
                 f"  API           POST {urls.api}  (docs {urls.docs})",
