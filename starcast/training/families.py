@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -22,11 +23,19 @@ from starcast.training.pipeline import build_pipeline
 Grid = Mapping[str, Sequence[Any]]
 
 
+# Fewest trees a forest gets on a small rung: fewer make the ranking too noisy to trust.
+MIN_SCREENING_TREES: Final = 25
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
     make: Callable[[int], Any] = field(repr=False)
     grids: Mapping[Budget, Grid] = field(repr=False)
+    # A parameter whose cost scales with it and that ranks candidates about the same when
+    # smaller (trees of a forest): the halving search shrinks it on its small rungs.
+    fidelity_param: str | None = None
+    min_fidelity_value: int = MIN_SCREENING_TREES
 
 
 @dataclass(frozen=True)
@@ -41,8 +50,15 @@ class Candidate:
         values = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
         return f"{self.family}({values})"
 
-    def build(self, feature_names: Sequence[str], seed: int) -> Pipeline:
-        regressor = FAMILIES_BY_NAME[self.family].make(seed).set_params(**self.params)
+    def build(self, feature_names: Sequence[str], seed: int, fidelity: float = 1.0) -> Pipeline:
+        """The pipeline to fit; below fidelity 1 a screening version, cheaper where it can be."""
+        family = FAMILIES_BY_NAME[self.family]
+        params = dict(self.params)
+        regressor = family.make(seed).set_params(**params)
+        if fidelity < 1 and family.fidelity_param is not None:
+            full = int(regressor.get_params()[family.fidelity_param])
+            screening = max(family.min_fidelity_value, math.ceil(full * fidelity))
+            regressor.set_params(**{family.fidelity_param: min(full, screening)})
         return build_pipeline(feature_names, regressor)
 
 
@@ -76,11 +92,13 @@ FAMILIES: Final[tuple[Family, ...]] = (
         "random_forest",
         lambda seed: RandomForestRegressor(random_state=seed, n_jobs=1),
         _forest_grid(trees=100),
+        fidelity_param="n_estimators",
     ),
     Family(
         "extra_trees",
         lambda seed: ExtraTreesRegressor(random_state=seed, n_jobs=1),
         _forest_grid(trees=100),
+        fidelity_param="n_estimators",
     ),
     Family(
         "hist_gradient_boosting",

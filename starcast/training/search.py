@@ -2,8 +2,8 @@
 
 Rung 0 fits every candidate on a small slice of each training fold; each later rung keeps the
 best third and triples the rows, until the last rung fits on whole folds. The best candidate of
-every family always survives, so each family gets a full-data CV score for the report, and the
-winner is chosen among full-data scores only.
+every family always holds one of the seats, so each family gets a whole-fold CV score for the
+report, and the winner is chosen among whole-fold scores only.
 """
 
 from __future__ import annotations
@@ -66,13 +66,22 @@ def rung_rows(train_rows: int, *, eta: int = ETA, min_rows: int = MIN_ROWS) -> l
 
 
 def survivors(trials: Sequence[Trial], *, eta: int = ETA) -> list[Candidate]:
-    """The best 1/eta of a rung, plus the best of each family not among them."""
-    ranked = sorted(trials, key=lambda trial: trial.metrics.rmsle)
-    keep = [trial.candidate for trial in ranked[: math.ceil(len(ranked) / eta)]]
-    for trial in ranked:
-        if all(kept.family != trial.candidate.family for kept in keep):
-            keep.append(trial.candidate)
-    return keep
+    """The best 1/eta of a rung, in which every family keeps its best candidate.
+
+    Family bests take their seats first, so a weak family costs the rung its last-ranked
+    seat rather than an extra fit: the report still scores every family on whole folds.
+    """
+    ranked = sorted(trials, key=_rmsle)
+    seats = max(math.ceil(len(ranked) / eta), 1)
+    chosen: dict[int, Trial] = {}
+    for position, trial in enumerate(ranked):
+        if all(kept.candidate.family != trial.candidate.family for kept in chosen.values()):
+            chosen[position] = trial
+    for position, trial in enumerate(ranked):
+        if len(chosen) >= seats:
+            break
+        chosen.setdefault(position, trial)
+    return [chosen[position].candidate for position in sorted(chosen)]
 
 
 def baseline_metrics(log_stars: np.ndarray, folds: Sequence[Fold]) -> Metrics:
@@ -92,8 +101,9 @@ def _fit_predict(
     train: np.ndarray,
     test: np.ndarray,
     seed: int,
+    fidelity: float,
 ) -> np.ndarray:
-    model = candidate.build(feature_names, seed)
+    model = candidate.build(feature_names, seed, fidelity)
     model.fit(features.iloc[train], log_stars[train])
     predictions: np.ndarray = model.predict(features.iloc[test])
     return predictions
@@ -144,7 +154,14 @@ def run_search(
             for fold, (train, test) in enumerate(shuffled):
                 train_slice = train if last_rung else train[:rows]
                 ref = _fit_predict.remote(
-                    candidate, feature_names, features_ref, stars_ref, train_slice, test, seed
+                    candidate,
+                    feature_names,
+                    features_ref,
+                    stars_ref,
+                    train_slice,
+                    test,
+                    seed,
+                    1.0 if last_rung else rows / schedule[-1],
                 )
                 pending[ref] = (index, fold)
         out_of_fold = {index: np.empty_like(log_stars) for index in range(len(alive))}

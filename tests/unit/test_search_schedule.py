@@ -27,22 +27,32 @@ def test_rungs_triple_the_rows_and_end_on_whole_folds() -> None:
     assert rung_rows(300) == [300]  # too small to halve: one rung on whole folds
 
 
-def test_survivors_are_the_best_third_plus_each_familys_best() -> None:
+def test_survivors_are_the_best_third_with_every_family_seated() -> None:
     trials = [
-        _trial("ridge", 0.70),
-        _trial("ridge", 0.71),
         _trial("random_forest", 0.60),
         _trial("random_forest", 0.61),
         _trial("random_forest", 0.62),
+        _trial("random_forest", 0.63),
+        _trial("random_forest", 0.64),
+        _trial("ridge", 0.70),
+        _trial("ridge", 0.71),
         _trial("k_neighbors", 0.80),
+        _trial("k_neighbors", 0.81),
     ]
     kept = survivors(trials)
+    # Three seats: the overall best, then each other family's best, in rank order.
     assert [(c.family, c.params["rmsle"]) for c in kept] == [
         ("random_forest", 0.60),
-        ("random_forest", 0.61),
         ("ridge", 0.70),
         ("k_neighbors", 0.80),
     ]
+    kept = survivors(trials[:5] + trials[5:6])  # six trials, two seats, two families
+    assert [(c.family, c.params["rmsle"]) for c in kept] == [
+        ("random_forest", 0.60),
+        ("ridge", 0.70),
+    ]
+    many = [_trial("random_forest", 0.60 + i / 100) for i in range(9)] + [_trial("ridge", 0.9)]
+    assert [c.params["rmsle"] for c in survivors(many)] == [0.60, 0.61, 0.62, 0.9]
 
 
 def test_every_budget_searches_all_five_families() -> None:
