@@ -85,6 +85,8 @@ class MicroBatcher:
         try:
             # A little past the deadline: a published batch fails first, with its own reason.
             async with asyncio.timeout(deadline - time.monotonic() + DEADLINE_GRACE_S):
+                if len(futures) == 1:
+                    return await futures[0]
                 results = await asyncio.gather(*futures)
         except TimeoutError:
             raise DeadlineExceededError(

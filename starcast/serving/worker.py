@@ -119,6 +119,10 @@ def run_worker(settings: WorkerSettings, *, log_level: str = "INFO") -> int:
     threadpool_limits(limits=settings.worker_threads)
     model = load_verified_model(settings)
     app = build_worker_app(settings, model)
+    # Celery logs every task received and done, result included, at INFO: per batch, on the hot
+    # path. Failures still log at ERROR; /metrics on the frontend counts the rest.
+    for name in ("celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     worker = app.Worker(
         hostname=settings.worker_hostname or default_hostname(),
         concurrency=settings.worker_concurrency,

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 
 from starcast.serving.lookup import LookupFailedError, LookupUnavailableError, rows_from_records
@@ -29,9 +29,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/predict",
     summary="Predict the stars of repositories",
+    response_model=PredictResponse,
     responses=ERROR_RESPONSES,
 )
-async def predict(request: PredictRequest, services: ServicesDep) -> PredictResponse:
+async def predict(request: PredictRequest, services: ServicesDep) -> Response:
     settings = services.settings
     deadline = time.monotonic() + settings.request_timeout_s
     count = len(request.repositories)
@@ -42,7 +43,7 @@ async def predict(request: PredictRequest, services: ServicesDep) -> PredictResp
         )
     rows = await _feature_rows(request, services, deadline)
     predictions = await services.batcher.predict(rows, deadline)
-    return PredictResponse(
+    answer = PredictResponse(
         predictions=[
             Prediction(
                 full_name=item.full_name,
@@ -52,6 +53,8 @@ async def predict(request: PredictRequest, services: ServicesDep) -> PredictResp
             for item, prediction in zip(request.repositories, predictions, strict=True)
         ]
     )
+    # Serialised here, once: FastAPI would validate the model it was just built from again.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 async def _feature_rows(
