@@ -62,3 +62,12 @@ def test_every_budget_searches_all_five_families() -> None:
         assert {c.family for c in candidates(budget)} == set(FAMILIES_BY_NAME)
     assert len(FAMILIES_BY_NAME) >= 5
     assert {c.family for c in candidates(Budget.QUICK, ["ridge"])} == {"ridge"}
+
+
+def test_small_rungs_screen_forests_with_fewer_trees() -> None:
+    forest = Candidate("random_forest", {"n_estimators": 100, "min_samples_leaf": 2})
+    assert forest.build(["topics"], seed=0, fidelity=1 / 9)[-1].n_estimators == 25
+    assert forest.build(["topics"], seed=0, fidelity=1 / 2)[-1].n_estimators == 50
+    assert forest.build(["topics"], seed=0)[-1].n_estimators == 100
+    boosting = Candidate("hist_gradient_boosting", {"learning_rate": 0.1})
+    assert boosting.build(["topics"], seed=0, fidelity=1 / 9)[-1].max_iter == 1000
