@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -56,7 +57,7 @@ def install_error_handlers(app: FastAPI) -> None:
         summary = "; ".join(f"{p.field}: {p.problem}" for p in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         return _answer(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            HTTPStatus.UNPROCESSABLE_ENTITY,  # the stdlib name works with any Starlette
             f"invalid request: {summary}{more}",
             problems,
         )
