@@ -8,6 +8,7 @@ from starcast.extraction.cli import app as extract_app
 from starcast.logs import configure_logging
 from starcast.serving.cli import serve
 from starcast.training.cli import train
+from starcast.up.cli import up
 
 app = typer.Typer(
     name="starcast",
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.command()(train)
 app.add_typer(serve)
+app.command()(up)
 app.add_typer(extract_app)
 
 
