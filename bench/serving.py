@@ -309,6 +309,23 @@ def wait_http(url: str, processes: Sequence[ManagedProcess], timeout_s: float = 
     raise RuntimeError(f"{url} not ready within {timeout_s} s")
 
 
+def wait_answer(port: int, body: bytes, processes: Sequence[ManagedProcess]) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/predict",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    for _ in range(60):
+        try:
+            with urllib.request.urlopen(request, timeout=60):
+                return
+        except OSError:
+            if not all(process.alive for process in processes):
+                raise RuntimeError("the seed stopped:\n" + processes[0].log_tail()) from None
+            time.sleep(1)
+    raise RuntimeError("the seed never answered a prediction")
+
+
 def in_process(model_uri: str, bodies: Sequence[bytes], seconds: float) -> Measurement:
     model = artifact.load_artifact(model_uri)
     frames = []
@@ -406,8 +423,7 @@ def main() -> None:
                 process.start()
             try:
                 wait_http(f"http://127.0.0.1:{seed_port}/", seed)
-                # one answered request proves the seed worker is consuming
-                measure("seed", seed_port, bodies[:1], 1, 0.0, 0.5)
+                wait_answer(seed_port, bodies[0], seed)  # the seed worker is consuming
                 for concurrency in args.concurrency:
                     results.append(measure("seed", seed_port, bodies, concurrency, warmup, seconds))
             finally:

@@ -158,6 +158,8 @@ class BatchDispatcher:
         message = amqp.create_task_message(
             task_id, PREDICT_TASK, args=[payload], kwargs={}, expires=remaining,
             reply_to=self.reply_queue,
+            # Celery would saferepr the whole batch into a header: slow, and it leaks the rows.
+            argsrepr=f"[<{payload['rows']} rows>]", kwargsrepr="{}",
         )  # fmt: skip
         try:
             amqp.send_task_message(
