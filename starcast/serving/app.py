@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,6 +62,8 @@ def create_app(settings: FrontendSettings, *, lookup: RepositoryLookup | None = 
             load_showcase, settings.showcase_dataset_uri, settings.showcase_rows
         )
         await dispatcher.start()
+        # Start-up objects live as long as the process; full GC passes over them are pauses.
+        gc.freeze()
         logger.info("frontend up; replies on %s", dispatcher.reply_queue)
         try:
             yield

@@ -9,6 +9,7 @@ The prefork pool forks after the model is loaded: every process shares the same 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -119,6 +120,9 @@ def run_worker(settings: WorkerSettings, *, log_level: str = "INFO") -> int:
     threadpool_limits(limits=settings.worker_threads)
     model = load_verified_model(settings)
     app = build_worker_app(settings, model)
+    # Everything alive now (libraries, the model) lives as long as the process: keep it out of
+    # the collector's full passes (pauses mid-batch) and share it copy-on-write with the pool.
+    gc.freeze()
     # Celery logs every task received and done, result included, at INFO: per batch, on the hot
     # path. Failures still log at ERROR; /metrics on the frontend counts the rest.
     for name in ("celery.app.trace", "celery.worker.strategy"):
