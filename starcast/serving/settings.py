@@ -114,10 +114,11 @@ class FrontendSettings(QueueSettings):
         default=10.0, gt=0, le=300, description="deadline of one prediction request"
     )
     batch_window_ms: float = Field(
-        default=2.0,
+        default=10.0,
         ge=0,
         le=1000,
-        description="how long a batch waits for more concurrent requests before it is sent",
+        description="while batches are at the workers, how long a new batch collects rows "
+        "before it is sent (with none out, rows leave at once)",
     )
     max_batch_rows: int = Field(
         default=512, ge=1, le=10_000, description="rows in one batch sent to a worker"
