@@ -7,8 +7,11 @@ Three ways to answer single-repository prediction requests, on the same model an
       Celery settings and the rpc:// result backend, waiting on `.get()`;
   (c) in-process `predict` on one row at a time, no HTTP and no queue (a reference).
 (a) and (b) get the same closed-loop HTTP load: C connections, each sending its next request as
-soon as the last one is answered (keep-alive), from a lean asyncio client in this process.
-BLAS/OpenMP threads are limited to one per process everywhere, the seed included.
+soon as the last one is answered (keep-alive where the server allows it), from a lean asyncio
+client in this process. Both are up at once and measured in turns (3 rounds each, 1 with
+--quick), so other load on the machine hits both alike. BLAS/OpenMP threads are limited to one
+per process everywhere, the seed included; the seed's Flask app runs on a fixed thread pool
+(see run_seed_frontend), which is kinder to it than Flask's thread-per-connection server.
 
     python bench/serving.py [--quick] [--concurrency 16 64]
 
@@ -309,6 +312,18 @@ def wait_http(url: str, processes: Sequence[ManagedProcess], timeout_s: float = 
     raise RuntimeError(f"{url} not ready within {timeout_s} s")
 
 
+def combine(runs: Sequence[Measurement]) -> Measurement:
+    first = runs[0]
+    return Measurement(
+        first.system,
+        first.concurrency,
+        sum(run.requests for run in runs),
+        sum(run.errors for run in runs),
+        sum(run.seconds for run in runs),
+        np.concatenate([run.latencies_ms for run in runs]),
+    )
+
+
 def wait_answer(port: int, body: bytes, processes: Sequence[ManagedProcess]) -> None:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v1/predict",
@@ -375,43 +390,30 @@ def main() -> None:
         run_seed_frontend(args.port)
         return
 
-    warmup, seconds = (2.0, 6.0) if args.quick else (5.0, 20.0)
+    warmup, seconds, rounds = (2.0, 6.0, 1) if args.quick else (3.0, 10.0, 3)
     results: list[Measurement] = []
     with tempfile.TemporaryDirectory(prefix="starcast-bench-") as scratch:
         base = Path(scratch)
         broker = RabbitMQServer(base / "rabbitmq", node_name="starcast-bench")
         broker.start()
+        processes: list[ManagedProcess] = []
         try:
             model_uri = fit_model(base / "model")
             bodies = request_bodies()
             results.append(in_process(model_uri, bodies, seconds / 2))
             environment = {**os.environ, **ONE_THREAD}
-
-            port = free_port()
+            port, seed_port = free_port(), free_port()
             up_args = ["up", "--model", model_uri, "--port", str(port)]
             up_args += ["--state-dir", str(base / "up")]
-            if args.workers:
-                up_args += ["--workers", str(args.workers)]
+            up_args += ["--workers", str(args.workers)] if args.workers else []
             starcast = ManagedProcess(
                 "starcast up",
                 starcast_command(*up_args),
                 {**environment, "STARCAST_BROKER_URL": broker.url},
                 base / "up.log",
             )
-            starcast.start()
-            try:
-                wait_http(f"http://127.0.0.1:{port}/readyz", [starcast])
-                while "Ctrl-C stops" not in starcast.log_tail(3):
-                    time.sleep(0.2)
-                for concurrency in args.concurrency:
-                    results.append(measure("starcast", port, bodies, concurrency, warmup, seconds))
-                mean_batch = batch_rows_mean(port)
-            finally:
-                starcast.stop(60)
-
             seed_env = {**environment, "SEED_BROKER_URL": broker.url, "SEED_MODEL_URI": model_uri}
             script = [sys.executable, str(Path(__file__).resolve())]
-            seed_port = free_port()
             seed = [
                 ManagedProcess("seed worker", [*script, "--role", "seed-worker"], seed_env,
                                base / "seed-worker.log"),
@@ -419,17 +421,27 @@ def main() -> None:
                                [*script, "--role", "seed-frontend", "--port", str(seed_port)],
                                seed_env, base / "seed-frontend.log"),
             ]  # fmt: skip
-            for process in seed:
+            processes = [starcast, *seed]
+            for process in processes:
                 process.start()
-            try:
-                wait_http(f"http://127.0.0.1:{seed_port}/", seed)
-                wait_answer(seed_port, bodies[0], seed)  # the seed worker is consuming
-                for concurrency in args.concurrency:
-                    results.append(measure("seed", seed_port, bodies, concurrency, warmup, seconds))
-            finally:
-                for process in seed:
-                    process.stop(30)
+            wait_http(f"http://127.0.0.1:{port}/readyz", [starcast])
+            while "Ctrl-C stops" not in starcast.log_tail(3):
+                time.sleep(0.2)
+            wait_http(f"http://127.0.0.1:{seed_port}/", seed)
+            wait_answer(seed_port, bodies[0], seed)  # the seed worker is consuming
+            # Both systems are up at once and measured in turns, so a change in what else runs
+            # on the machine hits both alike.
+            for concurrency in args.concurrency:
+                for system, system_port in (("starcast", port), ("seed", seed_port)):
+                    runs = [
+                        measure(system, system_port, bodies, concurrency, warmup, seconds)
+                        for _ in range(rounds)
+                    ]
+                    results.append(combine(runs))
+            mean_batch = batch_rows_mean(port)
         finally:
+            for process in processes:
+                process.stop(60)
             broker.close()
 
     report(results, mean_batch)
