@@ -33,6 +33,7 @@ def create_celery_app(settings: QueueSettings) -> Celery:
     )
     app.conf.update(
         broker_url=settings.broker_url,
+        broker_transport=settings.broker_transport,
         broker_transport_options=dict(settings.broker_transport_options),
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,  # a worker waits for its broker; it has nothing else

@@ -37,6 +37,10 @@ class QueueSettings(BaseSettings):
         default="amqp://guest:guest@127.0.0.1:5672//",
         description="Celery broker URL (RabbitMQ: amqp://user:password@host:port/vhost).",
     )
+    broker_transport: str | None = Field(
+        default=None,
+        description="kombu transport (alias or module:Class); unset: the broker URL's scheme",
+    )
     broker_transport_options: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
         description="kombu transport options as JSON, e.g. the folders of the filesystem "

@@ -13,6 +13,7 @@ from typing import Final
 
 from kombu.connection import Connection
 
+from starcast.up import filesystem
 from starcast.up.rabbitmq import INSTALL_HINT, RabbitMQServer, find_rabbitmq_server
 
 logger = logging.getLogger(__name__)
@@ -29,14 +30,18 @@ class BrokerUnreachableError(RuntimeError):
 class Broker:
     url: str
     description: str
+    transport: str | None = None
     transport_options: dict[str, str | int | float | bool] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         """The STARCAST_* variables that point a worker or frontend at this broker."""
-        return {
+        variables = {
             "STARCAST_BROKER_URL": self.url,
             "STARCAST_BROKER_TRANSPORT_OPTIONS": json.dumps(self.transport_options),
         }
+        if self.transport is not None:
+            variables["STARCAST_BROKER_TRANSPORT"] = self.transport
+        return variables
 
 
 @contextmanager
@@ -73,6 +78,7 @@ def provide_broker(broker_url: str | None, logs_dir: Path) -> Iterator[Broker]:
         yield Broker(
             url="filesystem://",
             description="kombu's filesystem transport (embedded; rabbitmq-server not installed)",
+            transport=filesystem.TRANSPORT,
             transport_options={
                 "data_folder_in": str(messages),
                 "data_folder_out": str(messages),
