@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	@# Byte-compile once: with PYTHONDONTWRITEBYTECODE set, every process would recompile Ray & co.
+	@# Some packages ship test files that never compile; those make compileall exit 1, harmlessly.
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $@
 
 .PHONY: venv
