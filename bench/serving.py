@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import itertools
 import json
 import os
@@ -35,7 +34,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -44,9 +42,9 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from starcast import artifact
-from starcast.artifact import DatasetInfo, FamilyResult, FeatureField, Metrics, ModelManifest
+from starcast.artifact import DatasetInfo, FamilyResult, Metrics
 from starcast.dataset import read_dataset
-from starcast.features import FEATURES_BY_NAME, feature_names
+from starcast.features import feature_names
 from starcast.sample import sample_dataset_uri
 from starcast.serving.lookup import rows_from_records
 from starcast.serving.schemas import RepositoryFeatures
@@ -253,20 +251,16 @@ def fit_model(directory: Path) -> str:
     regressor = HistGradientBoostingRegressor(max_iter=100, max_leaf_nodes=15, random_state=0)
     model = build_pipeline(names, regressor).fit(dataset.features[names], np.log1p(dataset.stars))
     model_bytes = artifact.serialize_model(model)
-    digest = hashlib.sha256(model_bytes).hexdigest()
     placeholder = Metrics(rmsle=0.0, r2_log=0.0, mae_log=0.0, mdape=0.0)
     result = FamilyResult(family="hist_gradient_boosting", params={}, metrics=placeholder)
-    manifest = ModelManifest(
-        model_version=artifact.new_model_version(digest),
-        created_at=datetime.now(UTC),
-        features=[FeatureField(name=n, kind=FEATURES_BY_NAME[n].kind) for n in names],
+    manifest = artifact.new_manifest(
+        model_bytes,
+        feature_names=names,
         cv_folds=1,
         winner=result,
         families=[result],
         baseline=placeholder,
         dataset=DatasetInfo(uri=dataset.uri, sha256=dataset.sha256, rows=len(dataset.records)),
-        library_versions=artifact.library_versions(),
-        model_sha256=digest,
     )
     artifact.write_artifact(directory.as_uri(), model_bytes, manifest)
     return directory.as_uri()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -131,6 +132,34 @@ def new_model_version(model_sha256: str, now: datetime | None = None) -> str:
 
 def serialize_model(estimator: Any) -> bytes:
     return bytes(sio.dumps(estimator))
+
+
+def new_manifest(
+    model_bytes: bytes,
+    *,
+    feature_names: Sequence[str],
+    cv_folds: int,
+    winner: FamilyResult,
+    families: list[FamilyResult],
+    baseline: Metrics,
+    dataset: DatasetInfo,
+) -> ModelManifest:
+    """The manifest of serialized model bytes: digest, version, feature schema, libraries."""
+    digest = hashlib.sha256(model_bytes).hexdigest()
+    return ModelManifest(
+        model_version=new_model_version(digest),
+        created_at=datetime.now(UTC),
+        features=[
+            FeatureField(name=name, kind=FEATURES_BY_NAME[name].kind) for name in feature_names
+        ],
+        cv_folds=cv_folds,
+        winner=winner,
+        families=families,
+        baseline=baseline,
+        dataset=dataset,
+        library_versions=library_versions(),
+        model_sha256=digest,
+    )
 
 
 def exists(uri: str) -> bool:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from datetime import UTC, datetime
 
 import numpy as np
 import ray
 
 from starcast import artifact
-from starcast.artifact import DatasetInfo, FamilyResult, FeatureField, ModelManifest
+from starcast.artifact import DatasetInfo, FamilyResult, ModelManifest
 from starcast.dataset import read_dataset
-from starcast.features import FEATURES_BY_NAME, TARGET, feature_names
+from starcast.features import TARGET, feature_names
 from starcast.training.config import TrainingConfig
 from starcast.training.families import candidates
 from starcast.training.report import render_report
@@ -66,19 +64,14 @@ def train_model(config: TrainingConfig, progress: SearchProgress | None = None) 
     logger.info("winner %s RMSLE %.4f", result.winner.candidate.label, result.winner.metrics.rmsle)
     model = refit(result.winner.candidate, features, log_stars, seed=config.seed)
     model_bytes = artifact.serialize_model(model)
-    model_sha256 = hashlib.sha256(model_bytes).hexdigest()
-
-    manifest = ModelManifest(
-        model_version=artifact.new_model_version(model_sha256),
-        created_at=datetime.now(UTC),
-        features=[FeatureField(name=name, kind=FEATURES_BY_NAME[name].kind) for name in names],
+    manifest = artifact.new_manifest(
+        model_bytes,
+        feature_names=names,
         cv_folds=config.folds,
         winner=_family_result(result.winner),
         families=[_family_result(trial) for trial in result.finalists.values()],
         baseline=result.baseline,
         dataset=DatasetInfo(uri=config.data_uri, sha256=dataset.sha256, rows=len(dataset.records)),
-        library_versions=artifact.library_versions(),
-        model_sha256=model_sha256,
     )
     report_png = render_report(
         log_stars,

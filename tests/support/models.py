@@ -7,9 +7,7 @@ as a training run would, so loaders and workers run their real code paths.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,9 +19,9 @@ from sklearn.linear_model import Ridge
 from sklearn.neighbors import KNeighborsRegressor
 
 from starcast import artifact
-from starcast.artifact import DatasetInfo, FamilyResult, FeatureField, Metrics, ModelManifest
+from starcast.artifact import DatasetInfo, FamilyResult, Metrics, ModelManifest
 from starcast.dataset import Dataset, read_dataset
-from starcast.features import FEATURES_BY_NAME, feature_names
+from starcast.features import feature_names
 from starcast.sample import sample_dataset_uri
 from starcast.training.pipeline import build_pipeline
 
@@ -59,6 +57,28 @@ def sample_training_data(replicas: int = 1) -> tuple[pd.DataFrame, np.ndarray, l
     return features, target, names
 
 
+def fitted_model(
+    *, regressor: Any | None = None, family: str = "ridge", replicas: int = 1
+) -> tuple[bytes, ModelManifest]:
+    """Fit `regressor` (default Ridge) in the training pipeline: model bytes and manifest."""
+    features, target, names = sample_training_data(replicas)
+    model = build_pipeline(names, regressor if regressor is not None else Ridge())
+    model.fit(features, target)
+    model_bytes = artifact.serialize_model(model)
+    dataset = sample_dataset()
+    result = FamilyResult(family=family, params={}, metrics=PLACEHOLDER_METRICS)
+    manifest = artifact.new_manifest(
+        model_bytes,
+        feature_names=names,
+        cv_folds=2,
+        winner=result,
+        families=[result],
+        baseline=PLACEHOLDER_METRICS,
+        dataset=DatasetInfo(uri=dataset.uri, sha256=dataset.sha256, rows=len(features)),
+    )
+    return model_bytes, manifest
+
+
 def build_model_artifact(
     directory: Path,
     *,
@@ -67,28 +87,12 @@ def build_model_artifact(
     replicas: int = 1,
 ) -> ModelArtifact:
     """Fit `regressor` (default Ridge) in the training pipeline and commit it at `directory`."""
-    features, target, names = sample_training_data(replicas)
-    model = build_pipeline(names, regressor if regressor is not None else Ridge())
-    model.fit(features, target)
-    model_bytes = artifact.serialize_model(model)
-    digest = hashlib.sha256(model_bytes).hexdigest()
-    dataset = sample_dataset()
-    result = FamilyResult(family=family, params={}, metrics=PLACEHOLDER_METRICS)
-    manifest = ModelManifest(
-        model_version=artifact.new_model_version(digest),
-        created_at=datetime.now(UTC),
-        features=[FeatureField(name=name, kind=FEATURES_BY_NAME[name].kind) for name in names],
-        cv_folds=2,
-        winner=result,
-        families=[result],
-        baseline=PLACEHOLDER_METRICS,
-        dataset=DatasetInfo(uri=dataset.uri, sha256=dataset.sha256, rows=len(features)),
-        library_versions=artifact.library_versions(),
-        model_sha256=digest,
-    )
+    model_bytes, manifest = fitted_model(regressor=regressor, family=family, replicas=replicas)
     uri = directory.as_uri()
     artifact.write_artifact(uri, model_bytes, manifest)
-    return ModelArtifact(uri=uri, sha256=digest, version=manifest.model_version, path=directory)
+    return ModelArtifact(
+        uri=uri, sha256=manifest.model_sha256, version=manifest.model_version, path=directory
+    )
 
 
 def build_slow_model_artifact(directory: Path, replicas: int = 15) -> ModelArtifact:

@@ -9,12 +9,13 @@ import pytest
 from starcast import artifact, storage
 from starcast.artifact import ArtifactError, ArtifactExistsError, load_artifact, write_artifact
 from starcast.features import compute_features
-from tests.support.records import record, records_frame, small_model_artifact
+from tests.support.models import fitted_model
+from tests.support.records import record, records_frame
 
 
 @pytest.fixture(scope="module")
 def model() -> tuple[bytes, artifact.ModelManifest]:
-    return small_model_artifact()
+    return fitted_model()
 
 
 @pytest.fixture
