@@ -12,14 +12,14 @@ from typing import Any
 
 from celery import Celery, Task
 
-from starcast.artifact import LoadedModel
+from starcast.serving.inference import Predictor
 from starcast.serving.wire import PREDICT_TASK, BatchResult, PredictBatch
 
 logger = logging.getLogger(__name__)
 
 
-def register_tasks(app: Celery, model: LoadedModel) -> Task:
-    """Register `starcast.predict_batch` on `app`, bound to `model`; returns the task."""
+def register_tasks(app: Celery, predictor: Predictor) -> Task:
+    """Register `starcast.predict_batch` on `app`, bound to `predictor`; returns the task."""
 
     @app.task(  # type: ignore[untyped-decorator]
         name=PREDICT_TASK,
@@ -31,7 +31,7 @@ def register_tasks(app: Celery, model: LoadedModel) -> Task:
         started = time.time()
         batch = PredictBatch.model_validate(payload)
         clock = time.perf_counter()
-        stars = model.predict_stars(batch.to_frame())
+        stars = predictor.predict_stars(batch)
         predict_s = time.perf_counter() - clock
         logger.debug(
             "batch %s: %d rows in %.1f ms",
@@ -41,7 +41,7 @@ def register_tasks(app: Celery, model: LoadedModel) -> Task:
             extra={"task_id": task.request.id, "rows": batch.rows},
         )
         return BatchResult(
-            model_version=model.version,
+            model_version=predictor.version,
             stars=[float(value) for value in stars],
             worker=str(task.request.hostname),
             queue_wait_s=max(0.0, started - batch.sent_at),

@@ -19,7 +19,7 @@ from sklearn.linear_model import Ridge
 from sklearn.neighbors import KNeighborsRegressor
 
 from starcast import artifact
-from starcast.artifact import DatasetInfo, FamilyResult, Metrics, ModelManifest
+from starcast.artifact import DatasetInfo, FamilyResult, LoadedModel, Metrics, ModelManifest
 from starcast.dataset import Dataset, read_dataset
 from starcast.features import feature_names
 from starcast.sample import sample_dataset_uri
@@ -65,18 +65,30 @@ def fitted_model(
     model = build_pipeline(names, regressor if regressor is not None else Ridge())
     model.fit(features, target)
     model_bytes = artifact.serialize_model(model)
+    return model_bytes, manifest_for(model_bytes, names, rows=len(features), family=family)
+
+
+def manifest_for(
+    model_bytes: bytes, feature_names: list[str], *, rows: int, family: str = "ridge"
+) -> ModelManifest:
+    """The manifest a training run would write for these model bytes (placeholder metrics)."""
     dataset = sample_dataset()
     result = FamilyResult(family=family, params={}, metrics=PLACEHOLDER_METRICS)
-    manifest = artifact.new_manifest(
+    return artifact.new_manifest(
         model_bytes,
-        feature_names=names,
+        feature_names=feature_names,
         cv_folds=2,
         winner=result,
         families=[result],
         baseline=PLACEHOLDER_METRICS,
-        dataset=DatasetInfo(uri=dataset.uri, sha256=dataset.sha256, rows=len(features)),
+        dataset=DatasetInfo(uri=dataset.uri, sha256=dataset.sha256, rows=rows),
     )
-    return model_bytes, manifest
+
+
+def loaded_model(pipeline: Any, feature_names: list[str], rows: int) -> LoadedModel:
+    """A fitted pipeline as a worker holds it after loading its artifact."""
+    model_bytes = artifact.serialize_model(pipeline)
+    return LoadedModel(pipeline, manifest_for(model_bytes, feature_names, rows=rows))
 
 
 def build_model_artifact(

@@ -8,6 +8,7 @@ import pytest
 from sklearn.dummy import DummyRegressor
 
 from starcast.artifact import ArtifactError, load_artifact
+from starcast.serving.inference import PipelinePredictor
 from starcast.serving.settings import WorkerSettings
 from starcast.serving.worker import ReadinessFile, SmokeTestError, load_verified_model, smoke_test
 from tests.support.models import ModelArtifact, build_model_artifact
@@ -15,8 +16,9 @@ from tests.support.models import ModelArtifact, build_model_artifact
 
 def test_a_verified_model_passes_its_smoke_prediction(model_artifact: ModelArtifact) -> None:
     settings = WorkerSettings(model_uri=model_artifact.uri, model_sha256=model_artifact.sha256)
-    model = load_verified_model(settings)
-    assert model.version == model_artifact.version
+    predictor = load_verified_model(settings)
+    assert predictor.version == model_artifact.version
+    assert predictor.kind == "compiled"
 
 
 def test_a_digest_other_than_expected_is_refused(model_artifact: ModelArtifact) -> None:
@@ -32,7 +34,7 @@ def test_a_model_predicting_nonsense_fails_the_smoke_test(tmp_path: Path) -> Non
         tmp_path / "inf", regressor=DummyRegressor(strategy="constant", constant=1e6)
     )
     with pytest.raises(SmokeTestError, match="failed its smoke prediction"):
-        smoke_test(load_artifact(nonsense.uri))
+        smoke_test(PipelinePredictor(load_artifact(nonsense.uri)))
 
 
 def test_readiness_file_is_written_whole_and_removed(tmp_path: Path) -> None:
