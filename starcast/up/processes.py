@@ -40,7 +40,10 @@ def starcast_command(*arguments: str) -> list[str]:
 
 
 class ManagedProcess:
-    """One child in its own session (a Ctrl-C reaches only `up`, which then stops it in order)."""
+    """One child in its own session (a Ctrl-C reaches only `up`, which then stops it in order).
+
+    It may be started again once it has exited (a broker restart); each run appends to the log.
+    """
 
     def __init__(
         self,
@@ -48,11 +51,14 @@ class ManagedProcess:
         argv: Sequence[str],
         environment: Mapping[str, str],
         log_path: Path,
+        *,
+        cwd: Path | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.environment = dict(environment)
         self.log_path = log_path
+        self.cwd = cwd
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -70,11 +76,15 @@ class ManagedProcess:
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> None:
+        if self.alive:
+            raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
+        self._close_log()  # left open if the previous run exited by itself
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self._process = subprocess.Popen(
             self.argv,
             env=self.environment,
+            cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -113,9 +123,7 @@ class ManagedProcess:
                 self.signal_group(signal.SIGKILL)
                 process.wait()
         self._reap_group()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._close_log()
         return process.returncode
 
     def kill(self) -> None:
@@ -131,6 +139,11 @@ class ManagedProcess:
         except FileNotFoundError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def _reap_group(self, signum: signal.Signals = signal.SIGKILL) -> None:
         # Pool processes left behind by a killed parent are still in the child's group.

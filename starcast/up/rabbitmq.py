@@ -11,16 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 from kombu.connection import Connection
 
-from starcast.up.processes import free_port, parent_death_signal
+from starcast.up.processes import ManagedProcess, free_port
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +32,7 @@ SERVER_SCRIPTS: Final = (
 SERVER_ENV: Final = "STARCAST_RABBITMQ_SERVER"
 INSTALL_HINT: Final = "install it with `make system-deps` (hack/install-system-deps.sh)"
 GUEST: Final = "guest"
+EPMD_STOP_S: Final = 10.0
 
 
 class RabbitMQError(RuntimeError):
@@ -59,6 +58,8 @@ class RabbitMQPorts:
 
 
 class RabbitMQServer:
+    """The node and its epmd, each a `ManagedProcess` writing to the one log at `log_path`."""
+
     def __init__(
         self,
         base_dir: Path,
@@ -72,16 +73,25 @@ class RabbitMQServer:
         epmd = shutil.which("epmd")
         if script is None or epmd is None:
             raise RabbitMQError(f"rabbitmq-server is not installed: {INSTALL_HINT}")
-        self._script = script
-        self._epmd_binary = epmd
         self.base_dir = base_dir
         self.node_name = node_name
         self.ports = ports or RabbitMQPorts.pick()
         self.startup_timeout_s = startup_timeout_s
         self.log_path = log_path or base_dir / "rabbitmq.log"
-        self._epmd: subprocess.Popen[bytes] | None = None
-        self._server: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        environment = self._environment()
+        self._epmd = ManagedProcess(
+            f"epmd of RabbitMQ node {node_name}",
+            [epmd, "-port", str(self.ports.epmd), "-address", "127.0.0.1"],
+            environment,
+            self.log_path,
+        )
+        self._server = ManagedProcess(
+            f"RabbitMQ node {node_name}",
+            [str(script)],
+            environment,
+            self.log_path,
+            cwd=base_dir,
+        )
 
     @property
     def url(self) -> str:
@@ -89,57 +99,27 @@ class RabbitMQServer:
 
     @property
     def running(self) -> bool:
-        return self._server is not None and self._server.poll() is None
+        return self._server.alive
 
     def start(self) -> None:
         """Start the node (and its epmd) and wait until it accepts AMQP logins."""
         if self.running:
             return
         self._prepare_dirs()
-        environment = self._environment()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        if self._epmd is None or self._epmd.poll() is not None:
-            self._epmd = subprocess.Popen(
-                [self._epmd_binary, "-port", str(self.ports.epmd), "-address", "127.0.0.1"],
-                env=environment,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=parent_death_signal,
-            )
+        if not self._epmd.alive:
+            self._epmd.start()
         logger.info(
             "starting RabbitMQ node %s on 127.0.0.1:%d (data and log in %s)",
             self.node_name,
             self.ports.amqp,
             self.base_dir,
         )
-        self._server = subprocess.Popen(
-            [str(self._script)],
-            env=environment,
-            cwd=self.base_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=parent_death_signal,
-        )
+        self._server.start()
         self._wait_until_ready()
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Stop the node gracefully (SIGTERM), or kill it after `timeout_s`. Keeps epmd and data."""
-        server, self._server = self._server, None
-        if server is not None and server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                logger.warning("RabbitMQ node %s ignored SIGTERM; killing it", self.node_name)
-                server.kill()
-                server.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._server.stop(timeout_s)
 
     def restart(self) -> None:
         self.stop()
@@ -148,21 +128,10 @@ class RabbitMQServer:
     def close(self) -> None:
         """Stop the node and its epmd."""
         self.stop()
-        epmd, self._epmd = self._epmd, None
-        if epmd is not None and epmd.poll() is None:
-            epmd.terminate()
-            try:
-                epmd.wait(10)
-            except subprocess.TimeoutExpired:
-                epmd.kill()
-                epmd.wait()
+        self._epmd.stop(EPMD_STOP_S)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return self._server.log_tail(lines)
 
     def _prepare_dirs(self) -> None:
         for name in ("home", "mnesia", "log", "plugins-expand"):
@@ -203,8 +172,8 @@ class RabbitMQServer:
         deadline = time.monotonic() + self.startup_timeout_s
         last_error: Exception | None = None
         while time.monotonic() < deadline:
-            assert self._server is not None
-            if self._server.poll() is not None:
+            if not self._server.alive:
+                self.stop(timeout_s=10)  # reaps what the node left in its process group
                 raise RabbitMQError(
                     f"rabbitmq-server exited with code {self._server.returncode} while starting; "
                     f"log {self.log_path}:\n{self.log_tail()}"

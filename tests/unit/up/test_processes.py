@@ -1,0 +1,88 @@
+"""ManagedProcess: where a child runs, what a second run keeps, and that a stop leaves nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from starcast.up.processes import ManagedProcess
+
+DEADLINE_S: Final = 30.0
+
+# Ignores SIGTERM, starts a grandchild (in its process group), says so, then waits for ever.
+STUBBORN: Final = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+print("grandchild", grandchild.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def python(tmp_path: Path, code: str, cwd: Path | None = None) -> ManagedProcess:
+    return ManagedProcess(
+        "child", [sys.executable, "-c", code], os.environ, tmp_path / "child.log", cwd=cwd
+    )
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {DEADLINE_S:.0f} s"
+        time.sleep(0.05)
+
+
+def gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie nobody has reaped yet."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def test_child_runs_in_the_directory_it_is_given(tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    child = python(tmp_path, "import os; print(os.getcwd())", cwd=workdir)
+    child.start()
+    assert child.wait(DEADLINE_S) == 0
+    assert child.log_tail(1) == str(workdir)
+
+
+def test_child_starts_again_after_it_exits_and_appends_to_its_log(tmp_path: Path) -> None:
+    child = python(tmp_path, "print('run')")
+    for _ in range(2):
+        child.start()
+        assert child.wait(DEADLINE_S) == 0
+        child.stop(DEADLINE_S)
+    assert child.log_tail() == "run\nrun"
+
+
+def test_a_running_child_is_not_started_twice(tmp_path: Path) -> None:
+    child = python(tmp_path, "import time; time.sleep(600)")
+    child.start()
+    try:
+        with pytest.raises(RuntimeError, match="child is already running"):
+            child.start()
+    finally:
+        child.stop(DEADLINE_S)
+
+
+def test_stop_kills_a_child_that_ignores_sigterm_and_its_whole_group(tmp_path: Path) -> None:
+    child = python(tmp_path, STUBBORN)
+    child.start()
+    try:
+        wait_until(lambda: "grandchild" in child.log_tail(1), "grandchild started")
+        grandchild = int(child.log_tail(1).split()[1])
+        assert child.stop(timeout_s=0.5) == -signal.SIGKILL
+        wait_until(lambda: gone(grandchild), f"exit of grandchild {grandchild}")
+    finally:
+        child.kill()  # only does something if an assertion failed
