@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,89 +33,85 @@ SLOW_FRONTEND = {
 }
 
 
-def start_slow_stack(make_stack: Callable[[], ServingStack], model: ModelArtifact) -> ServingStack:
+@dataclass(frozen=True)
+class RunningBatch:
+    """One slow batch that `worker`, the only worker of `stack`, is running right now."""
+
+    stack: ServingStack
+    worker: Worker
+    task_id: str
+    model: ModelArtifact
+    answer: Future[httpx.Response]
+
+    def assert_all_predicted(self) -> None:
+        """The client got every row back, predicted by the released model."""
+        answer = self.answer.result(timeout=300)
+        assert answer.status_code == 200, answer.text
+        predictions = answer.json()["predictions"]
+        assert len(predictions) == ROWS
+        assert {p["model_version"] for p in predictions} == {self.model.version}
+
+
+@contextmanager
+def slow_batch_running(
+    make_stack: Callable[[], ServingStack], model: ModelArtifact
+) -> Iterator[RunningBatch]:
+    """A fresh stack with one worker, caught in the middle of a slow batch sent to its frontend."""
     stack = make_stack()
-    stack.start_worker(model)
+    worker = stack.start_worker(model)
     stack.start_frontend(**SLOW_FRONTEND)
     stack.wait_until_ready()
-    return stack
-
-
-def send_slow_batch(stack: ServingStack, pool: ThreadPoolExecutor) -> Future[httpx.Response]:
-    repositories = sample_repositories(ROWS)
-    return pool.submit(
-        httpx.post,
-        f"{stack.base_url}/api/v1/predict",
-        json={"repositories": repositories},
-        timeout=300,
-    )
-
-
-def running_batch(stack: ServingStack, worker: Worker) -> str:
-    """The id of the batch `worker` is running, once it runs one."""
     active: list[str] = []
 
     def running() -> bool:
         active[:] = stack.active_task_ids(worker)
         return bool(active)
 
-    stack.wait_for(running, f"a batch running on {worker.hostname}", [worker.process])
-    return active[0]
-
-
-def assert_all_predicted(answer: httpx.Response, model: ModelArtifact) -> None:
-    assert answer.status_code == 200, answer.text
-    predictions = answer.json()["predictions"]
-    assert len(predictions) == ROWS
-    assert {p["model_version"] for p in predictions} == {model.version}
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(
+            httpx.post,
+            f"{stack.base_url}/api/v1/predict",
+            json={"repositories": sample_repositories(ROWS)},
+            timeout=300,
+        )
+        stack.wait_for(running, f"a batch running on {worker.hostname}", [worker.process])
+        yield RunningBatch(stack, worker, active[0], model, answer)
 
 
 def test_batch_of_a_worker_killed_mid_task_is_redelivered_and_answered(
     make_stack: Callable[[], ServingStack], slow_model_artifact: ModelArtifact
 ) -> None:
-    stack = start_slow_stack(make_stack, slow_model_artifact)
-    first = stack.workers[0]
-    with ThreadPoolExecutor(1) as pool:
-        answer = send_slow_batch(stack, pool)
-        batch = running_batch(stack, first)
-        first.process.kill()  # SIGKILL to the worker and its pool: no goodbye, no ack
-        second = stack.start_worker(slow_model_artifact)
-        stack.wait_for(
-            lambda: batch in stack.active_task_ids(second),
-            f"batch {batch} redelivered to {second.hostname}",
+    with slow_batch_running(make_stack, slow_model_artifact) as batch:
+        batch.worker.process.kill()  # SIGKILL to the worker and its pool: no goodbye, no ack
+        second = batch.stack.start_worker(slow_model_artifact)
+        batch.stack.wait_for(
+            lambda: batch.task_id in batch.stack.active_task_ids(second),
+            f"batch {batch.task_id} redelivered to {second.hostname}",
             [second.process],
         )
-        assert_all_predicted(answer.result(timeout=300), slow_model_artifact)
+        batch.assert_all_predicted()
 
 
 def test_batch_of_a_pool_process_killed_mid_task_is_requeued(
     make_stack: Callable[[], ServingStack], slow_model_artifact: ModelArtifact
 ) -> None:
-    stack = start_slow_stack(make_stack, slow_model_artifact)
-    worker = stack.workers[0]
-    with ThreadPoolExecutor(1) as pool:
-        answer = send_slow_batch(stack, pool)
-        running_batch(stack, worker)
-        for pid in worker.pool_pids():
+    with slow_batch_running(make_stack, slow_model_artifact) as batch:
+        for pid in batch.worker.pool_pids():
             os.kill(pid, signal.SIGKILL)
         # Without reject-on-worker-lost the batch would fail with WorkerLostError (a 502).
-        assert_all_predicted(answer.result(timeout=300), slow_model_artifact)
-    assert worker.process.alive
+        batch.assert_all_predicted()
+    assert batch.worker.process.alive
 
 
 def test_sigterm_lets_the_running_batch_finish_then_exits(
     make_stack: Callable[[], ServingStack], slow_model_artifact: ModelArtifact
 ) -> None:
-    stack = start_slow_stack(make_stack, slow_model_artifact)
-    worker = stack.workers[0]
-    with ThreadPoolExecutor(1) as pool:
-        answer = send_slow_batch(stack, pool)
-        running_batch(stack, worker)
-        worker.process.terminate()
+    with slow_batch_running(make_stack, slow_model_artifact) as batch:
+        batch.worker.process.terminate()
         # No other worker exists: only the terminated one can answer.
-        assert_all_predicted(answer.result(timeout=300), slow_model_artifact)
-    assert worker.process.stop(60) == 0
-    assert not worker.ready_file.exists()
+        batch.assert_all_predicted()
+    assert batch.worker.process.stop(60) == 0
+    assert not batch.worker.ready_file.exists()
 
 
 def test_model_with_another_digest_keeps_the_worker_from_ready(
