@@ -10,6 +10,7 @@ full page of 100 costs exactly what 100 repositories' connections cost.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,6 +177,75 @@ def nodes(ids: Sequence[str], since: datetime) -> BuiltQuery:
     return BuiltQuery(
         f"nodes ({len(ids)} ids from {ids[0]})", text, variables, nodes_cost(len(ids))
     )
+
+
+def repositories(names: Sequence[tuple[str, str]], since: datetime) -> BuiltQuery:
+    """Up to 100 repositories by (owner, name), one alias each: `r0: repository(...)`, `r1: ...`.
+
+    Names travel as variables, never spliced into the text. A top-level `repository` is not a
+    connection, so each costs what one repository of `nodes(ids:)` costs. A name GitHub doesn't
+    know comes back as a null alias with a NOT_FOUND entry in `errors`.
+    """
+    if not 1 <= len(names) <= MAX_PAGE:
+        raise ValueError(f"a lookup takes 1 to {MAX_PAGE} repositories, not {len(names)}")
+    params = ["$since: GitTimestamp!"]
+    fields = []
+    variables: dict[str, object] = {"since": _timestamp(since)}
+    for i, (owner, name) in enumerate(names):
+        params.append(f"$o{i}: String!, $n{i}: String!")
+        field = f"repository(owner: $o{i}, name: $n{i})"
+        fields.append(f"  {repository_alias(i)}: {field} {{ ...RepositoryFields }}")
+        variables[f"o{i}"], variables[f"n{i}"] = owner, name
+    text = f"""query Repositories({", ".join(params)}) {{
+  {RATE_LIMIT_FIELDS}
+{chr(10).join(fields)}
+}}
+{REPOSITORY_FRAGMENT}"""
+    first = "/".join(names[0])
+    return BuiltQuery(
+        f"repositories ({len(names)} names from {first})", text, variables, nodes_cost(len(names))
+    )
+
+
+def repository_alias(index: int) -> str:
+    """The alias of the `index`th repository of a `repositories` query."""
+    return f"r{index}"
+
+
+class RepositoryNameError(ValueError):
+    """Not a GitHub owner/name; the message names it and says what is wrong."""
+
+    def __init__(self, full_name: str, problem: str) -> None:
+        super().__init__(f"{full_name!r} is not a GitHub repository name: {problem}")
+        self.full_name = full_name
+        self.problem = problem
+
+
+# GitHub's rules: a login is 1-39 letters, digits or hyphens and doesn't start with a hyphen
+# (older accounts may have doubled or trailing hyphens); a repository name is 1-100 letters,
+# digits, '.', '-' or '_', and neither '.' nor '..'.
+_OWNER: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")
+_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
+def split_full_name(full_name: str) -> tuple[str, str]:
+    """`owner/name` -> (owner, name), or RepositoryNameError saying which part is wrong."""
+    owner, slash, name = full_name.partition("/")
+    if not slash or "/" in name:
+        raise RepositoryNameError(full_name, "expected owner/name, with exactly one '/'")
+    if not _OWNER.fullmatch(owner):
+        raise RepositoryNameError(
+            full_name,
+            f"the owner {owner!r} must be 1 to 39 letters, digits or hyphens, "
+            "not starting with a hyphen",
+        )
+    if not _NAME.fullmatch(name) or name in {".", ".."}:
+        raise RepositoryNameError(
+            full_name,
+            f"the name {name!r} must be 1 to 100 letters, digits, '.', '-' or '_', "
+            "and not '.' or '..'",
+        )
+    return owner, name
 
 
 def count_probe(queries: Sequence[str], top: str | None = None) -> BuiltQuery:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -136,3 +137,56 @@ def records_from_nodes(
         if fields:
             retry.append(payload.id)
     return records, retry
+
+
+@dataclass(frozen=True)
+class AliasedRecords:
+    """What a query of aliased repositories (`r0: repository(...)`, ...) got back, by alias."""
+
+    records: dict[str, dict[str, Any]]  # with the columns of failed fields unknown
+    not_found: frozenset[str]  # GitHub has no such repository (or can't show it to this token)
+    failed: dict[str, str]  # null for another reason, or a malformed payload: why
+
+
+def records_from_aliases(
+    data: Mapping[str, Any],
+    errors: Sequence[GraphQLErrorPayload],
+    aliases: Sequence[str],
+    snapshot: datetime,
+) -> AliasedRecords:
+    """Records of the repositories at `aliases` of the response, as `records_from_nodes` makes.
+
+    An error whose path starts at an alias marks the field of that repository it failed
+    (path `[alias, field, ...]`) or, with the type NOT_FOUND and the path `[alias]`, says the
+    repository doesn't exist.
+    """
+    failed_fields: dict[str, set[str]] = {}
+    messages: dict[str, list[str]] = {}
+    not_found: set[str] = set()
+    ours = set(aliases)
+    for error in errors:
+        path = error.path or []
+        if not path or path[0] not in ours:
+            continue
+        alias = str(path[0])
+        if len(path) == 1 and error.type == "NOT_FOUND":
+            not_found.add(alias)
+            continue
+        messages.setdefault(alias, []).append(error.message)
+        if len(path) > 1:
+            failed_fields.setdefault(alias, set()).add(str(path[1]))
+    records: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
+    for alias in aliases:
+        node = data.get(alias)
+        if not node:
+            if alias not in not_found:
+                failed[alias] = "; ".join(messages.get(alias, [])) or "null, and no error given"
+            continue
+        try:
+            payload = RepositoryPayload.model_validate(node)
+        except ValidationError as error:
+            failed[alias] = f"malformed payload ({error.error_count()} problems)"
+            continue
+        records[alias] = to_record(payload, snapshot, failed_fields.get(alias, ()))
+    return AliasedRecords(records, frozenset(not_found), failed)

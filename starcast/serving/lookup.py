@@ -1,9 +1,11 @@
 """Prediction by owner/name: the seam where a GitHub client plugs into the frontend.
 
 The frontend only needs records (the extractor's format, `starcast.features.RECORD_COLUMNS`) for
-a few repositories; features are then computed exactly as for training. The GitHub client of
-`starcast.extraction` implements `RepositoryLookup`; `create_app(..., lookup=...)` takes it. With no
-GitHub token configured there is no lookup, and requests by name get a 501 that says so.
+a few repositories; features are then computed exactly as for training.
+`starcast.extraction.lookup.GitHubRepositoryLookup` implements `RepositoryLookup` on GitHub's
+GraphQL API; `starcast serve frontend` builds it when it has a GitHub token and hands it to
+`create_app(..., lookup=...)`, whose lifespan closes it. With no GitHub token there is no lookup,
+and requests by name get a 501 that says so.
 """
 
 from __future__ import annotations
@@ -25,12 +27,26 @@ class LookupFailedError(Exception):
     """GitHub could not be asked (rate limit, network); the message says why."""
 
 
+class InvalidRepositoryNameError(ValueError):
+    """A name that can't be a GitHub repository's owner/name; the message says what is wrong."""
+
+    def __init__(self, full_name: str, problem: str) -> None:
+        super().__init__(f"{full_name!r} is not a GitHub repository name: {problem}")
+        self.full_name = full_name
+
+
 class RepositoryLookup(Protocol):
     async def records(self, full_names: Sequence[str]) -> Mapping[str, Mapping[str, Any]]:
-        """Record of each named repository GitHub knows; unknown names are left out.
+        """Record of each named repository GitHub knows, keyed by the name as given; unknown
+        names are left out.
 
-        Raises LookupFailedError when GitHub can't be asked.
+        Raises InvalidRepositoryNameError for a name that can't be owner/name (before asking
+        GitHub anything), LookupFailedError when GitHub can't be asked.
         """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the frontend's lifespan calls it on shutdown."""
         ...
 
 

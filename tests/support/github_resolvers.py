@@ -75,8 +75,11 @@ def resolvers(
             for i in args["ids"]
         ]
 
-    def repository(_: object, args: dict[str, Any]) -> FakeRepo | None:
-        return fx.by_name.get(f"{args['owner']}/{args['name']}".lower())
+    def repository(_: object, args: dict[str, Any]) -> FakeRepo | Failure:
+        full_name = f"{args['owner']}/{args['name']}"
+        return fx.by_name.get(full_name.lower()) or Failure(
+            "NOT_FOUND", f"Could not resolve to a Repository with the name '{full_name}'."
+        )
 
     resolvers: dict[tuple[str, str], Any] = {
         ("Query", "search"): lambda _, args: search(args),

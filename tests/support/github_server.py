@@ -1,8 +1,9 @@
 """A local HTTP server that speaks GitHub's wire format, for the extractor's tests and benchmark.
 
 - `POST /graphql`: `search` (with GitHub's qualifiers and its 1,000-result cap), `nodes(ids:)`,
-  `rateLimit`, priced with GitHub's documented cost rules (see `github_graphql`), answered with
-  `x-ratelimit-*` headers; `errors` carry GitHub's `type` (NOT_FOUND, RATE_LIMITED, ...).
+  `repository(owner:, name:)` (aliased, several per query), `rateLimit`, priced with GitHub's
+  documented cost rules (see `github_graphql`), answered with `x-ratelimit-*` headers; `errors`
+  carry GitHub's `type` (NOT_FOUND for an unknown id or name, RATE_LIMITED, ...).
 - REST: `/repos/{owner}/{repo}` and its list endpoints (`contributors`, `pulls`, ...) with `Link`
   headers, `/repos/{owner}/{repo}/readme`, `/users/{login}`, on a separate 5,000-request budget.
 - Primary limits per token and window, secondary limits (concurrency, points per minute) answered
@@ -152,7 +153,11 @@ class FakeGitHub:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll: `stop()` waits up to one interval, and tests stop a server each.
+        httpd = self._httpd
+        self._thread = threading.Thread(
+            target=lambda: httpd.serve_forever(poll_interval=0.05), daemon=True
+        )
         self._thread.start()
         return self
 
