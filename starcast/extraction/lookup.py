@@ -48,6 +48,10 @@ BACKOFF_S: Final = 0.5
 Record = Mapping[str, Any]
 
 
+SPENT: Final = "GitHub's rate limit for this frontend's token is spent"
+SECONDARY: Final = "GitHub's secondary rate limit is in effect"
+
+
 class RateLimitedError(GitHubError):
     """GitHub's rate limit stands in the way until `until` (epoch seconds)."""
 
@@ -93,15 +97,18 @@ class FailFastTokenPool(TokenPool):
         super().__init__(secrets, _NoWaiting(clock), reset_margin=0.0)
 
     async def acquire(self, resource: Resource, desired: int, minimum: int | None = None) -> Lease:
+        now = self.clock.time()
+        floor = desired if minimum is None else minimum
+        budgets = [t.budgets[resource] for t in self.tokens if t.disabled is None]
+        resets = [b.reset_at for b in budgets if b.reset_at is not None and b.reset_at > now]
+        if budgets and len(resets) == len(budgets) and all(b.available < floor for b in budgets):
+            # The usual case, refused before the pool logs that it waits.
+            raise RateLimitedError(SPENT, min(resets), now)
         try:
             return await super().acquire(resource, desired, minimum)
         except _WouldWaitError as wait:
             now = self.clock.time()
-            limit = (
-                "GitHub's secondary rate limit is in effect"
-                if self.paused_until > now
-                else "GitHub's rate limit for this frontend's token is spent"
-            )
+            limit = SECONDARY if self.paused_until > now else SPENT
             raise RateLimitedError(limit, now + wait.seconds, now) from None
 
 

@@ -69,6 +69,8 @@ def create_app(settings: FrontendSettings, *, lookup: RepositoryLookup | None = 
             yield
         finally:
             await dispatcher.stop()
+            if lookup is not None:
+                await lookup.aclose()
 
     app = FastAPI(
         title="starcast",

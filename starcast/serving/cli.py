@@ -42,8 +42,22 @@ def frontend(
     except ValidationError as error:
         typer.echo(f"error: invalid frontend settings:\n{error}", err=True)
         raise typer.Exit(code=2) from error
+    lookup = None
+    if settings.github_token is not None:  # prediction by owner/name
+        from starcast.extraction.lookup import GitHubRepositoryLookup
+        from starcast.extraction.settings import TokenError
+
+        try:
+            lookup = GitHubRepositoryLookup.for_token(
+                settings.github_token,
+                settings.github_graphql_url,
+                timeout_s=settings.request_timeout_s,
+            )
+        except TokenError as error:
+            typer.echo(f"error: STARCAST_GITHUB_TOKEN: {error}", err=True)
+            raise typer.Exit(code=2) from error
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, lookup=lookup),
         host=settings.host,
         port=settings.port,
         log_config=None,  # keep starcast's logging configuration

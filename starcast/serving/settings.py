@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from starcast.sample import sample_dataset_uri
@@ -143,6 +143,11 @@ class FrontendSettings(QueueSettings):
     )
     github_token: SecretStr | None = Field(
         default=None, description="GitHub token; enables prediction by owner/name"
+    )
+    github_graphql_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://api.github.com/graphql"),
+        description="GitHub's GraphQL endpoint for prediction by owner/name, as the extractor's "
+        "STARCAST_GITHUB_GRAPHQL_URL (GitHub Enterprise Server: https://HOST/api/graphql)",
     )
     showcase_dataset_uri: str = Field(
         default_factory=sample_dataset_uri,

@@ -9,7 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 
-from starcast.serving.lookup import LookupFailedError, LookupUnavailableError, rows_from_records
+from starcast.serving.lookup import (
+    InvalidRepositoryNameError,
+    LookupFailedError,
+    LookupUnavailableError,
+    rows_from_records,
+)
 from starcast.serving.schemas import ErrorResponse, Prediction, PredictRequest, PredictResponse
 from starcast.serving.services import Services, ServicesDep
 from starcast.serving.wire import FeatureValue
@@ -70,7 +75,7 @@ async def _feature_rows(
         if item.features is None and item.full_name is not None
     }
     if by_name:
-        found = await _look_up(sorted(set(by_name.values())), services, deadline)
+        found = await _look_up(by_name, services, deadline)
         unknown = [index for index, name in by_name.items() if name not in found]
         if unknown:
             raise _invalid(
@@ -83,23 +88,24 @@ async def _feature_rows(
 
 
 async def _look_up(
-    names: list[str], services: Services, deadline: float
+    by_name: dict[int, str], services: Services, deadline: float
 ) -> dict[str, dict[str, FeatureValue]]:
-    if services.lookup is None:
-        if services.settings.github_token is None:
-            raise LookupUnavailableError(
-                "prediction by owner/name needs a GitHub token: set STARCAST_GITHUB_TOKEN on "
-                "the frontend, or send the repository's `features`"
-            )
+    if services.lookup is None:  # `starcast serve frontend` builds one whenever it has a token
         raise LookupUnavailableError(
-            "this frontend has a GitHub token but was started without a GitHub client; "
-            "send the repository's `features`"
+            "prediction by owner/name needs a GitHub token: set STARCAST_GITHUB_TOKEN on "
+            "the frontend, or send the repository's `features`"
         )
+    names = sorted(set(by_name.values()))
     try:
         async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
             records = await services.lookup.records(names)
     except TimeoutError as error:
         raise LookupFailedError("GitHub did not answer before the deadline") from error
+    except InvalidRepositoryNameError as error:
+        # The lookup names the bad name; the first item that asked for it takes the blame.
+        where = [i for i, name in by_name.items() if name == error.full_name][:1]
+        loc: tuple[str | int, ...] = ("body", "repositories", *where, "full_name")
+        raise _invalid(loc, str(error)) from error
     known = [name for name in names if name in records]
     rows = rows_from_records([records[name] for name in known])
     return dict(zip(known, rows, strict=True))

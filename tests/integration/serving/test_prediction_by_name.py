@@ -1,90 +1,141 @@
-"""Prediction by owner/name through the lookup seam, with the real queue and worker behind it.
-
-GitHub can't be reached from here; the lookup answers with records shaped as the extractor
-stores them, which is all the frontend asks of a GitHub client.
-"""
+"""Prediction by owner/name: the real frontend (`starcast serve frontend` with a GitHub token) asks
+a fake GitHub over HTTP, GitHub's wire format, and the shared stack's worker predicts over
+RabbitMQ."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from starcast.features import RECORD_COLUMNS
-from starcast.serving.app import create_app
-from starcast.serving.lookup import RepositoryLookup, rows_from_records
+from starcast.serving.lookup import rows_from_records
 from starcast.serving.schemas import RepositoryFeatures
-from starcast.serving.settings import FrontendSettings
+from tests.integration.serving.conftest import SHARED_FRONTEND
 from tests.integration.serving.stack import ServingStack
-from tests.integration.serving.test_predictions_over_http import expected_stars
-from tests.support.models import ModelArtifact, sample_dataset
+from tests.support.github_fixture import FakeRepo, Fixture, generate
+from tests.support.github_records import extracted_records
+from tests.support.github_server import FakeGitHub, Limits
+from tests.support.models import ModelArtifact
 
 pytestmark = pytest.mark.integration
 
-
-class RecordsLookup:
-    def __init__(self, records: Mapping[str, Mapping[str, Any]]) -> None:
-        self._records = records
-        self.asked: list[list[str]] = []
-
-    async def records(self, full_names: Sequence[str]) -> Mapping[str, Mapping[str, Any]]:
-        self.asked.append(list(full_names))
-        return {name: self._records[name] for name in full_names if name in self._records}
+SECRET = "ghp_frontendSECRETtoken0001"
 
 
-def ask(
-    stack: ServingStack, lookup: RepositoryLookup | None, body: dict[str, Any]
-) -> httpx.Response:
-    settings = FrontendSettings(
-        broker_url=stack.broker_url, queue=stack.queue, github_token="ghp_" + "x" * 36
+def start_github(points: int) -> FakeGitHub:
+    repos = Fixture(generate(20, seed=21))
+    return FakeGitHub(repos, {SECRET: "frontend"}, Limits({"frontend": points})).start()
+
+
+def start_frontend(shared_stack: ServingStack, github: FakeGitHub, base_dir: Path) -> ServingStack:
+    """A frontend of its own on the shared stack's queue (its worker predicts), asking `github`."""
+    stack = ServingStack(base_dir, shared_stack.broker_url, queue=shared_stack.queue)
+    stack.start_frontend(
+        **SHARED_FRONTEND, github_token=SECRET, github_graphql_url=f"{github.url}/graphql"
     )
-    app = create_app(settings, lookup=lookup)
-
-    async def send() -> httpx.Response:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://frontend") as http:
-                return await http.post("/api/v1/predict", json=body, timeout=30)
-
-    return asyncio.run(send())
+    stack.wait_until_ready()
+    return stack
 
 
-def test_a_repository_named_by_owner_and_name_is_looked_up_and_predicted(
-    shared_stack: ServingStack, model_artifact: ModelArtifact
+@pytest.fixture(scope="module")
+def github() -> Iterator[FakeGitHub]:
+    server = start_github(points=5000)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def frontend(
+    shared_stack: ServingStack, github: FakeGitHub, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServingStack]:
+    stack = start_frontend(shared_stack, github, tmp_path_factory.mktemp("by-name"))
+    yield stack
+    stack.stop()
+    for process in stack.frontends:
+        assert SECRET not in process.log_path.read_text()
+
+
+def predict(stack: ServingStack, *repositories: dict[str, Any]) -> httpx.Response:
+    return httpx.post(
+        f"{stack.base_url}/api/v1/predict", json={"repositories": list(repositories)}, timeout=30
+    )
+
+
+def features_of(record: dict[str, Any]) -> dict[str, Any]:
+    [row] = rows_from_records([record])
+    return RepositoryFeatures.model_validate(row).model_dump(exclude_none=True)
+
+
+def test_a_repository_by_name_is_predicted_as_its_record_by_features(
+    frontend: ServingStack, github: FakeGitHub, model_artifact: ModelArtifact
 ) -> None:
-    record = sample_dataset().records.iloc[42]
-    name = str(record["full_name"])
-    lookup = RecordsLookup({name: {column: record[column] for column in RECORD_COLUMNS}})
-    answer = ask(shared_stack, lookup, {"repositories": [{"full_name": name}, {"features": {}}]})
+    chosen: list[FakeRepo] = github.fixture.repos[:2]
+    records = extracted_records(github.url, SECRET, [r.node_id for r in chosen])
+    asked: list[dict[str, Any]] = []
+    for repo, record in zip(chosen, records, strict=True):
+        asked += [{"full_name": repo.full_name}, {"features": features_of(record)}]
+    answer = predict(frontend, *asked)
     assert answer.status_code == 200, answer.text
-    named, anonymous = answer.json()["predictions"]
-    assert lookup.asked == [[name]]
-    assert named["full_name"] == name
-    assert named["model_version"] == model_artifact.version
-    [row] = rows_from_records([{column: record[column] for column in RECORD_COLUMNS}])
-    features = RepositoryFeatures.model_validate(row).model_dump(exclude_none=True)
-    assert named["predicted_stars"] == pytest.approx(
-        expected_stars(model_artifact, [{"features": features}])[0], rel=1e-9
+    by_name, by_features, other_by_name, other_by_features = answer.json()["predictions"]
+    assert by_name["full_name"] == chosen[0].full_name
+    assert {p["model_version"] for p in (by_name, other_by_name)} == {model_artifact.version}
+    # The same record, fetched moments apart: only its age moves, by seconds in years.
+    assert by_name["predicted_stars"] == pytest.approx(by_features["predicted_stars"], rel=1e-6)
+    assert other_by_name["predicted_stars"] == pytest.approx(
+        other_by_features["predicted_stars"], rel=1e-6
     )
-    assert anonymous["full_name"] is None
+    assert by_name["predicted_stars"] != pytest.approx(other_by_name["predicted_stars"], rel=1e-3)
+    [lookup] = github.graphql_requests("Repositories")
+    assert sorted(lookup.variables[k] for k in ("n0", "n1")) == sorted(r.name for r in chosen)
+
+    again = predict(frontend, {"full_name": chosen[0].full_name})
+    assert again.status_code == 200, again.text
+    assert again.json()["predictions"][0]["predicted_stars"] == by_name["predicted_stars"]
+    assert len(github.graphql_requests("Repositories")) == 1  # answered from the recent lookups
 
 
-def test_a_name_github_does_not_know_is_refused_naming_it(shared_stack: ServingStack) -> None:
-    answer = ask(
-        shared_stack,
-        RecordsLookup({}),
-        {"repositories": [{"features": {}}, {"full_name": "nobody/nothing"}]},
-    )
-    assert answer.status_code == 422
+def test_a_name_github_does_not_know_is_refused_naming_it(frontend: ServingStack) -> None:
+    answer = predict(frontend, {"features": {}}, {"full_name": "nobody/nothing"})
+    assert answer.status_code == 422, answer.text
     [problem] = answer.json()["problems"]
     assert problem["field"] == "repositories[1].full_name"
     assert "GitHub has no repository 'nobody/nothing'" in problem["problem"]
 
 
-def test_a_token_without_a_github_client_is_a_clear_501(shared_stack: ServingStack) -> None:
-    answer = ask(shared_stack, None, {"repositories": [{"full_name": "pallets/flask"}]})
-    assert answer.status_code == 501
-    assert "without a GitHub client" in answer.json()["detail"]
+def test_a_name_github_could_never_have_is_refused_before_asking_it(
+    frontend: ServingStack, github: FakeGitHub
+) -> None:
+    before = len(github.graphql_requests())
+    answer = predict(frontend, {"full_name": "octo/.."})
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["problems"]
+    assert problem["field"] == "repositories[0].full_name"
+    assert "'octo/..' is not a GitHub repository name" in problem["problem"]
+    assert len(github.graphql_requests()) == before
+
+
+def test_github_rate_limited_is_a_502_that_says_when_to_retry(
+    shared_stack: ServingStack, tmp_path: Path
+) -> None:
+    github = start_github(points=0)  # every query is over the token's budget
+    try:
+        stack = start_frontend(shared_stack, github, tmp_path)
+        try:
+            name = github.fixture.repos[0].full_name
+            answers = [predict(stack, {"full_name": name}) for _ in range(2)]
+        finally:
+            stack.stop()
+    finally:
+        github.stop()
+    for answer in answers:
+        assert answer.status_code == 502, answer.text
+        detail = answer.json()["detail"]
+        assert detail.startswith(
+            "GitHub could not be asked: GitHub's rate limit for this frontend's token is spent; "
+            "retry after "
+        )
+        assert "send the repository's `features`" in detail
+    assert len(github.graphql_requests()) == 1  # then refused until the reset, not asked again

@@ -12,8 +12,9 @@ from pydantic import SecretStr
 
 from starcast.extraction import lookup as lookup_module
 from starcast.extraction import queries
-from starcast.extraction.lookup import GitHubRepositoryLookup
+from starcast.extraction.lookup import FailFastTokenPool, GitHubRepositoryLookup, RateLimitedError
 from starcast.extraction.run import YEAR
+from starcast.extraction.tokens import Lease, Resource
 from starcast.features import RECORD_COLUMNS
 from starcast.serving.lookup import InvalidRepositoryNameError, LookupFailedError
 from tests.support.github_fixture import FakeRepo, Fixture, generate
@@ -250,3 +251,39 @@ def test_fields_github_fails_stay_unknown_and_are_asked_again(
     assert record["forks"] == poisoned.forks
     assert again[poisoned.full_name]["unknown_fields"] is not None
     assert lookups(server) == 2  # not kept: the next request asks again
+
+
+class AnsweringClock:
+    """Time moves only when someone sleeps; the first sleep delivers an answer in flight."""
+
+    def __init__(self, answer: Callable[[], None]) -> None:
+        self.now = 1_000.0
+        self._answer: Callable[[], None] | None = answer
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        answer, self._answer = self._answer, None
+        if answer is not None:
+            answer()
+
+
+def test_the_pool_refuses_a_reset_it_learns_of_while_waiting_for_answers_in_flight() -> None:
+    in_flight: list[Lease] = []
+
+    def spent() -> None:
+        pool.settle(in_flight[0], remaining=0, reset_at=clock.now + 600)
+
+    clock = AnsweringClock(spent)
+    pool = FailFastTokenPool([SecretStr(SECRET)], clock)
+
+    async def body() -> None:
+        in_flight.append(await pool.acquire(Resource.GRAPHQL, 4990))
+        # 10 points left and the rest in flight: the pool polls for that answer, which says
+        # the budget is spent for 10 minutes. The extractor's pool would wait; this one says so.
+        with pytest.raises(RateLimitedError, match=r"is spent; retry after .* \(in 600 s\)"):
+            await pool.acquire(Resource.GRAPHQL, 17)
+
+    asyncio.run(body())
