@@ -44,12 +44,10 @@ COMMIT_WINDOW: Final = timedelta(days=365)
 MAX_CONCURRENCY: Final = 4  # requests to GitHub in flight at once (it asks for few)
 MAX_ATTEMPTS: Final = 2  # one retry of a 502/504: a request's deadline leaves room for no more
 BACKOFF_S: Final = 0.5
-
-Record = Mapping[str, Any]
-
-
 SPENT: Final = "GitHub's rate limit for this frontend's token is spent"
 SECONDARY: Final = "GitHub's secondary rate limit is in effect"
+
+Record = Mapping[str, Any]
 
 
 class RateLimitedError(GitHubError):
