@@ -357,16 +357,40 @@ def in_process(model_uri: str, bodies: Sequence[bytes], seconds: float) -> Measu
     return Measurement("in-process", 1, len(latencies), 0, seconds, np.array(latencies))
 
 
-def batch_rows_mean(port: int) -> float:
+BREAKDOWN: Final = {  # histogram of the frontend's /metrics -> how the breakdown names it
+    "starcast_batch_rows": "rows/batch",
+    "starcast_batch_requests": "requests/batch",
+    "starcast_batch_round_trip_seconds": "round trip",
+    "starcast_queue_wait_seconds": "queue wait",
+    "starcast_worker_predict_seconds": "predict",
+}
+
+
+def histogram_totals(port: int) -> dict[str, tuple[float, float]]:
+    """(sum, count) of each BREAKDOWN histogram of starcast's frontend, now."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
         text = answer.read().decode()
-    values = {
+    samples = {
         line.split(" ")[0]: float(line.split(" ")[1])
         for line in text.splitlines()
-        if line.startswith("starcast_batch_rows_")
+        if line.startswith("starcast_") and " " in line
     }
-    count = values.get("starcast_batch_rows_count", 0.0)
-    return values.get("starcast_batch_rows_sum", 0.0) / count if count else 0.0
+    return {
+        name: (samples.get(f"{name}_sum", 0.0), samples.get(f"{name}_count", 0.0))
+        for name in BREAKDOWN
+    }
+
+
+def breakdown(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> str:
+    """Mean of each histogram between two snapshots: where a batch's time went."""
+    parts = []
+    for name, label in BREAKDOWN.items():
+        total = after[name][0] - before[name][0]
+        count = after[name][1] - before[name][1]
+        mean = total / count if count else 0.0
+        parts.append(f"{label} {mean * 1000:.1f} ms" if name.endswith("_seconds") else
+                     f"{label} {mean:.1f}")  # fmt: skip
+    return ", ".join(parts)
 
 
 def main() -> None:
@@ -426,29 +450,33 @@ def main() -> None:
             # Both systems are up at once and measured in turns, so a change in what else runs
             # on the machine hits both alike.
             for concurrency in args.concurrency:
-                for system, system_port in (("starcast", port), ("seed", seed_port)):
-                    runs = [
-                        measure(system, system_port, bodies, concurrency, warmup, seconds)
-                        for _ in range(rounds)
-                    ]
-                    results.append(combine(runs))
-            mean_batch = batch_rows_mean(port)
+                before = histogram_totals(port)
+                runs = [
+                    measure("starcast", port, bodies, concurrency, warmup, seconds)
+                    for _ in range(rounds)
+                ]
+                print(f"  starcast batches: {breakdown(before, histogram_totals(port))}")
+                results.append(combine(runs))
+                runs = [
+                    measure("seed", seed_port, bodies, concurrency, warmup, seconds)
+                    for _ in range(rounds)
+                ]
+                results.append(combine(runs))
         finally:
             for process in processes:
                 process.stop(60)
             broker.close()
 
-    report(results, mean_batch)
+    report(results)
 
 
-def report(results: Sequence[Measurement], mean_batch: float) -> None:
+def report(results: Sequence[Measurement]) -> None:
     print(f"{'system':<12}{'conc':>6}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for m in results:
         print(
             f"{m.system:<12}{m.concurrency:>6}{m.rps:>10.1f}{m.percentile(50):>10.2f}"
             f"{m.percentile(99):>10.2f}{m.errors:>8}"
         )
-    print(f"starcast mean batch: {mean_batch:.1f} rows")
     by_key = {(m.system, m.concurrency): m for m in results}
     rows = []
     for (system, concurrency), ours in by_key.items():

@@ -3,7 +3,8 @@
 Every delivery guarantee the serving path relies on is set here, in one place:
 - late acknowledgement, and rejection (requeue) when the process running a task dies, so a batch
   whose worker is SIGKILLed is redelivered to another one instead of being lost;
-- a prefetch of one batch per process, so a busy worker doesn't hoard batches an idle one could run;
+- a bounded prefetch (the worker's setting: the batch a process runs and the next), so a busy
+  worker doesn't hoard batches an idle one could run;
 - hard and soft time limits, so a stuck batch can't hold a process forever;
 - JSON only on the wire (no pickle), and the rpc:// result backend (why: README.md beside this).
 """

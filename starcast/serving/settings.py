@@ -97,7 +97,11 @@ class WorkerSettings(QueueSettings):
     )
     worker_concurrency: int = Field(default=1, ge=1, le=64, description="prediction processes")
     worker_prefetch_multiplier: int = Field(
-        default=1, ge=1, le=16, description="unacknowledged batches per process"
+        default=2,
+        ge=1,
+        le=16,
+        description="unacknowledged batches per process: the one it runs and the next, so it "
+        "doesn't wait a broker round trip (ack, then delivery) between batches",
     )
     worker_threads: int = Field(
         default=1,
