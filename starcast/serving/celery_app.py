@@ -5,7 +5,8 @@ Every delivery guarantee the serving path relies on is set here, in one place:
   whose worker is SIGKILLed is redelivered to another one instead of being lost;
 - a bounded prefetch (the worker's setting: the batch a process runs and the next), so a busy
   worker doesn't hoard batches an idle one could run;
-- hard and soft time limits, so a stuck batch can't hold a process forever;
+- a time limit per batch, which the worker enforces itself (time_limit.py): Celery's own
+  applies only to its prefork pool, which the worker doesn't use;
 - JSON only on the wire (no pickle), and the rpc:// result backend (why: README.md beside this).
 """
 
@@ -53,8 +54,6 @@ def create_celery_app(settings: QueueSettings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
-        task_time_limit=settings.task_time_limit_s,
-        task_soft_time_limit=settings.task_soft_time_limit_s,
         task_track_started=False,
         worker_prefetch_multiplier=1,
         # With late acks a task running when the connection drops is redelivered anyway;

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from starcast.sample import sample_dataset_uri
@@ -53,10 +53,10 @@ class QueueSettings(BaseSettings):
     )
     queue: str = Field(default=DEFAULT_QUEUE, min_length=1, description="task queue name")
     task_time_limit_s: float = Field(
-        default=30.0, gt=0, description="hard limit of one batch on a worker (process killed)"
-    )
-    task_soft_time_limit_s: float = Field(
-        default=25.0, gt=0, description="soft limit of one batch (the task gets an exception)"
+        default=30.0,
+        gt=0,
+        description="time limit of one batch on a worker; past it the worker exits and the "
+        "batch goes back to the queue (time_limit.py)",
     )
 
     @field_validator("result_backend")
@@ -69,15 +69,6 @@ class QueueSettings(BaseSettings):
                 f"set STARCAST_RESULT_BACKEND={RPC_BACKEND}"
             )
         return value
-
-    @model_validator(mode="after")
-    def _soft_below_hard(self) -> QueueSettings:
-        if self.task_soft_time_limit_s >= self.task_time_limit_s:
-            raise ValueError(
-                "task_soft_time_limit_s must be below task_time_limit_s so a batch can fail "
-                "cleanly before its process is killed"
-            )
-        return self
 
 
 class WorkerSettings(QueueSettings):
@@ -95,7 +86,13 @@ class WorkerSettings(QueueSettings):
         description="written once the model is verified and a smoke prediction passed; "
         "the chart's readiness probe tests for it",
     )
-    worker_concurrency: int = Field(default=1, ge=1, le=64, description="prediction processes")
+    worker_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="batches one worker process predicts at once (threads); scale with more "
+        "worker processes rather than more threads",
+    )
     worker_prefetch_multiplier: int = Field(
         default=2,
         ge=1,

@@ -13,13 +13,17 @@ from typing import Any
 from celery import Celery, Task
 
 from starcast.serving.inference import Predictor
+from starcast.serving.time_limit import TimeLimitWatchdog
 from starcast.serving.wire import PREDICT_TASK, BatchResult, PredictBatch
 
 logger = logging.getLogger(__name__)
 
 
-def register_tasks(app: Celery, predictor: Predictor) -> Task:
-    """Register `starcast.predict_batch` on `app`, bound to `predictor`; returns the task."""
+def register_tasks(app: Celery, predictor: Predictor, watchdog: TimeLimitWatchdog) -> Task:
+    """Register `starcast.predict_batch` on `app`, bound to `predictor`; returns the task.
+
+    Every batch runs under `watchdog`, which ends the worker if the batch overruns its limit.
+    """
 
     @app.task(  # type: ignore[untyped-decorator]
         name=PREDICT_TASK,
@@ -29,10 +33,11 @@ def register_tasks(app: Celery, predictor: Predictor) -> Task:
     )
     def predict_batch(task: Task, payload: dict[str, Any]) -> dict[str, Any]:
         started = time.time()
-        batch = PredictBatch.model_validate(payload)
-        clock = time.perf_counter()
-        stars = predictor.predict_stars(batch)
-        predict_s = time.perf_counter() - clock
+        with watchdog.watching(str(task.request.id)):
+            batch = PredictBatch.model_validate(payload)
+            clock = time.perf_counter()
+            stars = predictor.predict_stars(batch)
+            predict_s = time.perf_counter() - clock
         logger.debug(
             "batch %s: %d rows in %.1f ms",
             task.request.id,

@@ -5,7 +5,9 @@ feature schema), compile its preprocessing (inference.py), run one smoke predict
 then start consuming. The readiness file
 (`STARCAST_WORKER_READY_FILE`, the chart's probe) appears once the consumer is running and goes
 away when it stops, so "ready" always means "verified model, connected, taking batches".
-The prefork pool forks after the model is loaded: every process shares the same verified model.
+Batches run one at a time (by default) on a thread of the worker's one process: Celery's prefork
+pool would add a hop to a child process to every batch. Scale out with more worker processes
+(pods); the time limit is enforced by time_limit.py, since Celery enforces it only in prefork.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from starcast.serving.celery_app import create_celery_app
 from starcast.serving.inference import Predictor, predictor_for
 from starcast.serving.settings import WorkerSettings
 from starcast.serving.tasks import register_tasks
+from starcast.serving.time_limit import TimeLimitWatchdog
 from starcast.serving.wire import PredictBatch
 
 logger = logging.getLogger(__name__)
@@ -93,10 +96,12 @@ def load_verified_model(settings: WorkerSettings) -> Predictor:
     return predictor
 
 
-def build_worker_app(settings: WorkerSettings, predictor: Predictor) -> Celery:
+def build_worker_app(
+    settings: WorkerSettings, predictor: Predictor, watchdog: TimeLimitWatchdog
+) -> Celery:
     app = create_celery_app(settings)
     app.conf.worker_prefetch_multiplier = settings.worker_prefetch_multiplier
-    register_tasks(app, predictor)
+    register_tasks(app, predictor, watchdog)
     readiness = ReadinessFile(settings.worker_ready_file)
     details: dict[str, str | int] = {
         "model_version": predictor.version,
@@ -135,9 +140,15 @@ def run_worker(settings: WorkerSettings, *, log_level: str = "INFO") -> int:
     # Without a limit, OpenMP (HistGradientBoosting) spins a thread per core in every process.
     threadpool_limits(limits=settings.worker_threads)
     predictor = load_verified_model(settings)
-    app = build_worker_app(settings, predictor)
+
+    def exit_unready(code: int) -> None:
+        readiness.clear()  # os._exit skips the `finally` below
+        os._exit(code)
+
+    watchdog = TimeLimitWatchdog(settings.task_time_limit_s, exit_process=exit_unready)
+    app = build_worker_app(settings, predictor, watchdog)
     # Everything alive now (libraries, the model) lives as long as the process: keep it out of
-    # the collector's full passes (pauses mid-batch) and share it copy-on-write with the pool.
+    # the collector's full passes, which would pause batches.
     gc.freeze()
     # Celery logs every task received and done, result included, at INFO: per batch, on the hot
     # path. Failures still log at ERROR; /metrics on the frontend counts the rest.
@@ -146,7 +157,7 @@ def run_worker(settings: WorkerSettings, *, log_level: str = "INFO") -> int:
     worker = app.Worker(
         hostname=settings.worker_hostname or default_hostname(),
         concurrency=settings.worker_concurrency,
-        pool="prefork",
+        pool="threads",
         loglevel=log_level,
         queues=[settings.queue],
         without_gossip=True,
@@ -154,9 +165,11 @@ def run_worker(settings: WorkerSettings, *, log_level: str = "INFO") -> int:
         without_heartbeat=True,
         quiet=True,
     )
+    watchdog.start()
     try:
         worker.start()
     finally:
+        watchdog.stop()
         readiness.clear()
     exitcode: int = worker.exitcode or 0
     return exitcode

@@ -33,11 +33,6 @@ class Worker:
     hostname: str
     ready_file: Path
 
-    def pool_pids(self) -> list[int]:
-        """The prefork pool processes of this worker (children of its main process)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()]
-
 
 @dataclass
 class ServingStack:

@@ -6,9 +6,7 @@ The slow model makes a batch take seconds, so a test can see it running on a wor
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from starcast.serving.time_limit import TIME_LIMIT_EXIT_CODE
 from tests.integration.serving.stack import ServingStack, Worker
 from tests.integration.serving.test_predictions_over_http import sample_repositories
 from tests.support.models import ModelArtifact
@@ -82,7 +81,7 @@ def test_batch_of_a_worker_killed_mid_task_is_redelivered_and_answered(
     make_stack: Callable[[], ServingStack], slow_model_artifact: ModelArtifact
 ) -> None:
     with slow_batch_running(make_stack, slow_model_artifact) as batch:
-        batch.worker.process.kill()  # SIGKILL to the worker and its pool: no goodbye, no ack
+        batch.worker.process.kill()  # SIGKILL: no goodbye, no ack
         second = batch.stack.start_worker(slow_model_artifact)
         batch.stack.wait_for(
             lambda: batch.task_id in batch.stack.active_task_ids(second),
@@ -92,15 +91,26 @@ def test_batch_of_a_worker_killed_mid_task_is_redelivered_and_answered(
         batch.assert_all_predicted()
 
 
-def test_batch_of_a_pool_process_killed_mid_task_is_requeued(
+def test_a_batch_past_its_time_limit_ends_the_worker_and_its_request_times_out(
     make_stack: Callable[[], ServingStack], slow_model_artifact: ModelArtifact
 ) -> None:
-    with slow_batch_running(make_stack, slow_model_artifact) as batch:
-        for pid in batch.worker.pool_pids():
-            os.kill(pid, signal.SIGKILL)
-        # Without reject-on-worker-lost the batch would fail with WorkerLostError (a 502).
-        batch.assert_all_predicted()
-    assert batch.worker.process.alive
+    stack = make_stack()
+    worker = stack.start_worker(slow_model_artifact, task_time_limit_s=0.5)
+    stack.start_frontend(**{**SLOW_FRONTEND, "request_timeout_s": 8})
+    stack.wait_until_ready()
+
+    answer = httpx.post(
+        f"{stack.base_url}/api/v1/predict",
+        json={"repositories": sample_repositories(ROWS)},
+        timeout=60,
+    )
+
+    assert worker.process.wait(30) == TIME_LIMIT_EXIT_CODE
+    assert "past its time limit of 0.5 s" in worker.process.log_tail()
+    assert not worker.ready_file.exists()
+    # Nobody else could take the batch: the client hears why, at its deadline, not never.
+    assert answer.status_code == 504, answer.text
+    assert "no worker answered in time" in answer.json()["detail"]
 
 
 def test_sigterm_lets_the_running_batch_finish_then_exits(
@@ -110,7 +120,7 @@ def test_sigterm_lets_the_running_batch_finish_then_exits(
         batch.worker.process.terminate()
         # No other worker exists: only the terminated one can answer.
         batch.assert_all_predicted()
-    assert batch.worker.process.stop(60) == 0
+    assert batch.worker.process.wait(60) == 0  # on its own: a second SIGTERM would be a cold stop
     assert not batch.worker.ready_file.exists()
 
 
