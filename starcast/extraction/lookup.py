@@ -275,7 +275,10 @@ class GitHubRepositoryLookup:
             raise LookupFailedError(
                 f"GitHub refused the frontend's token ({error}); set a valid STARCAST_GITHUB_TOKEN"
             ) from error
-        except GitHubError as error:  # RateLimitedError says when to retry
+        except RateLimitedError as error:
+            retry_after_s = max(1.0, error.until - self.client.clock.time())
+            raise LookupFailedError(str(error), retry_after_s=retry_after_s) from error
+        except GitHubError as error:
             raise LookupFailedError(str(error)) from error
         aliases = [queries.repository_alias(i) for i in range(len(names))]
         parsed = records_from_aliases(result.data, result.errors, aliases, snapshot)

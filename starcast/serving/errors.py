@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -87,8 +88,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return _answer(status.HTTP_501_NOT_IMPLEMENTED, str(error))
 
     async def lookup_failed(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, LookupFailedError)
         services_of(request).metrics.error(ErrorKind.LOOKUP)
-        return _answer(status.HTTP_502_BAD_GATEWAY, f"GitHub could not be asked: {error}")
+        detail = f"GitHub could not be asked: {error}"
+        if error.retry_after_s is None:
+            return _answer(status.HTTP_502_BAD_GATEWAY, detail)
+        # Rate limited: nothing is broken, the answer is "later", and GitHub said when.
+        answer = _answer(status.HTTP_503_SERVICE_UNAVAILABLE, detail)
+        answer.headers["Retry-After"] = str(math.ceil(error.retry_after_s))
+        return answer
 
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(DeadlineExceededError, late)

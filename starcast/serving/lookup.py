@@ -24,7 +24,14 @@ class LookupUnavailableError(Exception):
 
 
 class LookupFailedError(Exception):
-    """GitHub could not be asked (rate limit, network); the message says why."""
+    """GitHub could not be asked (rate limit, network); the message says why.
+
+    `retry_after_s` is set when GitHub said when it would answer again (a rate limit).
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class InvalidRepositoryNameError(ValueError):

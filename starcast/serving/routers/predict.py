@@ -26,7 +26,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "invalid request; `problems` names the fields"},
     501: {"model": ErrorResponse, "description": "by owner/name without a GitHub token"},
     502: {"model": ErrorResponse, "description": "a worker (or GitHub) failed"},
-    503: {"model": ErrorResponse, "description": "the queue is unavailable"},
+    503: {
+        "model": ErrorResponse,
+        "description": "the queue is unavailable, or GitHub rate-limits (`Retry-After`)",
+    },
     504: {"model": ErrorResponse, "description": "no answer within the deadline"},
 }
 

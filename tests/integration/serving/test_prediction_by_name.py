@@ -117,7 +117,7 @@ def test_a_name_github_could_never_have_is_refused_before_asking_it(
     assert len(github.graphql_requests()) == before
 
 
-def test_github_rate_limited_is_a_502_that_says_when_to_retry(
+def test_github_rate_limited_is_a_503_that_says_when_to_retry(
     shared_stack: ServingStack, tmp_path: Path
 ) -> None:
     github = start_github(points=0)  # every query is over the token's budget
@@ -131,7 +131,8 @@ def test_github_rate_limited_is_a_502_that_says_when_to_retry(
     finally:
         github.stop()
     for answer in answers:
-        assert answer.status_code == 502, answer.text
+        assert answer.status_code == 503, answer.text
+        assert 1 <= int(answer.headers["Retry-After"]) <= 3601  # the fake resets hourly
         detail = answer.json()["detail"]
         assert detail.startswith(
             "GitHub could not be asked: GitHub's rate limit for this frontend's token is spent; "
