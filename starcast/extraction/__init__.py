@@ -5,5 +5,6 @@ space under search's 1,000-result cap, `queries` builds the GraphQL documents an
 GitHub's documented rules, `graphql` sends them within the primary and secondary limits with a
 `tokens` pool, `records` maps the `payloads` onto the feature schema's records, `store` upserts
 them and checkpoints the run, `contributors` counts contributors over REST, and `export` writes
-the Parquet dataset the trainer reads.
+the Parquet dataset the trainer reads. `lookup` serves the frontend's prediction by owner/name
+with the same queries and records.
 """
