@@ -4,9 +4,12 @@ scikit-learn's Pipeline and ColumnTransformer spend about 10 ms a call building 
 frames, whatever the number of rows, while the trees of the model take about 1 ms for a batch
 (measured on the bench machine). A worker predicts small batches at a high rate, so at start it
 reads the fitted parameters once (imputation medians, scaler mean and scale, the one-hot column of
-every category) and then applies them with numpy; the pipeline's own regressor predicts on the
-matrix. `compile_model` checks the compiled path against the pipeline on probe rows before the
-worker uses it, and says why (CompileError) when the pipeline is not one it knows how to compile.
+every category) and then applies them with numpy. Tree ensembles (forests, gradient boosting) then
+predict small batches through Treelite's tree interpreter: one call for all trees, where
+scikit-learn pays ~10 us of per-tree overhead (100 trees: 0.24 ms vs 1.0 ms for 16 rows; past a
+few hundred rows scikit-learn's own loop is faster, and takes over). `compile_model` checks the
+compiled path against the pipeline on probe rows before the worker uses it, and says why
+(CompileError) when the pipeline is not one it knows how to compile.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import numpy as np
+import treelite
+import treelite.gtil
+import treelite.sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -29,6 +35,10 @@ AGREEMENT_RTOL: Final = 1e-9
 NO_COLUMN: Final = -1  # a category with no one-hot column: all zeros, as the encoder does
 # A category no training set has: how the encoder treats values it never saw.
 UNSEEN_CATEGORY: Final = "\x00starcast-unseen-category"
+
+# Up to this many rows a batch goes through Treelite, beyond it through scikit-learn (crossover
+# measured on the bench machine: ~200 rows for 100 boosted trees).
+TREELITE_MAX_ROWS: Final = 128
 
 Columns = Mapping[str, Sequence[FeatureValue]]
 
@@ -132,13 +142,41 @@ class _CategoricalBlock:
 _Block = _NumericBlock | _CategoricalBlock
 
 
+class Regressor(Protocol):
+    def predict(self, features: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class _TreeEnsemble:
+    """A fitted tree ensemble: Treelite for small batches, the estimator itself for large ones."""
+
+    estimator: Regressor
+    trees: treelite.Model
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        if len(features) > TREELITE_MAX_ROWS:
+            return self.estimator.predict(features)
+        # One target, one output: (rows, 1, 1) -> (rows,). One thread, as the worker has.
+        predicted: np.ndarray = treelite.gtil.predict(self.trees, features, nthread=1)
+        return predicted.reshape(len(features))
+
+
+def _compile_regressor(regressor: Regressor) -> Regressor:
+    """Tree ensembles through Treelite; any other regressor as it is (already fast on numpy)."""
+    try:
+        trees = treelite.sklearn.import_model(regressor)
+    except treelite.TreeliteError:
+        return regressor  # "Not supported model type": linear models, neighbours
+    return _TreeEnsemble(regressor, trees)
+
+
 @dataclass(frozen=True)
 class CompiledPredictor:
     """The pipeline's preprocessing in numpy, then the pipeline's own regressor."""
 
     model: LoadedModel
     blocks: tuple[_Block, ...]
-    regressor: Any
+    regressor: Regressor
     kind: str = "compiled"
 
     @property
@@ -178,7 +216,7 @@ def compile_model(model: LoadedModel) -> CompiledPredictor:
         for name, transformer, columns in preprocess.transformers_
         if not (name == "remainder" and transformer == "drop")
     )
-    compiled = CompiledPredictor(model, blocks, estimator.steps[1][1])
+    compiled = CompiledPredictor(model, blocks, _compile_regressor(estimator.steps[1][1]))
     _check_agreement(compiled, preprocess)
     return compiled
 

@@ -16,6 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 from starcast.artifact import LoadedModel
 from starcast.features import FEATURES_BY_NAME, FeatureKind
 from starcast.serving.inference import (
+    TREELITE_MAX_ROWS,
     CompiledPredictor,
     CompileError,
     PipelinePredictor,
@@ -57,13 +58,15 @@ def batch_of(frame: pd.DataFrame) -> PredictBatch:
 def test_every_family_predicts_the_sample_as_its_pipeline_does(regressor: Any) -> None:
     model = loaded(regressor)
     features, _, _ = sample_training_data()
-    batch = batch_of(features)
 
     compiled = compile_model(model)
 
-    np.testing.assert_allclose(
-        compiled.predict_stars(batch), model.predict_stars(features), rtol=1e-12
-    )
+    # Small batches go through Treelite for tree ensembles, large ones through scikit-learn.
+    for rows in (1, 16, TREELITE_MAX_ROWS, TREELITE_MAX_ROWS + 1, len(features)):
+        part = features.iloc[:rows]
+        np.testing.assert_allclose(
+            compiled.predict_stars(batch_of(part)), model.predict_stars(part), rtol=1e-12
+        )
 
 
 def repositories_with_two_categories(rows: int, seed: int) -> pd.DataFrame:
