@@ -10,6 +10,7 @@ take down workers for ever), and the orchestrator (Kubernetes, `starcast up`) se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -72,6 +73,8 @@ class TimeLimitWatchdog:
                         extra={"task_id": batch_id},
                     )
                     for handler in logging.getLogger().handlers:
-                        handler.flush()
+                        # os._exit drops unflushed logs; a broken log stream mustn't stop the exit.
+                        with contextlib.suppress(Exception):
+                            handler.flush()
                     self._exit_process(TIME_LIMIT_EXIT_CODE)
                     return  # os._exit doesn't; a test's stand-in does
