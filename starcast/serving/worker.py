@@ -1,10 +1,11 @@
 """A Celery worker that serves one verified model, and says when it is ready.
 
 Start-up order: load the artifact (manifest, sha256 against the expected digest, trusted types,
-feature schema), compile its preprocessing (inference.py), run one smoke prediction, and only
-then start consuming. The readiness file
-(`STARCAST_WORKER_READY_FILE`, the chart's probe) appears once the consumer is running and goes
-away when it stops, so "ready" always means "verified model, connected, taking batches".
+feature schema), compile its prediction path (inference.py), run one smoke prediction, and only
+then start consuming. The readiness file (`STARCAST_WORKER_READY_FILE`, the chart's probe)
+appears once the consumer is running and goes away when it stops, so "ready" always means
+"verified model, connected, taking batches".
+
 Batches run one at a time (by default) on a thread of the worker's one process: Celery's prefork
 pool would add a hop to a child process to every batch. Scale out with more worker processes
 (pods); the time limit is enforced by time_limit.py, since Celery enforces it only in prefork.
