@@ -79,7 +79,7 @@ def worker(
         None, help="Expected sha256 of the model file [env STARCAST_MODEL_SHA256]."
     ),
     concurrency: int = typer.Option(
-        None, help="Prediction processes [env STARCAST_WORKER_CONCURRENCY]."
+        None, help="Batches predicted at once (threads) [env STARCAST_WORKER_CONCURRENCY]."
     ),
 ) -> None:
     """A Celery worker: verifies the model, smoke-tests it, then predicts batches."""
