@@ -50,7 +50,7 @@ from starcast.serving.lookup import rows_from_records
 from starcast.serving.schemas import RepositoryFeatures
 from starcast.serving.wire import PredictBatch
 from starcast.training.pipeline import build_pipeline
-from starcast.up.processes import ManagedProcess, free_port, starcast_command
+from starcast.up.processes import ManagedProcess, free_port, starcast_command, wait_until
 from starcast.up.rabbitmq import RabbitMQServer
 
 SEED_QUEUE: Final = "celery"  # the default queue of a default Celery app
@@ -289,21 +289,16 @@ def request_bodies() -> list[bytes]:
 
 
 def wait_http(url: str, processes: Sequence[ManagedProcess], timeout_s: float = 240) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for process in processes:
-            if not process.alive:
-                raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
+    def answering() -> bool:
         try:
             with urllib.request.urlopen(url, timeout=5):
-                return
+                return True
         except urllib.error.HTTPError as error:
-            if error.code < 500:
-                return  # answering; a 503 from /readyz means not ready yet
+            return error.code < 500  # a 503 from /readyz means not ready yet
         except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} not ready within {timeout_s} s")
+            return False
+
+    wait_until(answering, f"answer from {url}", processes, timeout_s=timeout_s, poll_s=0.5)
 
 
 def combine(runs: Sequence[Measurement]) -> Measurement:

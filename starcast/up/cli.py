@@ -46,9 +46,10 @@ def up(
     from starcast.dataset import DatasetError
     from starcast.up.broker import BrokerUnreachableError, provide_broker
     from starcast.up.model import ensure_model
+    from starcast.up.processes import WaitError
     from starcast.up.rabbitmq import RabbitMQError
     from starcast.up.settings import UpSettings
-    from starcast.up.stack import Stack, StackError
+    from starcast.up.stack import Stack
 
     overrides: dict[str, Any] = {
         name: value
@@ -89,7 +90,7 @@ def up(
         typer.echo("stopped")
         return
     except (
-        StackError,
+        WaitError,
         RabbitMQError,
         BrokerUnreachableError,
         ArtifactError,

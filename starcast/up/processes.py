@@ -10,7 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Final
 
@@ -94,7 +95,7 @@ class ManagedProcess:
         logger.info("started %s (pid %d), log %s", self.name, self._process.pid, self.log_path)
 
     def signal_group(self, signum: signal.Signals) -> None:
-        """Signal the child's whole process group (a Celery worker and its pool processes)."""
+        """Signal the child's whole process group (the child and anything it started)."""
         if self.alive:
             os.killpg(self.pid, signum)
 
@@ -151,3 +152,34 @@ class ManagedProcess:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._process.pid, signum)
+
+
+class WaitError(RuntimeError):
+    """What was awaited didn't come: a watched process exited first, or time ran out."""
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    what: str,
+    processes: Sequence[ManagedProcess],
+    *,
+    timeout_s: float,
+    poll_s: float = 0.2,
+) -> None:
+    """Poll `ready()` until it is true; WaitError, with the logs, if a process exits first or
+    `timeout_s` passes (a process that dies while starting fails the wait at once)."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        for process in processes:
+            if not process.alive:
+                raise WaitError(
+                    f"{process.name} exited with code {process.returncode} before {what}; "
+                    f"log {process.log_path}:\n{process.log_tail()}"
+                )
+        if time.monotonic() > deadline:
+            tails = "\n".join(
+                f"--- {process.name} ({process.log_path}):\n{process.log_tail(20)}"
+                for process in processes
+            )
+            raise WaitError(f"no {what} within {timeout_s:.0f} s\n{tails}")
+        time.sleep(poll_s)

@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from kombu.connection import Connection
 
-from starcast.up.processes import ManagedProcess, free_port
+from starcast.up.processes import ManagedProcess, WaitError, free_port, wait_until
 
 logger = logging.getLogger(__name__)
 
@@ -169,27 +168,29 @@ class RabbitMQServer:
         }
 
     def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout_s
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            if not self._server.alive:
-                self.stop(timeout_s=10)  # reaps what the node left in its process group
-                raise RabbitMQError(
-                    f"rabbitmq-server exited with code {self._server.returncode} while starting; "
-                    f"log {self.log_path}:\n{self.log_tail()}"
-                )
+        refusals: list[str] = []
+
+        def accepts_connections() -> bool:
             connection = Connection(self.url, connect_timeout=2)  # type: ignore[no-untyped-call]
             try:
                 connection.connect()  # type: ignore[no-untyped-call]
-                logger.info("RabbitMQ node %s ready at %s", self.node_name, self.url)
-                return
+                return True
             except (OSError, *connection.connection_errors) as error:
-                last_error = error
-                time.sleep(0.25)
+                refusals.append(f"{type(error).__name__}: {error}")
+                return False
             finally:
                 connection.release()  # type: ignore[no-untyped-call]
-        self.stop(timeout_s=10)
-        raise RabbitMQError(
-            f"RabbitMQ did not accept connections within {self.startup_timeout_s:.0f} s "
-            f"({last_error}); log {self.log_path}:\n{self.log_tail()}"
-        )
+
+        try:
+            wait_until(
+                accepts_connections,
+                f"connections accepted at {self.url}",
+                [self._server],
+                timeout_s=self.startup_timeout_s,
+                poll_s=0.25,
+            )
+        except WaitError as error:
+            self.stop(timeout_s=10)  # reaps what the node left in its process group
+            last = f" (last refusal: {refusals[-1]})" if refusals else ""
+            raise RabbitMQError(f"RabbitMQ did not start: {error}{last}") from error
+        logger.info("RabbitMQ node %s ready at %s", self.node_name, self.url)

@@ -19,7 +19,7 @@ from typing import Final
 
 from starcast.artifact import ModelManifest
 from starcast.up.broker import Broker
-from starcast.up.processes import ManagedProcess, starcast_command
+from starcast.up.processes import ManagedProcess, starcast_command, wait_until
 from starcast.up.settings import UpSettings
 
 logger = logging.getLogger(__name__)
@@ -27,10 +27,6 @@ logger = logging.getLogger(__name__)
 POLL_S: Final = 0.25
 FRONTEND_STOP_S: Final = 20.0
 WORKER_STOP_S: Final = 40.0
-
-
-class StackError(RuntimeError):
-    """A process of the stack failed to start or died; the message carries its log tail."""
 
 
 @dataclass(frozen=True)
@@ -138,17 +134,10 @@ class Stack:
     def _wait(
         self, ready: Callable[[], bool], what: str, processes: Sequence[ManagedProcess]
     ) -> None:
-        deadline = time.monotonic() + self.settings.startup_timeout_s
-        while not ready():
-            for process in processes:
-                if not process.alive:
-                    raise StackError(
-                        f"{process.name} exited with code {process.returncode} while starting; "
-                        f"log {process.log_path}:\n{process.log_tail()}"
-                    )
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"{what} did not become ready within {self.settings.startup_timeout_s:.0f} s; "
-                    f"logs in {self.logs_dir}"
-                )
-            time.sleep(POLL_S)
+        wait_until(
+            ready,
+            f"{what} ready",
+            processes,
+            timeout_s=self.settings.startup_timeout_s,
+            poll_s=POLL_S,
+        )

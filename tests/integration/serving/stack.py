@@ -7,8 +7,8 @@ batches. Workers have known node names, so a test can ask one what it is running
 from __future__ import annotations
 
 import os
-import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,10 @@ import httpx
 
 from starcast.serving.celery_app import create_celery_app
 from starcast.serving.settings import QueueSettings
-from starcast.up.processes import ManagedProcess, free_port, starcast_command
+from starcast.up.processes import ManagedProcess, free_port, starcast_command, wait_until
 from tests.support.models import ModelArtifact
 
 STARTUP_TIMEOUT_S = 120.0
-
-
-class StackStartError(AssertionError):
-    pass
 
 
 @dataclass
@@ -115,23 +111,12 @@ class ServingStack:
 
     def wait_for(
         self,
-        condition: Any,
+        condition: Callable[[], bool],
         what: str,
         processes: list[ManagedProcess],
         timeout_s: float = STARTUP_TIMEOUT_S,
     ) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            for process in processes:
-                if not process.alive:
-                    raise StackStartError(
-                        f"{process.name} exited ({process.returncode}) before {what}:\n"
-                        f"{process.log_tail(40)}"
-                    )
-            if time.monotonic() > deadline:
-                logs = "\n".join(process.log_tail(20) for process in processes)
-                raise StackStartError(f"no {what} within {timeout_s:.0f} s:\n{logs}")
-            time.sleep(0.2)
+        wait_until(condition, what, processes, timeout_s=timeout_s)
 
     def _answers(self, path: str) -> bool:
         try:

@@ -12,7 +12,7 @@ from typing import Final
 
 import pytest
 
-from starcast.up.processes import ManagedProcess
+from starcast.up.processes import ManagedProcess, WaitError, wait_until
 
 DEADLINE_S: Final = 30.0
 
@@ -32,11 +32,8 @@ def python(tmp_path: Path, code: str, cwd: Path | None = None) -> ManagedProcess
     )
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {DEADLINE_S:.0f} s"
-        time.sleep(0.05)
+def eventually(condition: Callable[[], bool], what: str) -> None:
+    wait_until(condition, what, [], timeout_s=DEADLINE_S, poll_s=0.05)
 
 
 def gone(pid: int) -> bool:
@@ -80,9 +77,31 @@ def test_stop_kills_a_child_that_ignores_sigterm_and_its_whole_group(tmp_path: P
     child = python(tmp_path, STUBBORN)
     child.start()
     try:
-        wait_until(lambda: "grandchild" in child.log_tail(1), "grandchild started")
+        eventually(lambda: "grandchild" in child.log_tail(1), "grandchild started")
         grandchild = int(child.log_tail(1).split()[1])
         assert child.stop(timeout_s=0.5) == -signal.SIGKILL
-        wait_until(lambda: gone(grandchild), f"exit of grandchild {grandchild}")
+        eventually(lambda: gone(grandchild), f"exit of grandchild {grandchild}")
     finally:
         child.kill()  # only does something if an assertion failed
+
+
+def test_waiting_fails_at_once_when_a_watched_child_exits(tmp_path: Path) -> None:
+    child = python(tmp_path, "print('giving up'); raise SystemExit(3)")
+    child.start()
+    started = time.monotonic()
+    with pytest.raises(
+        WaitError, match=r"child exited with code 3 before readiness(.|\n)*giving up"
+    ):
+        wait_until(lambda: False, "readiness", [child], timeout_s=DEADLINE_S)
+    assert time.monotonic() - started < DEADLINE_S
+
+
+def test_waiting_past_the_timeout_says_what_did_not_come(tmp_path: Path) -> None:
+    child = python(tmp_path, "import time; print('still starting', flush=True); time.sleep(600)")
+    child.start()
+    try:
+        eventually(lambda: "still starting" in child.log_tail(1), "child started")
+        with pytest.raises(WaitError, match=r"no readiness within 0 s(.|\n)*still starting"):
+            wait_until(lambda: False, "readiness", [child], timeout_s=0.2, poll_s=0.05)
+    finally:
+        child.stop(DEADLINE_S)
