@@ -30,13 +30,12 @@ from starcast.extraction import queries
 from starcast.extraction.clock import Clock, SystemClock, utc
 from starcast.extraction.graphql import GitHubClient, GitHubError
 from starcast.extraction.records import records_from_aliases
-from starcast.extraction.settings import GitHubSettings, TokenError
+from starcast.extraction.settings import GITHUB_GRAPHQL_URL, GitHubSettings, TokenError
 from starcast.extraction.tokens import IN_FLIGHT_POLL, Lease, Resource, TokenPool
 from starcast.serving.lookup import InvalidRepositoryNameError, LookupFailedError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_GRAPHQL_URL: Final = "https://api.github.com/graphql"
 CACHE_TTL_S: Final = 300.0  # stars and counts barely move in minutes; popular names recur
 CACHE_SIZE: Final = 4096
 # `commits_last_year` counts the year before the snapshot, as in the extractor (run.YEAR).
@@ -198,7 +197,7 @@ class GitHubRepositoryLookup:
     def for_token(
         cls,
         token: SecretStr,
-        graphql_url: AnyHttpUrl | str = DEFAULT_GRAPHQL_URL,
+        graphql_url: AnyHttpUrl | str = GITHUB_GRAPHQL_URL,
         *,
         timeout_s: float,
         clock: Clock | None = None,

@@ -15,6 +15,8 @@ from typing import Final
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+GITHUB_API_URL: Final = "https://api.github.com"
+GITHUB_GRAPHQL_URL: Final = f"{GITHUB_API_URL}/graphql"
 PLACEHOLDER: Final = re.compile(
     r"^(changeme|change-me|token|your[-_ ]?token.*|<.*>|\$\{.*\}|x+|ghp_x+|(ghp_)?\.\.\.|todo)$",
     re.IGNORECASE,
@@ -29,7 +31,7 @@ class GitHubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STARCAST_GITHUB_", extra="ignore")
 
     api_url: AnyHttpUrl = Field(
-        default=AnyHttpUrl("https://api.github.com"),
+        default=AnyHttpUrl(GITHUB_API_URL),
         description="REST API root; GitHub Enterprise Server: https://HOST/api/v3",
     )
     graphql_url: AnyHttpUrl | None = Field(

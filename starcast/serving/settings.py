@@ -13,6 +13,7 @@ from typing import Final
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from starcast.extraction.settings import GITHUB_GRAPHQL_URL
 from starcast.sample import sample_dataset_uri
 
 DEFAULT_PORT: Final = 5100
@@ -146,7 +147,7 @@ class FrontendSettings(QueueSettings):
         default=None, description="GitHub token; enables prediction by owner/name"
     )
     github_graphql_url: AnyHttpUrl = Field(
-        default=AnyHttpUrl("https://api.github.com/graphql"),
+        default=AnyHttpUrl(GITHUB_GRAPHQL_URL),
         description="GitHub's GraphQL endpoint for prediction by owner/name, as the extractor's "
         "STARCAST_GITHUB_GRAPHQL_URL (GitHub Enterprise Server: https://HOST/api/graphql)",
     )
