@@ -4,8 +4,8 @@ When no batch is out, rows leave at once (a lone request waits for nothing). Whi
 out, a new batch closes `window` after its first row, or at `max_rows`; at most `max_in_flight`
 batches are out at the workers, and rows keep collecting in the open batch meanwhile. So batches
 grow with the load by themselves: under load the workers get one big batch each instead of a
-queue of small ones. A predict costs 10-15 ms of pipeline overhead whatever the rows (measured
-on the bench machine), so this is the lever.
+queue of small ones. A batch costs a queue round trip of a few milliseconds whatever its rows
+(measured on the bench machine), so this is the lever.
 """
 
 from __future__ import annotations

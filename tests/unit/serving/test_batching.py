@@ -67,6 +67,17 @@ def later(seconds: float) -> float:
     return time.monotonic() + seconds
 
 
+async def only_slot_taken() -> tuple[
+    ControlledSubmitter, MicroBatcher, asyncio.Future[list[RowPrediction]]
+]:
+    """A batcher with one slot, taken by a one-row batch the submitter holds until released."""
+    submitter = ControlledSubmitter(auto=False)
+    micro = batcher(submitter, window_s=0, cap=1)
+    taken = asyncio.ensure_future(micro.predict(rows(1), later(5)))
+    await asyncio.sleep(0.02)
+    return submitter, micro, taken
+
+
 def test_concurrent_requests_within_the_window_share_one_batch_and_keep_their_order() -> None:
     async def body() -> tuple[ControlledSubmitter, list[list[RowPrediction]]]:
         submitter = ControlledSubmitter()
@@ -96,10 +107,7 @@ def test_a_request_larger_than_a_batch_is_split_and_reassembled() -> None:
 
 def test_rows_wait_for_a_free_slot_and_leave_together() -> None:
     async def body() -> ControlledSubmitter:
-        submitter = ControlledSubmitter(auto=False)
-        micro = batcher(submitter, window_s=0, cap=1)
-        first = asyncio.ensure_future(micro.predict(rows(1), later(5)))
-        await asyncio.sleep(0.02)
+        submitter, micro, first = await only_slot_taken()
         waiting = [asyncio.ensure_future(micro.predict(rows(i), later(5))) for i in (2, 3, 4)]
         await asyncio.sleep(0.05)  # windows pass, but the only slot is taken
         assert len(submitter.batches) == 1
@@ -126,10 +134,7 @@ def test_a_failed_batch_fails_every_request_in_it() -> None:
 
 def test_waiting_past_the_deadline_for_a_slot_is_a_deadline_error() -> None:
     async def body() -> None:
-        submitter = ControlledSubmitter(auto=False)
-        micro = batcher(submitter, window_s=0, cap=1)
-        blocked = asyncio.ensure_future(micro.predict(rows(1), later(5)))
-        await asyncio.sleep(0.02)
+        submitter, micro, blocked = await only_slot_taken()
         with pytest.raises(DeadlineExceededError, match="worker slot stayed busy"):
             await micro.predict(rows(2), later(0.1))
         submitter.release()
