@@ -110,9 +110,13 @@ class LoadedModel:
         return self.manifest.model_version
 
     def predict_stars(self, features: pd.DataFrame) -> np.ndarray:
-        log_stars: np.ndarray = self.estimator.predict(features[self.manifest.feature_names])
-        stars: np.ndarray = np.clip(np.expm1(log_stars), 0, None)
-        return stars
+        return stars_from_target(self.estimator.predict(features[self.manifest.feature_names]))
+
+
+def stars_from_target(log_stars: np.ndarray) -> np.ndarray:
+    """Star counts from what a model predicts (log1p of stars, the manifest's target_transform)."""
+    stars: np.ndarray = np.clip(np.expm1(log_stars), 0, None)
+    return stars
 
 
 def library_versions() -> dict[str, str]:

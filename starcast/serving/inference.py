@@ -27,7 +27,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from starcast.artifact import LoadedModel
+from starcast.artifact import LoadedModel, stars_from_target
 from starcast.serving.wire import FeatureValue, PredictBatch
 
 # The two paths may differ by rounding only (the same operations, maybe in another order).
@@ -196,9 +196,7 @@ class CompiledPredictor:
         return matrix
 
     def predict_stars(self, batch: PredictBatch) -> np.ndarray:
-        log_stars = self.regressor.predict(self.transform(batch.columns, batch.rows))
-        stars: np.ndarray = np.clip(np.expm1(log_stars), 0, None)
-        return stars
+        return stars_from_target(self.regressor.predict(self.transform(batch.columns, batch.rows)))
 
 
 def compile_model(model: LoadedModel) -> CompiledPredictor:
