@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
@@ -61,6 +62,12 @@ ONE_THREAD: Final = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_N
 # -- the seed: one Celery task per request, default settings, rpc:// results ----------------------
 
 
+def one_row_frame(features: dict[str, Any]) -> pd.DataFrame:
+    """An API request's features as the model's frame: what the original app predicted on."""
+    row = RepositoryFeatures.model_validate(features).to_row()
+    return PredictBatch(rows=1, columns={k: [v] for k, v in row.items()}, sent_at=0).to_frame()
+
+
 def seed_celery() -> Any:
     from celery import Celery
 
@@ -73,10 +80,7 @@ def run_seed_worker() -> None:
 
     @app.task(name="seed.predict")  # type: ignore[untyped-decorator]
     def predict(features: dict[str, Any]) -> dict[str, Any]:
-        row = RepositoryFeatures.model_validate(features).to_row()
-        frame = PredictBatch(
-            rows=1, columns={name: [value] for name, value in row.items()}, sent_at=0
-        ).to_frame()
+        frame = one_row_frame(features)
         return {"stars": float(model.predict_stars(frame)[0]), "model_version": model.version}
 
     app.worker_main(["worker", "--loglevel=WARNING", "--without-gossip", "--without-mingle"])
@@ -332,14 +336,9 @@ def wait_answer(port: int, body: bytes, processes: Sequence[ManagedProcess]) -> 
 
 def in_process(model_uri: str, bodies: Sequence[bytes], seconds: float) -> Measurement:
     model = artifact.load_artifact(model_uri)
-    frames = []
-    for body in bodies[:100]:
-        row = RepositoryFeatures.model_validate(
-            json.loads(body)["repositories"][0]["features"]
-        ).to_row()
-        frames.append(
-            PredictBatch(rows=1, columns={k: [v] for k, v in row.items()}, sent_at=0).to_frame()
-        )
+    frames = [
+        one_row_frame(json.loads(body)["repositories"][0]["features"]) for body in bodies[:100]
+    ]
     latencies = []
     with threadpool_limits(limits=1):
         stop_at = time.perf_counter() + seconds
