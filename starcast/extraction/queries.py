@@ -224,8 +224,10 @@ class RepositoryNameError(ValueError):
 # GitHub's rules: a login is 1-39 letters, digits or hyphens and doesn't start with a hyphen
 # (older accounts may have doubled or trailing hyphens); a repository name is 1-100 letters,
 # digits, '.', '-' or '_', and neither '.' nor '..'.
-_OWNER: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")
-_NAME: Final = re.compile(r"[A-Za-z0-9._-]{1,100}")
+OWNER_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9-]{0,38}"
+NAME_PATTERN: Final = r"[A-Za-z0-9._-]{1,100}"
+_OWNER: Final = re.compile(OWNER_PATTERN)
+_NAME: Final = re.compile(NAME_PATTERN)
 
 
 def split_full_name(full_name: str) -> tuple[str, str]:

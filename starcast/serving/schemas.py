@@ -6,10 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from starcast.extraction.queries import NAME_PATTERN, OWNER_PATTERN
 from starcast.features import FEATURES_BY_NAME
 from starcast.serving.wire import FeatureValue
 
-FULL_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
+# GitHub's owner and name rules, as the lookup checks them (it also refuses "." and "..").
+FULL_NAME_PATTERN = f"^{OWNER_PATTERN}/{NAME_PATTERN}$"
 
 
 def _describe(name: str) -> Any:
