@@ -36,6 +36,11 @@ class OperatorProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def env(self) -> dict[str, str]:
+        """The environment it runs with (a second operator can share it)."""
+        return dict(self._env)
+
+    @property
     def pid(self) -> int:
         assert self._proc is not None
         return self._proc.pid

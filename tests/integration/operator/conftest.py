@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,13 @@ import boto3
 import pytest
 from kubernetes import client, config
 
+from starcast import artifact
 from starcast.sample import sample_dataset_uri
 from starcast.storage import read_bytes
 from tests.support.kube import KubePlane, kube_namespace, kube_plane
 from tests.support.kube import pytest_collection_finish as build_plane
 from tests.support.kuberay import build_at_collection, install_crds, kuberay_dir_for
+from tests.support.models import fitted_model
 from tests.support.operator_process import OperatorProcess, operator_env
 from tests.support.rayjob_executor import LocalRayJobExecutor
 from tests.support.s3 import REGION
@@ -144,3 +146,28 @@ def training_namespace(
         dataset_uri=f"s3://{s3_bucket}/data/repos.parquet",
         s3=s3,
     )
+
+
+@pytest.fixture
+def served(
+    executor: LocalRayJobExecutor,
+    training_namespace: TrainingNamespace,
+    operator: OperatorProcess,
+    kuberay_crds: None,
+) -> TrainingNamespace:
+    """The namespace, its RayJobs executed by the stand-in, KubeRay's CRDs, the operator."""
+    executor.serve(training_namespace.name)
+    return training_namespace
+
+
+@pytest.fixture
+def prepared_artifact(executor: LocalRayJobExecutor) -> Iterator[Callable[[str], None]]:
+    """Jobs succeed by committing a ready model at their --out (no training)."""
+    model_bytes, manifest = fitted_model()
+
+    def write(uri: str) -> None:
+        artifact.write_artifact(uri, model_bytes, manifest)
+
+    executor.write_artifact_from(write)
+    yield write
+    executor.write_artifact_from(None)
