@@ -104,7 +104,7 @@ class LocalRayJobExecutor:
         with self._lock:
             self._namespaces.add(namespace)
         listed = cast(
-            dict[str, Any],
+            "dict[str, Any]",
             self._custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL),
         )
         for job in listed["items"]:
