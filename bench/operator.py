@@ -48,10 +48,11 @@ from starcast.operator.models.trainingrun import TrainingRunSpec
 from starcast.operator.rayjob import RunIdentity, StorageEnv, build_rayjob
 from starcast.sample import sample_dataset_uri
 from starcast.storage import read_bytes
+from starcast.up.processes import free_port
 from tests.support.kube import parse_exports
 from tests.support.kuberay import CRDS
 from tests.support.models import fitted_model
-from tests.support.operator_process import OperatorProcess, free_port, operator_env
+from tests.support.operator_process import OperatorProcess, operator_env
 from tests.support.rayjob_executor import LocalRayJobExecutor
 
 REPO: Final = Path(_HERE).parent

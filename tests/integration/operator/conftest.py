@@ -23,6 +23,7 @@ from kubernetes import client, config
 from starcast import artifact
 from starcast.sample import sample_dataset_uri
 from starcast.storage import read_bytes
+from tests.integration.operator.resources import quick_spec, training_run
 from tests.support.kube import KubePlane, kube_namespace, kube_plane
 from tests.support.kube import pytest_collection_finish as build_plane
 from tests.support.kuberay import build_at_collection, install_crds, kuberay_dir_for
@@ -126,6 +127,12 @@ class TrainingNamespace:
 
     def output_prefix(self) -> str:
         return f"s3://{self.bucket}/models"
+
+    def run(self, name: str, **spec: Any) -> dict[str, Any]:
+        """A quick TrainingRun on this namespace's dataset; `spec` overrides fields."""
+        return training_run(
+            name, self.name, **(quick_spec(self.dataset_uri, self.output_prefix()) | spec)
+        )
 
 
 @pytest.fixture

@@ -18,8 +18,6 @@ from tests.integration.operator.resources import (
     condition,
     get,
     items,
-    quick_spec,
-    training_run,
     wait_for,
     wait_phase,
 )
@@ -47,9 +45,8 @@ def test_kuberay_runs_the_operators_rayjob_on_kwok_nodes(
     tmp_path: Path,
 ) -> None:
     ns = training_namespace.name
-    spec = quick_spec(
-        training_namespace.dataset_uri,
-        training_namespace.output_prefix(),
+    run = training_namespace.run(
+        "real",
         ray={
             "head": {"cpu": "1", "memory": "2Gi"},
             "workers": {
@@ -63,7 +60,7 @@ def test_kuberay_runs_the_operators_rayjob_on_kwok_nodes(
     )
     log = tmp_path / "kuberay.log"
     with kuberay_controller(kube_plane, kuberay_dir, ns, log):
-        apply(kube_plane, training_run("real", ns, **spec))
+        apply(kube_plane, run)
         job = wait_for("the RayJob", lambda: get(kube_plane, "rayjob", "tr-real", ns))
 
         def cluster_name() -> str | None:

@@ -12,7 +12,7 @@ import yaml
 
 from starcast.operator.rbac import manifests
 from tests.integration.operator.conftest import TrainingNamespace
-from tests.integration.operator.resources import apply, quick_spec, training_run, wait_phase
+from tests.integration.operator.resources import apply, wait_phase
 from tests.support.kube import KubePlane
 from tests.support.operator_process import OperatorProcess
 from tests.support.rayjob_executor import LocalRayJobExecutor
@@ -121,11 +121,7 @@ def test_the_operator_works_with_only_those_rights(
     try:
         apply(
             kube_plane,
-            training_run(
-                "least",
-                ns,
-                **quick_spec(training_namespace.dataset_uri, training_namespace.output_prefix()),
-            ),
+            training_namespace.run("least"),
         )
         wait_phase(kube_plane, "least", ns, "Succeeded", log=limited.log_tail)
         assert "Forbidden" not in limited.log_tail(200_000)

@@ -16,9 +16,7 @@ from tests.integration.operator.resources import (
     events_for,
     get,
     items,
-    quick_spec,
     status,
-    training_run,
     wait_for,
     wait_phase,
 )
@@ -51,7 +49,7 @@ def test_a_run_trains_as_an_owned_rayjob_and_reports_its_model(
     ns = served.name
     apply(
         kube_plane,
-        training_run("nightly", ns, **quick_spec(served.dataset_uri, served.output_prefix())),
+        served.run("nightly"),
     )
     tr = get(kube_plane, "trainingrun", "nightly", ns)
     assert tr is not None
@@ -94,8 +92,7 @@ def test_a_failing_job_fails_the_run_with_kuberays_reason(
 ) -> None:
     ns = served.name
     served.s3.put_object(Bucket=served.bucket, Key="data/broken.parquet", Body=b"not parquet")
-    spec = quick_spec(f"s3://{served.bucket}/data/broken.parquet", served.output_prefix())
-    apply(kube_plane, training_run("broken", ns, **spec))
+    apply(kube_plane, served.run("broken", datasetUri=f"s3://{served.bucket}/data/broken.parquet"))
     failed = wait_phase(kube_plane, "broken", ns, "Failed", timeout=300, log=operator.log_tail)
     succeeded = condition(failed, "Succeeded")
     assert (succeeded["status"], succeeded["reason"]) == ("False", "AppFailed")
@@ -117,7 +114,7 @@ def test_operator_killed_mid_run_resumes_with_one_rayjob(
     with executor.hold():
         apply(
             kube_plane,
-            training_run("survivor", ns, **quick_spec(served.dataset_uri, served.output_prefix())),
+            served.run("survivor"),
         )
         wait_phase(kube_plane, "survivor", ns, "Running", log=operator.log_tail)
         operator.kill()
@@ -151,10 +148,7 @@ def test_two_operators_racing_make_one_rayjob(
         runs = [f"race-{i}" for i in range(5)]
         apply(
             kube_plane,
-            *(
-                training_run(name, ns, **quick_spec(served.dataset_uri, served.output_prefix()))
-                for name in runs
-            ),
+            *(served.run(name) for name in runs),
         )
         for name in runs:
             wait_phase(kube_plane, name, ns, "Succeeded", log=operator.log_tail)
@@ -178,7 +172,7 @@ def test_deleting_the_run_garbage_collects_its_rayjob(
     with executor.hold():
         apply(
             kube_plane,
-            training_run("doomed", ns, **quick_spec(served.dataset_uri, served.output_prefix())),
+            served.run("doomed"),
         )
         wait_for("the RayJob", lambda: get(kube_plane, "rayjob", "tr-doomed", ns))
         kube_plane.kubectl("delete", "tr", "doomed", "-n", ns, "--wait=true", "--timeout=60s")
@@ -215,9 +209,7 @@ def test_input_only_the_operator_can_judge_fails_without_a_rayjob(
     }
     apply(
         kube_plane,
-        training_run(
-            "bad", ns, **(quick_spec(served.dataset_uri, served.output_prefix()) | change)
-        ),
+        served.run("bad", **change),
     )
     failed = wait_phase(kube_plane, "bad", ns, "Failed", log=operator.log_tail)
     invalid = condition(failed, "InputValid")

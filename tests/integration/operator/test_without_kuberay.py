@@ -12,9 +12,7 @@ from tests.integration.operator.resources import (
     apply,
     condition,
     get,
-    quick_spec,
     status,
-    training_run,
     wait_for,
     wait_phase,
 )
@@ -38,8 +36,7 @@ def test_no_kuberay_condition_then_recovery(
     executor.serve(ns)
     uninstall_rayjob_crd(kube_plane)
     try:
-        spec = quick_spec(training_namespace.dataset_uri, training_namespace.output_prefix())
-        apply(kube_plane, training_run("patient", ns, **spec))
+        apply(kube_plane, training_namespace.run("patient"))
 
         def waiting() -> bool:
             cond = condition(status(kube_plane, "patient", ns), "KubeRayAvailable")
