@@ -110,10 +110,14 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
     def stop_metrics(**_: Any) -> None:
         metrics.stop()
 
-    @kopf.on.probe(id="api", registry=registry)
-    def api_reachable(memo: Any, **_: Any) -> bool:
+    @kopf.on.probe(id="kuberay", registry=registry)
+    def kuberay_installed(memo: Any, **_: Any) -> str:
+        """Reported on /healthz; an API outage must not fail liveness (restarts fix nothing)."""
         ctx: Context = memo["ctx"]
-        return ctx.cluster.rayjob_api_installed()
+        try:
+            return "installed" if ctx.cluster.rayjob_api_installed() else "absent"
+        except TransientError:
+            return "unknown"
 
     @kopf.on.resume(*tr, id="resume", registry=registry)
     @kopf.on.create(*tr, id="create", registry=registry)
