@@ -9,13 +9,14 @@ Dockerfile changes what the tests install and start.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
-
-
 
 IMAGES_DIR: Final = Path(__file__).resolve().parents[2] / "images"
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
@@ -140,3 +141,74 @@ def parse(path: Path) -> Dockerfile:
 def image_dockerfiles() -> dict[str, Dockerfile]:
     """images/<name>/Dockerfile for every image, by name."""
     return {path.parent.name: parse(path) for path in sorted(IMAGES_DIR.glob("*/Dockerfile"))}
+
+
+VENV_IN_IMAGE: Final = "/opt/venv"
+# The image build runs uv without a cache (nothing to keep in a layer); here the machine's uv
+# cache only saves downloads: what gets installed is the same.
+LOCAL_ONLY_ENV: Final = frozenset({"UV_NO_CACHE"})
+
+
+def _copy_sources(stage: Stage) -> list[str]:
+    """The build-context paths the stage's COPY instructions take (not --from=... copies)."""
+    sources: list[str] = []
+    for copy in stage.all("COPY"):
+        words = [w for w in copy.arguments.split() if not w.startswith("--")]
+        if any(w.startswith("--from=") for w in copy.arguments.split()):
+            continue
+        sources.extend(words[:-1])
+    return sources
+
+
+def replay_venv_build(dockerfile: Dockerfile, venv: Path, workdir: Path, uv: Path) -> None:
+    """Build the image's venv at ``venv`` as the Dockerfile's build stage does.
+
+    The stage's COPY sources go into ``workdir`` (its WORKDIR), its ENV applies, and its RUN
+    lines run with /opt/venv replaced by ``venv``; ``uv`` stands for the image's uv binary.
+    """
+    stage = dockerfile.stage("build")
+    repo = dockerfile.path.parents[2]
+    workdir.mkdir(parents=True, exist_ok=True)
+    for source in _copy_sources(stage):
+        origin = repo / source
+        if origin.is_dir():
+            shutil.copytree(
+                origin, workdir / source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
+        else:
+            shutil.copy2(origin, workdir / source)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
+    env.update({k: v for k, v in stage.env().items() if k not in LOCAL_ONLY_ENV})
+    env["PATH"] = f"{uv.parent}{os.pathsep}{env.get('PATH', '')}"
+    for run in stage.all("RUN"):
+        if run.arguments.startswith(("mkdir", "chown")):  # directories owned by the image user
+            continue
+        script = dockerfile.expand(run.arguments).replace(VENV_IN_IMAGE, str(venv))
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, (
+            f"{dockerfile.path}:{run.line} failed replayed here:\n{script}\n{result.stderr[-4000:]}"
+        )
+
+
+def runtime_environment(dockerfile: Dockerfile, venv: Path, home: Path) -> dict[str, str]:
+    """The runtime stage's ENV as the container sees it, with the venv at ``venv``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STARCAST_", "VIRTUAL_ENV"))}
+    for key, value in dockerfile.runtime.env().items():
+        value = value.replace("$PATH", os.environ.get("PATH", "")).replace(VENV_IN_IMAGE, str(venv))
+        env[key] = str(home) if key == "HOME" else value
+    if "PATH" not in dockerfile.runtime.env():
+        env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    return env
+
+
+def container_command(dockerfile: Dockerfile, venv: Path) -> list[str]:
+    """ENTRYPOINT + CMD, the first word resolved in the venv as the image's PATH resolves it."""
+    command = dockerfile.runtime.exec_form("ENTRYPOINT") + dockerfile.runtime.exec_form("CMD")
+    return [str(venv / "bin" / command[0]), *command[1:]]

@@ -149,3 +149,36 @@ app.kubernetes.io/component: {{ .component }}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
 checksum/secrets: {{ include (print .Template.BasePath "/secrets.yaml") . | sha256sum }}
 {{- end }}
+
+{{/*
+The worker's model as JSON {uri, sha256, version}. From values, unless a ModelRelease owns it:
+when the live worker Deployment has fields managed by starcast-operator (its server-side apply),
+the model is read back from the live pod template. Helm 3's upgrade is a three-way merge against
+the live object, so rendering the values' model there would undo a release on any upgrade.
+*/}}
+{{- define "starcast-serving.workerModel" -}}
+{{- $model := dict "uri" .Values.worker.model.uri "sha256" .Values.worker.model.sha256 "version" .Values.worker.model.version "releasedBy" "" }}
+{{- $name := include "starcast-serving.componentName" (dict "root" . "component" "worker") }}
+{{- $live := lookup "apps/v1" "Deployment" .Release.Namespace $name }}
+{{- if $live }}
+{{- range $live.metadata.managedFields }}
+{{- if eq .manager "starcast-operator" }}
+{{- $_ := set $model "releasedBy" "starcast-operator" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $model.releasedBy }}
+{{- $_ := set $model "uri" "" }}
+{{- $_ := set $model "sha256" "" }}
+{{- $_ := set $model "version" (dig "spec" "template" "metadata" "labels" "starcast.io/model-version" "" $live) }}
+{{- range $live.spec.template.spec.containers }}
+{{- if eq .name "worker" }}
+{{- range .env }}
+{{- if eq .name "STARCAST_MODEL_URI" }}{{ $_ := set $model "uri" .value }}{{ end }}
+{{- if eq .name "STARCAST_MODEL_SHA256" }}{{ $_ := set $model "sha256" .value }}{{ end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $model }}
+{{- end }}
