@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import pytest
 import yaml
 
 from starcast.up.processes import ManagedProcess, free_port, wait_until
@@ -37,6 +38,9 @@ METRICS_NODE_ANNOTATION: Final = "kwok.x-k8s.io/node=metrics"
 USAGE_CPU_ANNOTATION: Final = "kwok.x-k8s.io/usage-cpu"
 RESOLUTION_S: Final = 10  # metrics-server's smallest --metric-resolution
 START_TIMEOUT_S: Final = 120.0
+BUILD_TIMEOUT_S: Final = 60 * 60
+FIXTURE: Final = "resource_metrics"
+BUILD_RESULT: Final = pytest.StashKey[Path | str]()
 
 
 @dataclass(frozen=True)
@@ -45,16 +49,43 @@ class MetricsStack:
     processes: tuple[ManagedProcess, ...]
 
 
-def build_metrics_server() -> Path:
-    """The metrics-server binary, built once per machine by hack/kube-addons.sh."""
-    result = subprocess.run(
-        ["bash", str(ADDONS_SCRIPT), "build", "metrics-server"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, f"hack/kube-addons.sh build metrics-server:\n{result.stderr}"
+def build_metrics_server() -> Path | str:
+    """metrics-server's addon dir, built once per machine by hack/kube-addons.sh; or why not."""
+    try:
+        result = subprocess.run(
+            ["bash", str(ADDONS_SCRIPT), "build", "metrics-server"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=BUILD_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        return f"hack/kube-addons.sh build metrics-server did not finish in {BUILD_TIMEOUT_S}s"
+    if result.returncode != 0:
+        return f"hack/kube-addons.sh build metrics-server failed:\n{result.stderr}"
     return Path(result.stdout.strip().splitlines()[-1])
+
+
+def build_at_collection_finish(session: pytest.Session) -> None:
+    """Build metrics-server before any test runs (outside per-test timeouts), if a test needs it."""
+    if BUILD_RESULT in session.config.stash:
+        return
+    if any(FIXTURE in getattr(item, "fixturenames", ()) for item in session.items):
+        session.config.stash[BUILD_RESULT] = build_metrics_server()
+
+
+@pytest.fixture
+def resource_metrics(
+    kube_plane: KubePlane, pytestconfig: pytest.Config, tmp_path: Path
+) -> Iterator[MetricsStack]:
+    """kwok with resource usage on a node of its own, metrics-server, and its APIService."""
+    built = pytestconfig.stash.get(BUILD_RESULT, None)
+    if built is None:
+        built = pytestconfig.stash[BUILD_RESULT] = build_metrics_server()
+    if isinstance(built, str):
+        pytest.fail(built, pytrace=False)
+    with metrics_stack(kube_plane, built, tmp_path) as stack:
+        yield stack
 
 
 def _kwok_module_dir() -> Path:
@@ -125,9 +156,9 @@ def _kubeconfig_for_token(plane: KubePlane, token: str, path: Path) -> Path:
 
 
 @contextmanager
-def metrics_stack(plane: KubePlane, workdir: Path) -> Iterator[MetricsStack]:
-    """kwok with resource usage on a node of its own, metrics-server, and the APIService."""
-    addon = build_metrics_server()
+def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[MetricsStack]:
+    """kwok with resource usage on a node of its own, metrics-server (built in ``addon``), and
+    the APIService."""
     kwok_dir = _kwok_module_dir()
     config = workdir / "kwok-metrics.yaml"
     config.write_text(

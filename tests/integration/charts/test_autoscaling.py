@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.charts import SERVING_CHART
 from tests.support.kube import KubePlane
-from tests.support.metrics_server import USAGE_CPU_ANNOTATION, metrics_stack
+from tests.support.metrics_server import USAGE_CPU_ANNOTATION, MetricsStack
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 
@@ -56,31 +56,31 @@ def _load_workers(plane: KubePlane, namespace: str, cpu: str) -> None:
 
 
 def test_the_hpa_scales_the_workers_up_over_target_and_back_down(
-    kube_plane: KubePlane, kube_namespace: str, tmp_path: Path
+    kube_plane: KubePlane, kube_namespace: str, resource_metrics: MetricsStack
 ) -> None:
     ns = kube_namespace
-    with metrics_stack(kube_plane, tmp_path) as stack:
-        kube_plane.helm(
-            "install", "serving", str(SERVING_CHART), "-n", ns, "--wait", "--timeout=120s",
-            "--values", str(SERVING_CHART / "ci" / "hpa-values.yaml"),
-            "--set", "rabbitmq.persistence.enabled=false", "--set", "frontend.replicaCount=1",
-            "--set", f"worker.nodeSelector.kubernetes\\.io/hostname={stack.node}",
-            "--set", "worker.autoscaling.behavior.scaleDown.stabilizationWindowSeconds=0",
-        )  # fmt: skip
-        timeline = Timeline(kube_plane, ns)
+    stack = resource_metrics
+    kube_plane.helm(
+        "install", "serving", str(SERVING_CHART), "-n", ns, "--wait", "--timeout=120s",
+        "--values", str(SERVING_CHART / "ci" / "hpa-values.yaml"),
+        "--set", "rabbitmq.persistence.enabled=false", "--set", "frontend.replicaCount=1",
+        "--set", f"worker.nodeSelector.kubernetes\\.io/hostname={stack.node}",
+        "--set", "worker.autoscaling.behavior.scaleDown.stabilizationWindowSeconds=0",
+    )  # fmt: skip
+    timeline = Timeline(kube_plane, ns)
 
-        def phase(load: str, cpu: str, done: Callable[[int], bool]) -> None:
-            deadline = time.monotonic() + PHASE_TIMEOUT_S
-            while True:
-                _load_workers(kube_plane, ns, cpu)  # new pods share the load too
-                if done(timeline.observe(load)):
-                    return
-                assert time.monotonic() < deadline, f"HPA timeline:\n{timeline.render()}"
-                time.sleep(POLL_S)
+    def phase(load: str, cpu: str, done: Callable[[int], bool]) -> None:
+        deadline = time.monotonic() + PHASE_TIMEOUT_S
+        while True:
+            _load_workers(kube_plane, ns, cpu)  # new pods share the load too
+            if done(timeline.observe(load)):
+                return
+            assert time.monotonic() < deadline, f"HPA timeline:\n{timeline.render()}"
+            time.sleep(POLL_S)
 
-        phase("idle", "10m", lambda replicas: replicas == 1)
-        phase("busy", "900m", lambda replicas: replicas == 6)  # 180% of the 500m request
-        phase("idle", "10m", lambda replicas: replicas == 1)
-        print(f"\nHPA replica counts over time:\n{timeline.render()}")
-        counts = [replicas for _, replicas, _, _ in timeline.seen]
-        assert max(counts) == 6 and counts[-1] == 1
+    phase("idle", "10m", lambda replicas: replicas == 1)
+    phase("busy", "900m", lambda replicas: replicas == 6)  # 180% of the 500m request
+    phase("idle", "10m", lambda replicas: replicas == 1)
+    print(f"\nHPA replica counts over time:\n{timeline.render()}")
+    counts = [replicas for _, replicas, _, _ in timeline.seen]
+    assert max(counts) == 6 and counts[-1] == 1
