@@ -1,4 +1,10 @@
-"""The `starcast` command. Each component registers its commands here; heavy imports stay lazy."""
+"""The `starcast` command. Each component registers its commands here, one line each.
+
+A component's `cli.py` imports only typer and light modules at module level; everything heavy
+(pandas, scikit-learn, Ray, kopf, ...) is imported inside the command function that uses it, so
+`starcast --help` and every subcommand's --help stay fast. tests/unit/test_cli_imports.py checks
+every registered command.
+"""
 
 from __future__ import annotations
 
