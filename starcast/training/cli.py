@@ -53,6 +53,7 @@ def train(
     from starcast.dataset import DatasetError
     from starcast.training.config import TrainingConfig
     from starcast.training.progress import LogProgress, TerminalProgress
+    from starcast.training.ray_runtime import RayStartError
     from starcast.training.run import TrainingError, train_model
 
     config = TrainingConfig(
@@ -74,6 +75,9 @@ def train(
     except (DatasetError, ArtifactError, TrainingError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
+    except RayStartError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=3) from error
     Console().print(summary_table(manifest))
     typer.echo(f"model {manifest.model_version} written to {out} (sha256 {manifest.model_sha256})")
 
