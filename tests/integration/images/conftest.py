@@ -10,10 +10,18 @@ from pathlib import Path
 import pytest
 
 from tests.support.dockerfile import Dockerfile, image_dockerfiles, replay_venv_build
+from tests.support.kube import kube_namespace, kube_plane, pytest_collection_finish
 from tests.support.models import model_artifact
 from tests.support.rabbitmq import broker_url, rabbitmq
 
-__all__ = ["broker_url", "model_artifact", "rabbitmq"]
+__all__ = [
+    "broker_url",
+    "kube_namespace",
+    "kube_plane",
+    "model_artifact",
+    "pytest_collection_finish",
+    "rabbitmq",
+]
 
 ImageVenv = Callable[[str], tuple[Dockerfile, Path]]
 
