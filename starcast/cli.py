@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from starcast.bootstrap.cli import app as bootstrap_app
 from starcast.extraction.cli import app as extract_app
 from starcast.logs import configure_logging
 from starcast.serving.cli import serve
@@ -20,6 +21,7 @@ app.command()(train)
 app.add_typer(serve)
 app.command()(up)
 app.add_typer(extract_app)
+app.add_typer(bootstrap_app)
 
 
 @app.callback()

@@ -125,7 +125,7 @@ def ensure(what: str, find: Callable[[], T | None], create: Callable[[], T]) -> 
             )
             time.sleep(delay)
             continue
-        logger.info("created %s", what)
+        logger.debug("created %s", what)
         return created, True
     raise AssertionError("unreachable")
 

@@ -37,14 +37,15 @@ def k3s_config(config: ClusterConfig, node: Node, token: str, addresses: Address
         "node-label": [f"{ROLE_LABEL}={node.role}"],
     }
     if node.role == "server":
-        sans = [a for a in (addresses.public_ip, addresses.node_ip) if a] + config.tls_san
-        settings["tls-san"] = sans or [unknown]
+        public = addresses.public_ip or ("<floating IP, allocated at up>" if config.floating_ip else None)
+        sans = [a for a in (public, addresses.node_ip) if a] + config.tls_san
+        settings["tls-san"] = sans
         settings["write-kubeconfig-mode"] = "0600"
         if config.taint_server and config.agents > 0:
             settings["node-taint"] = ["node-role.kubernetes.io/control-plane:NoSchedule"]
     else:
         settings["server"] = f"https://{addresses.server_ip or unknown}:{KUBE_API_PORT}"
-    return yaml.safe_dump(settings, sort_keys=False)
+    return yaml.safe_dump(settings, sort_keys=False).rstrip()
 
 
 def install_command(config: ClusterConfig, node: Node) -> str:

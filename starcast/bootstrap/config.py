@@ -68,6 +68,7 @@ class Timeouts(_Strict):
     nodes_ready: float = Field(900, gt=0, description="Every node registered and Ready.")
     deletion: float = Field(300, gt=0, description="Each VM gone after a delete.")
     helm: float = Field(600, gt=0, description="Each chart install (helm --timeout).")
+    poll_interval: float = Field(2, gt=0, le=60, description="Seconds between two looks.")
 
 
 class ClusterConfig(_Strict):

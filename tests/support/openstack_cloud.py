@@ -51,7 +51,9 @@ class Request:
 
     @property
     def mutating(self) -> bool:
-        return self.method in MUTATING and self.service != "identity"
+        """Changes the cloud: not a login, not a read through a POST (Nova's console output)."""
+        reads = isinstance(self.body, dict) and "os-getConsoleOutput" in self.body
+        return self.method in MUTATING and self.service != "identity" and not reads
 
     def __str__(self) -> str:
         return f"{self.method} {self.service}{self.path} -> {self.status}"

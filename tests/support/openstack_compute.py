@@ -154,6 +154,8 @@ def _read(state: CloudState, server: dict[str, Any]) -> dict[str, Any] | None:
             server["task_state"] = None
             if failed:
                 server["fault"] = {"code": 500, "message": NO_VALID_HOST, "created": now()}
+            else:
+                _contextualise(state, server)
     shown = {k: v for k, v in server.items() if k not in ("build_polls", "deleting_seen", "ports")}
     shown["OS-EXT-STS:task_state"] = shown.pop("task_state")
     shown["OS-EXT-STS:vm_state"] = shown["status"].lower()
@@ -183,3 +185,13 @@ def _release(state: CloudState, server: dict[str, Any]) -> None:
         if port is not None:  # a port made before the boot outlives the server, as in Nova
             port.update(device_id="", device_owner="", status="DOWN")
     state.servers.pop(server["id"], None)
+
+
+def _contextualise(state: CloudState, server: dict[str, Any]) -> None:
+    """What cloud-init does on an ACTIVE VM that tests can see: the keypair, then k3s's join."""
+    keypair = state.keypairs.get(server["key_name"] or "")
+    if state.authorized_keys is not None and keypair is not None:
+        with state.authorized_keys.open("a") as keys:
+            keys.write(keypair["public_key"].strip() + "\n")
+    if state.on_active is not None:
+        state.on_active(server["name"])

@@ -101,8 +101,6 @@ def _create(state: CloudState, collection: str, spec: dict[str, Any]) -> dict[st
         item.update(_new_port(state, spec))
     elif collection == "security-groups":
         item["security_group_rules"] = []
-        for ethertype in ("IPv4", "IPv6"):  # Neutron gives every new group its egress rules
-            _create(state, "security-group-rules", _egress(item["id"], ethertype))
     elif collection == "security-group-rules":
         _require(state, "security-groups", spec["security_group_id"])
         spec.setdefault("remote_ip_prefix", None)
@@ -112,6 +110,9 @@ def _create(state: CloudState, collection: str, spec: dict[str, Any]) -> dict[st
         item.update(_new_floating_ip(state, spec))
     item.update(spec)
     state.table(collection)[item["id"]] = item
+    if collection == "security-groups":
+        for ethertype in ("IPv4", "IPv6"):  # Neutron gives every new group its egress rules
+            _create(state, "security-group-rules", _egress(item["id"], ethertype))
     return item
 
 
@@ -138,6 +139,8 @@ def _reject_duplicate_rule(state: CloudState, spec: dict[str, Any]) -> None:
 def _new_port(state: CloudState, spec: dict[str, Any]) -> dict[str, Any]:
     network = _require(state, "networks", spec["network_id"])
     subnets = [state.table("subnets")[s] for s in network["subnets"]]
+    asked = {f["subnet_id"] for f in spec.pop("fixed_ips", []) if "subnet_id" in f}
+    subnets = [s for s in subnets if not asked or s["id"] in asked]
     if not subnets:
         raise ApiError(400, f"Network {network['id']} has no subnet", "IpAddressGenerationFailure")
     cidr = ipaddress.ip_network(subnets[0]["cidr"])

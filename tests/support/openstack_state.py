@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
@@ -41,6 +42,9 @@ class CloudState:
     quotas: dict[str, int] = field(default_factory=lambda: {"instances": 10, "floatingip": 10})
     error_servers: set[str] = field(default_factory=set)  # names that go ERROR after BUILD
     console_output: str = ""  # what every server's console shows (cloud-init's key block)
+    # Where a booted server's keypair lands, as cloud-init writes it to the VM's authorized_keys.
+    authorized_keys: Path | None = None
+    on_active: Callable[[str], None] | None = None  # called with a server's name once ACTIVE
     _ips: Iterator[int] = field(default_factory=lambda: itertools.count(10))
 
     def seed_defaults(self) -> None:
