@@ -23,10 +23,19 @@ def helm_command(
     helm: str, chart: Chart, kubeconfig: Path, values_file: Path | None, timeout: float
 ) -> list[str]:
     argv = [
-        helm, "upgrade", "--install", chart.release, chart.chart,
-        "--namespace", chart.namespace, "--create-namespace",
-        "--kubeconfig", str(kubeconfig),
-        "--wait", "--timeout", f"{int(timeout)}s",
+        helm,
+        "upgrade",
+        "--install",
+        chart.release,
+        chart.chart,
+        "--namespace",
+        chart.namespace,
+        "--create-namespace",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--wait",
+        "--timeout",
+        f"{int(timeout)}s",
     ]
     if chart.version is not None:
         argv += ["--version", chart.version]

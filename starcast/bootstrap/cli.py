@@ -1,4 +1,4 @@
-"""`starcast bootstrap plan|up|down|status -f cluster.yaml`. openstack & co. load inside commands."""
+"""`starcast bootstrap plan|up|down|status -f cluster.yaml`; openstack & co. load in commands."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 FILE_OPTION = typer.Option(
-    Path("cluster.yaml"), "--file", "-f", help="The cluster's description (see examples/cluster.yaml)."
+    Path("cluster.yaml"),
+    "--file",
+    "-f",
+    help="The cluster's description (see examples/cluster.yaml).",
 )
 # keystoneauth logs request bodies at DEBUG, paramiko its transport: neither belongs in our logs.
 # urllib3 warns on every refused connection while a wait polls the API server.
@@ -29,7 +32,7 @@ QUIET_LOGGERS = ("keystoneauth", "openstack", "paramiko", "urllib3", "kubernetes
 def _run(path: Path, action: Callable[[ClusterConfig], T]) -> T:
     from starcast.bootstrap.cloud import CloudError
     from starcast.bootstrap.config import ConfigError, load_config
-    from starcast.bootstrap.progress import WaitTimeout
+    from starcast.bootstrap.progress import WaitTimeoutError
 
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -40,7 +43,7 @@ def _run(path: Path, action: Callable[[ClusterConfig], T]) -> T:
         raise typer.Exit(code=2) from None
     try:
         return action(config)
-    except (CloudError, WaitTimeout) as error:
+    except (CloudError, WaitTimeoutError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
 

@@ -35,7 +35,8 @@ def connect(cloud: str) -> Connection:
         connection.authorize()
     except sdk.ConfigException as error:
         raise CloudError(
-            f"cloud {cloud!r} not found in clouds.yaml ({error}): add it, or set OS_CLIENT_CONFIG_FILE"
+            f"cloud {cloud!r} not found in clouds.yaml ({error}): add it, or point "
+            "OS_CLIENT_CONFIG_FILE at the clouds.yaml that has it"
         ) from None
     except (ksa.ConnectFailure, ksa.ConnectTimeout, ksa.DiscoveryFailure) as error:
         raise CloudError(
@@ -99,7 +100,10 @@ def call(what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             if delay is None or not _retryable(error):
                 raise translate(error, what) from None
             logger.warning(
-                "retrying %s in %.0fs", what, delay, extra={"attempt": attempt + 1, "error": _status(error)}
+                "retrying %s in %.0fs",
+                what,
+                delay,
+                extra={"attempt": attempt + 1, "error": _status(error)},
             )
             time.sleep(delay)
     raise AssertionError("unreachable")
@@ -120,7 +124,9 @@ def ensure(what: str, find: Callable[[], T | None], create: Callable[[], T]) -> 
             if delay is None or not _retryable(error):
                 raise translate(error, f"creating {what}") from None
             logger.warning(
-                "creating %s failed; looking again in %.0fs", what, delay,
+                "creating %s failed; looking again in %.0fs",
+                what,
+                delay,
                 extra={"attempt": attempt + 1, "error": _status(error)},
             )
             time.sleep(delay)

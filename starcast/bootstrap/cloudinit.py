@@ -37,7 +37,9 @@ def k3s_config(config: ClusterConfig, node: Node, token: str, addresses: Address
         "node-label": [f"{ROLE_LABEL}={node.role}"],
     }
     if node.role == "server":
-        public = addresses.public_ip or ("<floating IP, allocated at up>" if config.floating_ip else None)
+        public = addresses.public_ip or (
+            "<floating IP, allocated at up>" if config.floating_ip else None
+        )
         sans = [a for a in (public, addresses.node_ip) if a] + config.tls_san
         settings["tls-san"] = sans
         settings["write-kubeconfig-mode"] = "0600"

@@ -53,7 +53,9 @@ class Chart(_Strict):
     """A Helm chart to install once the cluster is Ready (`helm upgrade --install`)."""
 
     release: Name = Field(description="Helm release name.")
-    chart: str = Field(description="Chart path (relative to cluster.yaml), repo/name or oci:// URL.")
+    chart: str = Field(
+        description="Chart path (relative to cluster.yaml), repo/name or oci:// URL."
+    )
     namespace: Name = Field("default", description="Namespace, created if missing.")
     version: str | None = Field(None, description="Chart version (for repository charts).")
     values: dict[str, Any] = Field(default_factory=dict, description="Values (as --values).")

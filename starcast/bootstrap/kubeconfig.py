@@ -48,13 +48,15 @@ def remote_command(user: str) -> str:
 
 
 def rewrite(kubeconfig: str, public_host: str, cluster: str) -> str:
-    """Point every cluster entry at `public_host` (port kept) and name the entries after the cluster."""
+    """Point each cluster entry at `public_host` (port kept); name the entries after the cluster."""
     document = yaml.safe_load(kubeconfig)
     if not isinstance(document, dict) or not document.get("clusters"):
         raise CloudError(f"{K3S_KUBECONFIG} on the server is not a kubeconfig")
     for entry in document["clusters"]:
         parts = urlsplit(entry["cluster"]["server"])
-        entry["cluster"]["server"] = urlunsplit(parts._replace(netloc=f"{public_host}:{parts.port or 6443}"))
+        entry["cluster"]["server"] = urlunsplit(
+            parts._replace(netloc=f"{public_host}:{parts.port or 6443}")
+        )
     renames = {"default": cluster}
     for section in ("clusters", "users", "contexts"):
         for entry in document.get(section, []):
@@ -101,8 +103,11 @@ def fetch_kubeconfig(
     last_error = "no attempt yet"
 
     def console_keys() -> list[str] | None:
-        result = call(f"reading server {server.name}'s console",
-                      conn.compute.get_server_console_output, server)
+        result = call(
+            f"reading server {server.name}'s console",
+            conn.compute.get_server_console_output,
+            server,
+        )
         return host_keys_from_console(result.get("output", "")) or None
 
     def attempt() -> str | None:
@@ -111,14 +116,24 @@ def fetch_kubeconfig(
         client.set_missing_host_key_policy(_ConsoleKeys(accepted))  # type: ignore[arg-type]
         try:
             client.connect(
-                address, port=port, username=user, pkey=key, timeout=SSH_CONNECT_TIMEOUT_S,
-                allow_agent=False, look_for_keys=False, banner_timeout=SSH_CONNECT_TIMEOUT_S,
+                address,
+                port=port,
+                username=user,
+                pkey=key,
+                timeout=SSH_CONNECT_TIMEOUT_S,
+                allow_agent=False,
+                look_for_keys=False,
+                banner_timeout=SSH_CONNECT_TIMEOUT_S,
                 auth_timeout=SSH_CONNECT_TIMEOUT_S,
             )
-            _, stdout, stderr = client.exec_command(remote_command(user), timeout=SSH_CONNECT_TIMEOUT_S)
+            _, stdout, stderr = client.exec_command(
+                remote_command(user), timeout=SSH_CONNECT_TIMEOUT_S
+            )
             output = stdout.read().decode()
             if stdout.channel.recv_exit_status() != 0 or not output.strip():
-                last_error = f"k3s has not written {K3S_KUBECONFIG} yet ({stderr.read().decode().strip()})"
+                last_error = (
+                    f"k3s has not written {K3S_KUBECONFIG} yet ({stderr.read().decode().strip()})"
+                )
                 return None
             return output
         except (OSError, paramiko.SSHException) as error:
@@ -130,17 +145,22 @@ def fetch_kubeconfig(
 
     started = time.monotonic()
     with progress.waiting(f"the kubeconfig over SSH ({user}@{address}:{port})", timeout):
-        accepted = poll(f"server {server.name}'s host keys on its console", console_keys, timeout,
-                        "cloud-init has not reported the SSH host keys: is the image cloud-init "
-                        "enabled? See `openstack console log show`", interval)
+        accepted = poll(
+            f"server {server.name}'s host keys on its console",
+            console_keys,
+            timeout,
+            "cloud-init has not reported the SSH host keys: is the image cloud-init "
+            "enabled? See `openstack console log show`",
+            interval,
+        )
         remaining = max(timeout - (time.monotonic() - started), interval)
         try:
             return poll("the kubeconfig", attempt, remaining, "", interval)
         except Exception as error:
             raise CloudError(
-                f"could not fetch {K3S_KUBECONFIG} from {user}@{address}:{port} within {timeout:.0f}s "
-                f"(last: {last_error}). Check admin_cidr lets you reach port {port}, ssh_user "
-                "for the image, and the VM's console log"
+                f"could not fetch {K3S_KUBECONFIG} from {user}@{address}:{port} within "
+                f"{timeout:.0f}s (last: {last_error}). Check that admin_cidr lets you reach port "
+                f"{port}, ssh_user for the image, and the VM's console log"
             ) from error
 
 

@@ -46,19 +46,30 @@ class Lookup:
                 f"image {config.image!r} not found in cloud {config.cloud!r}: set `image` in "
                 f"cluster.yaml to one of: {', '.join(available) or '(none visible)'}"
             )
-        flavors = {role: self._flavor(role, flavor) for role, flavor in (
-            ("server_flavor", config.server_flavor), ("agent_flavor", config.agent_flavor))}
-        network = call("looking up the external network", self.conn.network.find_network,
-                       config.external_network)
+        flavors = {
+            role: self._flavor(role, flavor)
+            for role, flavor in (
+                ("server_flavor", config.server_flavor),
+                ("agent_flavor", config.agent_flavor),
+            )
+        }
+        network = call(
+            "looking up the external network",
+            self.conn.network.find_network,
+            config.external_network,
+        )
         if network is None or not network.is_router_external:
-            externals = call("listing external networks", self.conn.network.networks,
-                             is_router_external=True)
+            externals = call(
+                "listing external networks", self.conn.network.networks, is_router_external=True
+            )
             what = "not found" if network is None else "is not an external network"
             raise CloudError(
                 f"external_network {config.external_network!r} {what}: set it to one of: "
                 f"{', '.join(sorted(n.name for n in externals)) or '(none visible)'}"
             )
-        return Prerequisites(image.id, flavors["server_flavor"], flavors["agent_flavor"], network.id)
+        return Prerequisites(
+            image.id, flavors["server_flavor"], flavors["agent_flavor"], network.id
+        )
 
     def _flavor(self, field: str, name: str) -> str:
         flavor = call(f"looking up flavor {name}", self.conn.compute.find_flavor, name)
@@ -73,10 +84,12 @@ class Lookup:
     # -- the cluster's own resources ----------------------------------------------------------
 
     def _tagged(self, kind: str, name: str, listing: Any, **filters: Any) -> Any:
-        matches = list(call(f"looking up {kind} {name}", listing, name=name, tags=self.tag, **filters))
+        matches = list(
+            call(f"looking up {kind} {name}", listing, name=name, tags=self.tag, **filters)
+        )
         found = only(f"{kind} {name} tagged {self.tag}", matches)
         if found is None:
-            same_name = [m for m in call(f"looking up {kind} {name}", listing, name=name, **filters)]
+            same_name = list(call(f"looking up {kind} {name}", listing, name=name, **filters))
             if same_name:
                 raise CloudError(
                     f"a {kind} named {name!r} exists without the tag {self.tag!r}: it isn't this "
@@ -94,18 +107,28 @@ class Lookup:
         return self._tagged("router", self.names.router, self.conn.network.routers)
 
     def router_interface(self, router: Any, subnet: Any) -> Any:
-        ports = call("looking up the router's interface", self.conn.network.ports,
-                     device_id=router.id, network_id=subnet.network_id)
-        return next((p for p in ports if any(
-            ip["subnet_id"] == subnet.id for ip in p.fixed_ips)), None)
+        ports = call(
+            "looking up the router's interface",
+            self.conn.network.ports,
+            device_id=router.id,
+            network_id=subnet.network_id,
+        )
+        return next(
+            (p for p in ports if any(ip["subnet_id"] == subnet.id for ip in p.fixed_ips)), None
+        )
 
     def security_group(self) -> Any:
-        return self._tagged("security group", self.names.security_group,
-                            self.conn.network.security_groups)
+        return self._tagged(
+            "security group", self.names.security_group, self.conn.network.security_groups
+        )
 
     def rule(self, group: Any, rule: Rule) -> Any:
-        rules = call("looking up security group rules", self.conn.network.security_group_rules,
-                     security_group_id=group.id, direction="ingress")
+        rules = call(
+            "looking up security group rules",
+            self.conn.network.security_group_rules,
+            security_group_id=group.id,
+            direction="ingress",
+        )
         for existing in rules:
             remote_ok = (
                 existing.remote_ip_prefix == rule.remote_cidr
@@ -113,7 +136,10 @@ class Lookup:
                 else existing.remote_group_id == group.id
             )
             if (existing.protocol, existing.port_range_min, existing.port_range_max) == (
-                rule.protocol, rule.port_min, rule.port_max) and remote_ok:
+                rule.protocol,
+                rule.port_min,
+                rule.port_max,
+            ) and remote_ok:
                 return existing
         return None
 
@@ -126,14 +152,22 @@ class Lookup:
     def server(self, node: Node) -> Any:
         # Nova's name filter is a regular expression: anchor it. Tags filter: microversion 2.26.
         pattern = f"^{re.escape(node.name)}$"
-        matches = list(call(f"looking up server {node.name}", self.conn.compute.servers,
-                            name=pattern, tags=self.tag))
+        matches = list(
+            call(
+                f"looking up server {node.name}",
+                self.conn.compute.servers,
+                name=pattern,
+                tags=self.tag,
+            )
+        )
         return only(f"server {node.name} tagged {self.tag}", matches)
 
     def floating_ip(self) -> Any:
         tags = f"{self.tag},{role_tag('server')}"
-        return only("the server's floating IP", list(
-            call("looking up the floating IP", self.conn.network.ips, tags=tags)))
+        return only(
+            "the server's floating IP",
+            list(call("looking up the floating IP", self.conn.network.ips, tags=tags)),
+        )
 
     def servers(self, role: Role | None = None) -> list[Any]:
         tags = self.tag if role is None else f"{self.tag},{role_tag(role)}"

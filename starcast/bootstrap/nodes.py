@@ -21,7 +21,7 @@ class NodeState:
 def _api(kubeconfig: Path) -> Any:
     from kubernetes import client, config
 
-    api_client = config.new_client_from_config(config_file=str(kubeconfig))
+    api_client = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
     api_client.configuration.retries = 0  # our poll is the retry; urllib3's would triple each wait
     return api_client, client
 
@@ -59,14 +59,19 @@ def wait_api(kubeconfig: Path, timeout: float, progress: Progress, interval: flo
         return True
 
     with progress.waiting("the k3s API server", timeout):
-        poll("the k3s API server", answers, timeout,
-             "check admin_cidr lets you reach port 6443 and the server's console log", interval)
+        poll(
+            "the k3s API server",
+            answers,
+            timeout,
+            "check admin_cidr lets you reach port 6443 and the server's console log",
+            interval,
+        )
 
 
 def wait_ready(
     kubeconfig: Path, expected: list[str], timeout: float, progress: Progress, interval: float
 ) -> list[NodeState]:
-    """Wait until each of `expected` is registered and Ready, reporting each one as it gets there."""
+    """Wait until each of `expected` is registered and Ready, reporting each as it gets there."""
     reported: set[str] = set()
 
     def all_ready() -> list[NodeState] | None:

@@ -1,4 +1,4 @@
-"""`plan`: compare the cloud (read-only calls) with cluster.yaml; what `up` would create, keep, change.
+"""`plan`: the cloud (read-only calls) against cluster.yaml: what `up` would create, keep, change.
 
 Nothing here writes: the lookups are GETs, and the user-data is rendered with the token shown
 as redacted.
@@ -43,7 +43,8 @@ class Plan:
             for row in rows
         ]
         summary = ", ".join(
-            f"{self.count(a)} to {a}" for a in ("create", "change", "replace", "delete", "keep")
+            f"{self.count(a)} to {a}"
+            for a in ("create", "change", "replace", "delete", "keep")
             if self.count(a)
         )
         return "\n".join([*(line.rstrip() for line in lines), "", f"Plan: {summary}."])
@@ -63,9 +64,13 @@ def make_plan(lookup: Lookup) -> Plan:
     changes.append(_exists(subnet, "subnet", names.subnet, config.cidr))
     router = lookup.router()
     if router is None:
-        changes.append(Change("create", "router", names.router, f"gateway {config.external_network}"))
+        changes.append(
+            Change("create", "router", names.router, f"gateway {config.external_network}")
+        )
     elif (router.external_gateway_info or {}).get("network_id") != needs.external_network_id:
-        changes.append(Change("change", "router", names.router, f"set gateway {config.external_network}"))
+        changes.append(
+            Change("change", "router", names.router, f"set gateway {config.external_network}")
+        )
     else:
         changes.append(Change("keep", "router", names.router))
     interface = lookup.router_interface(router, subnet) if router and subnet else None
@@ -73,18 +78,30 @@ def make_plan(lookup: Lookup) -> Plan:
     group = lookup.security_group()
     wanted_rules = security_rules(config)
     if group is None:
-        changes.append(Change("create", "security group", names.security_group,
-                              f"{len(wanted_rules)} ingress rules"))
+        changes.append(
+            Change(
+                "create",
+                "security group",
+                names.security_group,
+                f"{len(wanted_rules)} ingress rules",
+            )
+        )
     else:
         missing = [rule for rule in wanted_rules if lookup.rule(group, rule) is None]
-        changes.append(Change("change" if missing else "keep", "security group",
-                              names.security_group,
-                              f"add {len(missing)} rules" if missing else ""))
+        changes.append(
+            Change(
+                "change" if missing else "keep",
+                "security group",
+                names.security_group,
+                f"add {len(missing)} rules" if missing else "",
+            )
+        )
     for rule in wanted_rules:
         remote = rule.remote_cidr or "group members"
         found = lookup.rule(group, rule) if group is not None else None
-        changes.append(_exists(found, "rule", f"{rule.protocol}/{rule.port_min}",
-                               f"from {remote}: {rule.why}"))
+        changes.append(
+            _exists(found, "rule", f"{rule.protocol}/{rule.port_min}", f"from {remote}: {rule.why}")
+        )
     keypair = lookup.keypair()
     key_detail = "existing" if config.keypair else "generated ed25519, private key 0600"
     changes.append(_exists(keypair, "keypair", names.keypair, key_detail))
@@ -96,9 +113,13 @@ def make_plan(lookup: Lookup) -> Plan:
         fip = lookup.floating_ip()
         server_port = ports[wanted[0].name]
         if fip is None:
-            changes.append(Change("create", "floating IP", "(server)", f"on {config.external_network}"))
+            changes.append(
+                Change("create", "floating IP", "(server)", f"on {config.external_network}")
+            )
         elif server_port is None or fip.port_id != server_port.id:
-            changes.append(Change("change", "floating IP", fip.floating_ip_address, "attach to server"))
+            changes.append(
+                Change("change", "floating IP", fip.floating_ip_address, "attach to server")
+            )
         else:
             changes.append(Change("keep", "floating IP", fip.floating_ip_address))
     for node in wanted:
@@ -127,6 +148,8 @@ def _user_data(lookup: Lookup, ports: dict[str, Any]) -> dict[str, str]:
     server_ip = ip(wanted[0].name)
     public = fip.floating_ip_address if fip is not None else None
     return {
-        node.name: render_user_data(lookup.config, node, None, Addresses(ip(node.name), server_ip, public))
+        node.name: render_user_data(
+            lookup.config, node, None, Addresses(ip(node.name), server_ip, public)
+        )
         for node in wanted
     }

@@ -13,7 +13,7 @@ T = TypeVar("T")
 POLL_S: Final = 2.0
 
 
-class WaitTimeout(Exception):
+class WaitTimeoutError(Exception):
     """A wait ran out of time; the message says what was awaited, for how long, and what to do."""
 
 
@@ -44,12 +44,12 @@ def poll(
     hint: str,
     interval: float = POLL_S,
 ) -> T:
-    """Call `probe` until it returns something; raise :class:`WaitTimeout` after `timeout`."""
+    """Call `probe` until it returns something; raise :class:`WaitTimeoutError` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         result = probe()
         if result is not None:
             return result
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"{what} not ready after {timeout:.0f}s: {hint}")
+            raise WaitTimeoutError(f"{what} not ready after {timeout:.0f}s: {hint}")
         time.sleep(interval)

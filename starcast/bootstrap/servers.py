@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from starcast.bootstrap.cloud import CloudError, call
-from starcast.bootstrap.progress import Progress, WaitTimeout, poll
+from starcast.bootstrap.progress import Progress, WaitTimeoutError, poll
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -32,8 +32,11 @@ def wait_active(
 
     with progress.waiting(f"server {server.name} ACTIVE", timeout):
         return poll(
-            f"server {server.name}", probe, timeout,
-            "raise timeouts.server_active, or look at `openstack server show`", interval,
+            f"server {server.name}",
+            probe,
+            timeout,
+            "raise timeouts.server_active, or look at `openstack server show`",
+            interval,
         )
 
 
@@ -53,14 +56,23 @@ def delete_and_wait(
         return None
 
     try:
-        poll(f"deletion of server {server.name}", gone, timeout,
-             "raise timeouts.deletion, or look at `openstack server show`", interval)
-    except WaitTimeout as error:
+        poll(
+            f"deletion of server {server.name}",
+            gone,
+            timeout,
+            "raise timeouts.deletion, or look at `openstack server show`",
+            interval,
+        )
+    except WaitTimeoutError as error:
         raise CloudError(str(error)) from None
 
 
 def replace_if_failed(
-    conn: Connection, server: Any | None, timeout: float, progress: Progress, interval: float = POLL_S
+    conn: Connection,
+    server: Any | None,
+    timeout: float,
+    progress: Progress,
+    interval: float = POLL_S,
 ) -> Any | None:
     """A VM of ours left in ERROR by an earlier run is deleted, so `up` boots it again."""
     if server is not None and server.status == "ERROR":

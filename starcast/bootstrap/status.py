@@ -18,9 +18,13 @@ class Row:
 
 def cluster_status(lookup: Lookup) -> list[Row]:
     net, tag = lookup.conn.network, lookup.tag
-    rows = [Row("network", n.name, n.status) for n in call("listing networks", net.networks, tags=tag)]
+    rows = [
+        Row("network", n.name, n.status) for n in call("listing networks", net.networks, tags=tag)
+    ]
     rows += [Row("subnet", s.name, s.cidr) for s in call("listing subnets", net.subnets, tags=tag)]
-    rows += [Row("router", r.name, r.status) for r in call("listing routers", net.routers, tags=tag)]
+    rows += [
+        Row("router", r.name, r.status) for r in call("listing routers", net.routers, tags=tag)
+    ]
     rows += [
         Row("security group", g.name, f"{len(g.security_group_rules or [])} rules")
         for g in call("listing security groups", net.security_groups, tags=tag)
@@ -30,17 +34,16 @@ def cluster_status(lookup: Lookup) -> list[Row]:
         Row("floating IP", f.floating_ip_address, "attached" if f.port_id else "detached")
         for f in call("listing floating IPs", net.ips, tags=tag)
     ]
-    servers = lookup.servers()
-    states = {}
+    servers = sorted(lookup.servers(), key=lambda s: s.name)
     kubeconfig = lookup.config.kubeconfig_path
-    if servers and kubeconfig.exists():
-        states = {s.name: s.ready for s in node_states(kubeconfig) or []}
-    for server in sorted(servers, key=lambda s: s.name):
-        if not states:
-            node = "node: unknown (no kubeconfig or API unreachable)" if servers else ""
+    states = node_states(kubeconfig) if servers and kubeconfig.exists() else None
+    ready = {state.name: state.ready for state in states or []}
+    for server in servers:
+        if states is None:
+            node = "node unknown (no kubeconfig, or the API is unreachable)"
+        elif server.name not in ready:
+            node = "node not registered"
         else:
-            node = {True: "node Ready", False: "node NotReady"}.get(
-                states.get(server.name), "node not registered"
-            ) if server.name in states or states else ""
+            node = "node Ready" if ready[server.name] else "node NotReady"
         rows.append(Row("server", server.name, f"{server.status}, {node}"))
     return rows

@@ -38,8 +38,12 @@ def teardown(lookup: Lookup, secrets: ClusterSecrets, progress: Progress) -> int
     for router in call("listing routers", net.routers, tags=tag):
         for subnet in subnets:
             if lookup.router_interface(router, subnet) is not None:
-                call(f"detaching router {router.name} from {subnet.name}",
-                     net.remove_interface_from_router, router, subnet_id=subnet.id)
+                call(
+                    f"detaching router {router.name} from {subnet.name}",
+                    net.remove_interface_from_router,
+                    router,
+                    subnet_id=subnet.id,
+                )
                 progress.resource("deleted", "router interface", subnet.name)
         call(f"deleting router {router.name}", net.delete_router, router, ignore_missing=True)
         progress.resource("deleted", "router", router.name)
@@ -53,8 +57,12 @@ def teardown(lookup: Lookup, secrets: ClusterSecrets, progress: Progress) -> int
         progress.resource("deleted", "network", network.name)
         deleted += 1
     for group in call("listing security groups", net.security_groups, tags=tag):
-        call(f"deleting security group {group.name}", net.delete_security_group, group,
-             ignore_missing=True)
+        call(
+            f"deleting security group {group.name}",
+            net.delete_security_group,
+            group,
+            ignore_missing=True,
+        )
         progress.resource("deleted", "security group", group.name)
         deleted += 1
     deleted += _delete_generated_keypair(lookup, secrets, progress)
@@ -71,8 +79,12 @@ def _delete_generated_keypair(lookup: Lookup, secrets: ClusterSecrets, progress:
     keypair: Any = lookup.keypair()
     if keypair is None or keypair.public_key.split()[:2] != secrets.public_key().split()[:2]:
         return 0
-    call(f"deleting keypair {keypair.name}", lookup.conn.compute.delete_keypair, keypair,
-         ignore_missing=True)
+    call(
+        f"deleting keypair {keypair.name}",
+        lookup.conn.compute.delete_keypair,
+        keypair,
+        ignore_missing=True,
+    )
     progress.resource("deleted", "keypair", keypair.name)
     return 1
 
@@ -83,7 +95,9 @@ def remove_surplus_agents(lookup: Lookup, wanted: set[str], progress: Progress) 
     removed = 0
     for server in lookup.servers("agent"):
         if server.name not in wanted:
-            delete_and_wait(lookup.conn, server, timeouts.deletion, progress, timeouts.poll_interval)
+            delete_and_wait(
+                lookup.conn, server, timeouts.deletion, progress, timeouts.poll_interval
+            )
             removed += 1
     for port in lookup.ports():
         if port.name.startswith(f"{lookup.config.name}-agent-") and port.name not in wanted:

@@ -1,4 +1,4 @@
-"""`up`: every resource in order, then the waits: VMs ACTIVE, kubeconfig, API, nodes Ready, charts."""
+"""`up`: every resource in order, then the waits (VMs, kubeconfig, API, nodes), then the charts."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ def bring_up(config: ClusterConfig, progress: Progress) -> UpResult:
     progress.resource("wrote", "kubeconfig", str(config.kubeconfig_path))
     wait_api(config.kubeconfig_path, timeouts.api, progress, timeouts.poll_interval)
     names = [node.name for node in wanted]
-    wait_ready(config.kubeconfig_path, names, timeouts.nodes_ready, progress, timeouts.poll_interval)
+    wait_ready(
+        config.kubeconfig_path, names, timeouts.nodes_ready, progress, timeouts.poll_interval
+    )
     install_charts(config.charts, config.kubeconfig_path, timeouts.helm, progress)
     return UpResult(config.kubeconfig_path, address, names)

@@ -71,7 +71,9 @@ def _identity(state: CloudState, base: str, method: str, path: str, body: Any) -
         "status": "stable",
         "updated": "2020-04-07T00:00:00Z",
         "links": [{"rel": "self", "href": f"{base}/identity/v3/"}],
-        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+        ],
     }
     if method == "GET" and path == "/":
         return 300, {}, {"versions": {"values": [version]}}
@@ -112,8 +114,16 @@ def _issue_token(state: CloudState, base: str, body: Any) -> Answer:
     payload = {
         "token": {
             "methods": ["password"],
-            "user": {"id": uuid.uuid4().hex, "name": password["name"], "domain": {"id": "default", "name": "Default"}},
-            "project": {"id": state.project_id, "name": project, "domain": {"id": "default", "name": "Default"}},
+            "user": {
+                "id": uuid.uuid4().hex,
+                "name": password["name"],
+                "domain": {"id": "default", "name": "Default"},
+            },
+            "project": {
+                "id": state.project_id,
+                "name": project,
+                "domain": {"id": "default", "name": "Default"},
+            },
             "roles": [{"id": uuid.uuid4().hex, "name": "member"}],
             "issued_at": issued.isoformat(),
             "expires_at": (issued + timedelta(hours=1)).isoformat(),

@@ -33,7 +33,11 @@ def network_route(
     parts = path.strip("/").split("/")
     collection = parts[0]
     if collection == "extensions":
-        return 200, {}, {"extensions": [{"alias": a, "name": a} for a in ("tag-creation", "router")]}
+        return (
+            200,
+            {},
+            {"extensions": [{"alias": a, "name": a} for a in ("tag-creation", "router")]},
+        )
     if collection not in SINGULAR:
         raise ApiError(404, f"no network path {path}", "HTTPNotFound")
     table = state.table(collection)
@@ -132,8 +136,11 @@ def _reject_duplicate_rule(state: CloudState, spec: dict[str, Any]) -> None:
     keys += ("port_range_max", "remote_ip_prefix", "remote_group_id")
     for rule in state.table("security-group-rules").values():
         if all(rule.get(k) == spec.get(k) for k in keys):
-            raise ApiError(409, f"Security group rule already exists. Rule id is {rule['id']}.",
-                           "SecurityGroupRuleExists")
+            raise ApiError(
+                409,
+                f"Security group rule already exists. Rule id is {rule['id']}.",
+                "SecurityGroupRuleExists",
+            )
 
 
 def _new_port(state: CloudState, spec: dict[str, Any]) -> dict[str, Any]:
@@ -164,8 +171,15 @@ def _new_floating_ip(state: CloudState, spec: dict[str, Any]) -> dict[str, Any]:
     if not network.get("router:external"):
         raise ApiError(400, f"Network {network['id']} is not a valid external network")
     used = {fip["floating_ip_address"] for fip in table.values()}
-    address = next(f"{FLOATING_POOL}{n}" for n in range(1, 255) if f"{FLOATING_POOL}{n}" not in used)
-    return {"floating_ip_address": address, "status": "DOWN", "port_id": None, "fixed_ip_address": None}
+    address = next(
+        f"{FLOATING_POOL}{n}" for n in range(1, 255) if f"{FLOATING_POOL}{n}" not in used
+    )
+    return {
+        "floating_ip_address": address,
+        "status": "DOWN",
+        "port_id": None,
+        "fixed_ip_address": None,
+    }
 
 
 def _router_interface(
@@ -174,20 +188,28 @@ def _router_interface(
     subnet = _require(state, "subnets", body["subnet_id"])
     ports = state.table("ports")
     existing = [
-        p for p in ports.values()
+        p
+        for p in ports.values()
         if p["device_id"] == router["id"] and p["fixed_ips"][0]["subnet_id"] == subnet["id"]
     ]
     if action == "add_router_interface":
         if existing:
-            raise ApiError(400, f"Router already has a port on subnet {subnet['id']}.", "BadRequest")
+            raise ApiError(
+                400, f"Router already has a port on subnet {subnet['id']}.", "BadRequest"
+            )
         port = _create(state, "ports", {"network_id": subnet["network_id"], "name": ""})
         port["fixed_ips"][0]["ip_address"] = subnet["gateway_ip"]
-        port.update(device_id=router["id"], device_owner="network:router_interface", status="ACTIVE")
+        port.update(
+            device_id=router["id"], device_owner="network:router_interface", status="ACTIVE"
+        )
         return {"id": router["id"], "subnet_id": subnet["id"], "port_id": port["id"]}
     if action == "remove_router_interface":
         if not existing:
-            raise ApiError(404, f"Router {router['id']} has no interface on subnet {subnet['id']}",
-                           "RouterInterfaceNotFoundForSubnet")
+            raise ApiError(
+                404,
+                f"Router {router['id']} has no interface on subnet {subnet['id']}",
+                "RouterInterfaceNotFoundForSubnet",
+            )
         del ports[existing[0]["id"]]
         return {"id": router["id"], "subnet_id": subnet["id"], "port_id": existing[0]["id"]}
     raise ApiError(404, f"no router action {action}")
@@ -210,8 +232,11 @@ def _check_unused(state: CloudState, collection: str, item: dict[str, Any]) -> N
                 fip.update(port_id=None, fixed_ip_address=None, status="DOWN")
     if in_use:
         kind = SINGULAR[collection].replace("_", " ")
-        raise ApiError(409, f"Unable to complete operation on {kind} {item['id']}: it is in use.",
-                       f"{SINGULAR[collection].title().replace('_', '')}InUse")
+        raise ApiError(
+            409,
+            f"Unable to complete operation on {kind} {item['id']}: it is in use.",
+            f"{SINGULAR[collection].title().replace('_', '')}InUse",
+        )
     if collection == "subnets":
         network = state.table("networks").get(item["network_id"])
         if network:

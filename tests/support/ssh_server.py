@@ -69,7 +69,7 @@ def cloud_init_console(host_public_key: str, hostname: str = "starcast-server") 
             "-----BEGIN SSH HOST KEY KEYS-----",
             f"{host_public_key} root@{hostname}",
             "-----END SSH HOST KEY KEYS-----",
-            f"[   20.000000] cloud-init[700]: Cloud-init v. 22.4.2 finished. Datasource DataSourceOpenStackLocal.",
+            "[   20.000000] cloud-init[700]: Cloud-init v. 22.4.2 finished.",
             "",
         ]
     )
@@ -78,7 +78,9 @@ def cloud_init_console(host_public_key: str, hostname: str = "starcast-server") 
 def _sshd() -> str:
     found = shutil.which("sshd") or next((c for c in SSHD_CANDIDATES if Path(c).exists()), None)
     if found is None:
-        pytest.fail("sshd not found: run `make system-deps` (installs openssh-server)", pytrace=False)
+        pytest.fail(
+            "sshd not found: run `make system-deps` (installs openssh-server)", pytrace=False
+        )
     return found
 
 
@@ -100,19 +102,28 @@ def start_ssh_server(directory: Path) -> SshServer:
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     host_key = Ed25519PrivateKey.generate()
-    _write_private(directory / "host_ed25519", host_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption()).decode())
-    public = host_key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    _write_private(
+        directory / "host_ed25519",
+        host_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        ).decode(),
+    )
+    public = (
+        host_key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     (directory / "authorized_keys").touch(mode=0o600)
     (directory / "k3s.yaml").touch(mode=0o600)
     serve = directory / "serve-kubeconfig.sh"
+    wanted = f'"cat {K3S_KUBECONFIG}"|"sudo -n cat {K3S_KUBECONFIG}"'
     serve.write_text(
         "#!/bin/sh\n"
         f'printf "%s\\n" "$SSH_ORIGINAL_COMMAND" >> "{directory}/commands.log"\n'
         'case "$SSH_ORIGINAL_COMMAND" in\n'
-        f'  "cat {K3S_KUBECONFIG}"|"sudo -n cat {K3S_KUBECONFIG}") exec cat "{directory}/k3s.yaml" ;;\n'
+        f'  {wanted}) exec cat "{directory}/k3s.yaml" ;;\n'
         '  *) echo "this stand-in VM only serves the k3s kubeconfig" >&2; exit 1 ;;\n'
         "esac\n"
     )

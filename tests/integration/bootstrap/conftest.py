@@ -51,10 +51,22 @@ class Cluster:
         return runner.invoke(app, ["bootstrap", *args, "-f", str(self.config_path)], env=self.env)
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
-        command = [sys.executable, "-m", "starcast", "bootstrap", *args, "-f", str(self.config_path)]
+        command = [
+            sys.executable,
+            "-m",
+            "starcast",
+            "bootstrap",
+            *args,
+            "-f",
+            str(self.config_path),
+        ]
         return subprocess.Popen(
-            command, env={**os.environ, **self.env}, cwd=REPO_ROOT, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            command,
+            env={**os.environ, **self.env},
+            cwd=REPO_ROOT,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
 
 
