@@ -38,20 +38,43 @@ def connect(cloud: str) -> Connection:
             f"cloud {cloud!r} not found in clouds.yaml ({error}): add it, or point "
             "OS_CLIENT_CONFIG_FILE at the clouds.yaml that has it"
         ) from None
-    except (ksa.ConnectFailure, ksa.ConnectTimeout, ksa.DiscoveryFailure) as error:
-        raise CloudError(
-            f"cannot reach cloud {cloud!r}'s identity service ({type(error).__name__}): check "
-            "auth_url in clouds.yaml and your network or VPN"
-        ) from None
-    except (ksa.Unauthorized, sdk.HttpException) as error:
-        status = getattr(error, "http_status", None) or getattr(error, "status_code", None)
-        raise CloudError(
-            f"cloud {cloud!r} refused the credentials in clouds.yaml (HTTP {status}): check "
-            "username, password, project and domains"
-        ) from None
-    except ksa.ClientException as error:
+    except (ksa.ClientException, sdk.SDKException) as error:
+        # openstacksdk wraps keystoneauth's errors (a refused connection becomes "Could not
+        # find versioned identity endpoints"): classify by the root cause.
+        if _caused_by(error, (ksa.ConnectFailure, ksa.ConnectTimeout, ksa.DiscoveryFailure)):
+            raise CloudError(
+                f"cannot reach cloud {cloud!r}'s identity service: check auth_url in "
+                "clouds.yaml and your network or VPN"
+            ) from None
+        if _caused_by(error, (ksa.Unauthorized,)) or _status(error) == 401:
+            raise CloudError(
+                f"cloud {cloud!r} refused the credentials in clouds.yaml (HTTP 401): check "
+                "username, password, project and domains"
+            ) from None
         raise CloudError(f"cloud {cloud!r}: {type(error).__name__}: {error}") from None
     return connection
+
+
+def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def find(what: str, function: Callable[..., T], name: str) -> T | None:
+    """A `find_*` proxy call: the resource, or None when the cloud has no such one."""
+    from openstack import exceptions as sdk
+
+    def lookup() -> T | None:
+        try:
+            return function(name, ignore_missing=False)
+        except sdk.NotFoundException:
+            return None
+
+    return call(what, lookup)
 
 
 def _status(error: Exception) -> int | None:

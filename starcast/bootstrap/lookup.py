@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from starcast.bootstrap.cloud import CloudError, call, only
+from starcast.bootstrap.cloud import CloudError, call, find, only
 from starcast.bootstrap.config import ClusterConfig
 from starcast.bootstrap.desired import Node, Role, Rule, names, role_tag
 
@@ -39,7 +39,7 @@ class Lookup:
 
     def prerequisites(self) -> Prerequisites:
         config = self.config
-        image = call("looking up the image", self.conn.image.find_image, config.image)
+        image = find("looking up the image", self.conn.image.find_image, config.image)
         if image is None:
             available = sorted(i.name for i in call("listing images", self.conn.image.images))
             raise CloudError(
@@ -53,7 +53,7 @@ class Lookup:
                 ("agent_flavor", config.agent_flavor),
             )
         }
-        network = call(
+        network = find(
             "looking up the external network",
             self.conn.network.find_network,
             config.external_network,
@@ -72,7 +72,7 @@ class Lookup:
         )
 
     def _flavor(self, field: str, name: str) -> str:
-        flavor = call(f"looking up flavor {name}", self.conn.compute.find_flavor, name)
+        flavor = find(f"looking up flavor {name}", self.conn.compute.find_flavor, name)
         if flavor is None:
             available = sorted(f.name for f in call("listing flavors", self.conn.compute.flavors))
             raise CloudError(
@@ -144,7 +144,7 @@ class Lookup:
         return None
 
     def keypair(self) -> Any:
-        return call("looking up the keypair", self.conn.compute.find_keypair, self.names.keypair)
+        return find("looking up the keypair", self.conn.compute.find_keypair, self.names.keypair)
 
     def port(self, node: Node) -> Any:
         return self._tagged("port", node.port_name, self.conn.network.ports)
