@@ -1,4 +1,4 @@
-"""`plan` against the fake cloud: read-only, a table of what `up` would do, every node's user-data."""
+"""`plan` on the fake cloud: read-only, a table of what `up` would do, every node's user-data."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,13 +16,13 @@ from tests.integration.bootstrap.conftest import Cluster
     [
         (
             {"image": "ubuntu-99.04"},
-            "image 'ubuntu-99.04' not found in cloud 'fake': set `image` in cluster.yaml to one of: "
-            "debian-12-genericcloud-amd64",
+            "image 'ubuntu-99.04' not found in cloud 'fake': set `image` in cluster.yaml to one "
+            "of: debian-12-genericcloud-amd64",
         ),
         (
             {"server_flavor": "m9.huge"},
-            "flavor 'm9.huge' not found in cloud 'fake': set `server_flavor` in cluster.yaml to one "
-            "of: m1.large, m1.medium",
+            "flavor 'm9.huge' not found in cloud 'fake': set `server_flavor` in cluster.yaml to "
+            "one of: m1.large, m1.medium",
         ),
         ({"agent_flavor": "m9.huge"}, "set `agent_flavor` in cluster.yaml"),
         (
@@ -45,12 +46,10 @@ def test_an_unreachable_cloud_says_where_to_look(cluster: Cluster) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    clouds_path = cluster.env["OS_CLIENT_CONFIG_FILE"]
-    with open(clouds_path) as handle:
-        clouds = yaml.safe_load(handle)
+    clouds_path = Path(cluster.env["OS_CLIENT_CONFIG_FILE"])
+    clouds = yaml.safe_load(clouds_path.read_text())
     clouds["clouds"]["fake"]["auth"]["auth_url"] = f"http://127.0.0.1:{port}/identity"
-    with open(clouds_path, "w") as handle:
-        yaml.safe_dump(clouds, handle)
+    clouds_path.write_text(yaml.safe_dump(clouds))
     result = cluster.run("up")
     assert result.exit_code == 1
     assert "cannot reach cloud 'fake'" in result.output
