@@ -122,26 +122,16 @@ class Lookup:
             "security group", self.names.security_group, self.conn.network.security_groups
         )
 
-    def rule(self, group: Any, rule: Rule) -> Any:
-        rules = call(
-            "looking up security group rules",
-            self.conn.network.security_group_rules,
-            security_group_id=group.id,
-            direction="ingress",
-        )
-        for existing in rules:
-            remote_ok = (
-                existing.remote_ip_prefix == rule.remote_cidr
-                if rule.remote_cidr is not None
-                else existing.remote_group_id == group.id
+    def rules(self, group: Any) -> list[Any]:
+        """The group's ingress rules, in one call (then matched with :func:`matching_rule`)."""
+        return list(
+            call(
+                "looking up security group rules",
+                self.conn.network.security_group_rules,
+                security_group_id=group.id,
+                direction="ingress",
             )
-            if (existing.protocol, existing.port_range_min, existing.port_range_max) == (
-                rule.protocol,
-                rule.port_min,
-                rule.port_max,
-            ) and remote_ok:
-                return existing
-        return None
+        )
 
     def keypair(self) -> Any:
         return find("looking up the keypair", self.conn.compute.find_keypair, self.names.keypair)
@@ -175,3 +165,17 @@ class Lookup:
 
     def ports(self) -> list[Any]:
         return list(call("listing the cluster's ports", self.conn.network.ports, tags=self.tag))
+
+
+def matching_rule(existing: list[Any], group: Any, rule: Rule) -> Any:
+    """The rule among `existing` that does what `rule` asks (remote CIDR, or the group itself)."""
+    for candidate in existing:
+        remote_ok = (
+            candidate.remote_ip_prefix == rule.remote_cidr
+            if rule.remote_cidr is not None
+            else candidate.remote_group_id == group.id
+        )
+        ports = (candidate.protocol, candidate.port_range_min, candidate.port_range_max)
+        if ports == (rule.protocol, rule.port_min, rule.port_max) and remote_ok:
+            return candidate
+    return None

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from starcast.bootstrap.cloudinit import Addresses, render_user_data
 from starcast.bootstrap.desired import nodes, security_rules
-from starcast.bootstrap.lookup import Lookup
+from starcast.bootstrap.lookup import Lookup, matching_rule
 
 Action = Literal["create", "keep", "change", "replace", "delete"]
 
@@ -77,6 +77,7 @@ def make_plan(lookup: Lookup) -> Plan:
     changes.append(_exists(interface, "router interface", f"{names.router}:{names.subnet}"))
     group = lookup.security_group()
     wanted_rules = security_rules(config)
+    existing_rules: list[Any] = []
     if group is None:
         changes.append(
             Change(
@@ -87,7 +88,8 @@ def make_plan(lookup: Lookup) -> Plan:
             )
         )
     else:
-        missing = [rule for rule in wanted_rules if lookup.rule(group, rule) is None]
+        existing_rules = lookup.rules(group)
+        missing = [r for r in wanted_rules if matching_rule(existing_rules, group, r) is None]
         changes.append(
             Change(
                 "change" if missing else "keep",
@@ -98,7 +100,7 @@ def make_plan(lookup: Lookup) -> Plan:
         )
     for rule in wanted_rules:
         remote = rule.remote_cidr or "group members"
-        found = lookup.rule(group, rule) if group is not None else None
+        found = matching_rule(existing_rules, group, rule) if group is not None else None
         changes.append(
             _exists(found, "rule", f"{rule.protocol}/{rule.port_min}", f"from {remote}: {rule.why}")
         )

@@ -8,13 +8,14 @@ resources the next `up` finds by name and tag.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starcast.bootstrap.cloud import CloudError, call, ensure
 from starcast.bootstrap.cloudinit import Addresses, render_user_data
 from starcast.bootstrap.desired import Node, nodes, role_tag, security_rules
-from starcast.bootstrap.lookup import Lookup, Prerequisites
+from starcast.bootstrap.lookup import Lookup, Prerequisites, matching_rule
 from starcast.bootstrap.progress import Progress
 from starcast.bootstrap.secrets import ClusterSecrets
 from starcast.bootstrap.servers import replace_if_failed
@@ -34,6 +35,18 @@ class Booted:
     servers: dict[str, Any]  # node name -> server
     server_ip: str
     public_ip: str | None
+
+
+class _FirstThenFresh:
+    """A rule's first look uses the listing made for all rules; a retry's look lists again."""
+
+    def __init__(self, first: list[Any], fresh: Callable[[], list[Any]]) -> None:
+        self._first: list[Any] | None = first
+        self._fresh = fresh
+
+    def __call__(self) -> list[Any]:
+        first, self._first = self._first, None
+        return first if first is not None else self._fresh()
 
 
 def _report(progress: Progress, kind: str, name: str, created: bool) -> None:
@@ -113,7 +126,9 @@ class Builder:
             ),
         )
         _report(self.progress, "security group", name, made)
+        existing = self.lookup.rules(group)
         for rule in security_rules(self.config):
+            listing = _FirstThenFresh(existing, lambda: self.lookup.rules(group))
             remote = (
                 {"remote_ip_prefix": rule.remote_cidr}
                 if rule.remote_cidr
@@ -121,7 +136,9 @@ class Builder:
             )
             _, made = ensure(
                 f"rule {rule.why}",
-                lambda rule=rule: self.lookup.rule(group, rule),  # type: ignore[misc]
+                lambda rule=rule, listing=listing: matching_rule(  # type: ignore[misc]
+                    listing(), group, rule
+                ),
                 lambda rule=rule, remote=remote: net.create_security_group_rule(  # type: ignore[misc]
                     security_group_id=group.id,
                     direction="ingress",
