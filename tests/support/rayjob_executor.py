@@ -103,10 +103,15 @@ class LocalRayJobExecutor:
         """Execute this namespace's RayJobs (KubeRay's real controller may own the others)."""
         with self._lock:
             self._namespaces.add(namespace)
-        listed = cast(
-            "dict[str, Any]",
-            self._custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL),
-        )
+        try:
+            listed = cast(
+                "dict[str, Any]",
+                self._custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL),
+            )
+        except ApiException as error:
+            if error.status == 404:  # KubeRay's CRD is not installed (yet): nothing to take
+                return
+            raise
         for job in listed["items"]:
             self._consider(job)
 

@@ -56,7 +56,7 @@ def test_can_i_what_the_operator_needs_and_nothing_more(
     kube_plane: KubePlane,
     training_namespace: TrainingNamespace,
     operator_account: tuple[str, str],
-    kube_namespace: str,
+    kuberay_crds: None,
 ) -> None:
     watched = training_namespace.name
     home, user = operator_account
