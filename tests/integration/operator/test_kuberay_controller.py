@@ -102,4 +102,9 @@ def test_kuberay_runs_the_operators_rayjob_on_kwok_nodes(
     assert cond["status"] == "False"
     kuberay_status = get(kube_plane, "rayjob", "tr-real", ns)["status"]  # type: ignore[index]
     assert cond["reason"] == kuberay_status["reason"]
+    print(  # for the record: what KubeRay made of it (pytest -s shows it)
+        f"KubeRay: jobStatus={kuberay_status.get('jobStatus')} "
+        f"jobDeploymentStatus={kuberay_status['jobDeploymentStatus']} "
+        f"reason={kuberay_status['reason']} message={kuberay_status.get('message')!r}"
+    )
     assert failed["jobDeploymentStatus"] == "Failed"
