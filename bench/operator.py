@@ -28,6 +28,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]  # noq
 sys.path.insert(0, os.path.dirname(_HERE))  # noqa: PTH120
 
 import argparse
+import logging
 import statistics
 import subprocess
 import tempfile
@@ -61,6 +62,7 @@ REGION: Final = "us-east-1"
 BUCKET: Final = "bench"
 KEY, SECRET = "bench-key", "bench-secret"
 APPLY_THREADS: Final = 16
+STARCAST_CRDS: Final = ("trainingruns.starcast.io", "modelreleases.starcast.io")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -181,6 +183,7 @@ def main() -> None:
     runs = args.runs or (100 if args.quick else 1000)
 
     kuberay = Path(script(str(REPO / "hack" / "kube-addons.sh"), "build", "kuberay").split()[-1])
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     s3_port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     moto.start()
@@ -200,7 +203,10 @@ def main() -> None:
         kubectl(env, "apply", "--server-side", "-f", str(REPO / "charts/starcast-operator/crds"))
         for name in CRDS:
             kubectl(env, "create", "-f", str(kuberay / "config/crd/bases" / name))
-        kubectl(env, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        established = '{.status.conditions[?(@.type=="Established")].status}'
+        for crd in (*STARCAST_CRDS, "rayjobs.ray.io", "rayclusters.ray.io"):
+            while kubectl(env, "get", "crd", crd, f"-o=jsonpath={established}") != "True":
+                time.sleep(0.2)  # kubectl wait fails on a CRD that has no status yet
         for ns in ("bench", "bench-baseline"):
             kubectl(env, "create", "namespace", ns)
         kubectl(

@@ -111,7 +111,13 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
         properties = {}
         for name, child in node["properties"].items():
             converted = _convert(child, defs)
-            if name not in required and "default" not in converted and _all_defaulted(converted):
+            nullable = {"type": "null"} in child.get("anyOf", ())
+            if (
+                name not in required
+                and not nullable  # absent means "none": a default would make it present
+                and "default" not in converted
+                and _all_defaulted(converted)
+            ):
                 # Spelled out, not `{}`: CEL rules are checked against the default as written.
                 converted["default"] = {
                     key: sub["default"]

@@ -142,10 +142,12 @@ def test_model_release_accepts_a_valid_canary(kube_plane: KubePlane, kube_namesp
     strategy = {
         "type": "Canary",
         "canary": {"steps": [{"setWeight": 10, "pause": {"durationSeconds": 60}},
-                             {"setWeight": 50, "pause": {"untilPromoted": True}}]},
+                             {"setWeight": 50, "pause": {"untilPromoted": True}},
+                             {"setWeight": 100}]},
     }  # fmt: skip
     apply(kube_plane, _release("ok", kube_namespace, **RELEASE, strategy=strategy))
     spec = kube_plane.kubectl_json("get", "mr", "ok", "-n", kube_namespace)["spec"]
+    assert "pause" not in spec["strategy"]["canary"]["steps"][2]  # optional stays absent
     assert spec["progressDeadlineSeconds"] == 600
     assert spec["rollback"] == {"automatic": True}
 
