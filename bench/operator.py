@@ -28,6 +28,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]  # noq
 sys.path.insert(0, os.path.dirname(_HERE))  # noqa: PTH120
 
 import argparse
+import json
 import logging
 import statistics
 import subprocess
@@ -102,6 +103,13 @@ def kubectl(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def established(env: dict[str, str], crd: str) -> bool:
+    status = json.loads(kubectl(env, "get", "crd", crd, "-o=json")).get("status") or {}
+    return any(
+        c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions") or ()
+    )
+
+
 class Watcher:
     """Records, by client clock, when each object of a kind is first seen (or reaches a phase)."""
 
@@ -112,7 +120,7 @@ class Watcher:
         done: Callable[[dict[str, Any]], bool],
     ) -> None:
         self.seen: dict[str, float] = {}
-        self.count: dict[str, int] = {}
+        self.uids: dict[str, set[str]] = {}  # a second object of the same name has another uid
         self._lister, self._args, self._done = lister, args, done
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -126,8 +134,7 @@ class Watcher:
             for event in stream:
                 obj = event["object"]
                 name = obj["metadata"]["name"]
-                if event["type"] == "ADDED":
-                    self.count[name] = self.count.get(name, 0) + 1
+                self.uids.setdefault(name, set()).add(obj["metadata"]["uid"])
                 if name not in self.seen and self._done(obj):
                     self.seen[name] = time.monotonic()
 
@@ -179,6 +186,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 runs instead of 1,000")
     parser.add_argument("--runs", type=int, help="override the number of runs")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to converge")
+    parser.add_argument("--operator-log", type=Path, help="keep the operator's log here")
     args = parser.parse_args()
     runs = args.runs or (100 if args.quick else 1000)
 
@@ -203,10 +211,9 @@ def main() -> None:
         kubectl(env, "apply", "--server-side", "-f", str(REPO / "charts/starcast-operator/crds"))
         for name in CRDS:
             kubectl(env, "create", "-f", str(kuberay / "config/crd/bases" / name))
-        established = '{.status.conditions[?(@.type=="Established")].status}'
         for crd in (*STARCAST_CRDS, "rayjobs.ray.io", "rayclusters.ray.io"):
-            while kubectl(env, "get", "crd", crd, f"-o=jsonpath={established}") != "True":
-                time.sleep(0.2)  # kubectl wait fails on a CRD that has no status yet
+            while not established(env, crd):  # kubectl wait fails on a CRD with no status yet
+                time.sleep(0.2)
         for ns in ("bench", "bench-baseline"):
             kubectl(env, "create", "namespace", ns)
         kubectl(
@@ -234,7 +241,7 @@ def main() -> None:
         executor.serve("bench")
         operator = OperatorProcess(
             operator_env(env, storage_endpoint=endpoint, storage_region=REGION),
-            Path(tmp) / "operator.log",
+            args.operator_log or Path(tmp) / "operator.log",
             "--standalone",
             "--namespace",
             "bench",
@@ -290,7 +297,7 @@ def main() -> None:
         duplicates = len(all_jobs) - len(
             {j["metadata"]["labels"]["starcast.io/training-run"] for j in all_jobs}
         )
-        duplicates += sum(count - 1 for count in rayjobs.count.values() if count > 1)
+        duplicates += sum(len(uids) - 1 for uids in rayjobs.uids.values())
         latencies = [rayjobs.seen[name] - t for name, t in applied.items() if name in rayjobs.seen]
         errors = runs - succeeded
     moto.stop()

@@ -21,7 +21,6 @@ from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
-import skops.io as sio
 from pydantic import BaseModel, Field, ValidationError
 
 from starcast import storage
@@ -135,6 +134,8 @@ def new_model_version(model_sha256: str, now: datetime | None = None) -> str:
 
 
 def serialize_model(estimator: Any) -> bytes:
+    import skops.io as sio  # with scikit-learn, ~100 MiB: readers of manifests don't need it
+
     return bytes(sio.dumps(estimator))
 
 
@@ -261,6 +262,8 @@ def _verified(
 
 
 def _deserialize(uri: str, model_bytes: bytes) -> Any:
+    import skops.io as sio
+
     untrusted = sio.get_untrusted_types(data=model_bytes)
     foreign = [t for t in untrusted if not t.startswith(TRUSTED_MODULE_PREFIXES)]
     if foreign:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 RETRIABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 REQUEST_TIMEOUT_S: Final = 30.0
 EVENT_MESSAGE_LIMIT: Final = 1024
+DISCOVERY_MEMORY_S: Final = 10.0
 
 
 class TransientError(Exception):
@@ -44,6 +46,7 @@ class Cluster:
         self._api = api_client
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
+        self._rayjob_api_seen_at = float("-inf")
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the API; None for 404, ConflictError for 409, TransientError when worth a retry."""
@@ -61,7 +64,18 @@ class Cluster:
             raise _transient(error, what) from error
 
     def rayjob_api_installed(self) -> bool:
-        """Whether KubeRay's RayJob API is served (discovery: needs no RBAC of its own)."""
+        """Whether KubeRay's RayJob API is served (discovery: needs no RBAC of its own).
+
+        A yes is remembered for a few seconds (a burst of syncs asks once); a no never is.
+        """
+        if time.monotonic() - self._rayjob_api_seen_at < DISCOVERY_MEMORY_S:
+            return True
+        installed = self._discover_rayjob_api()
+        if installed:
+            self._rayjob_api_seen_at = time.monotonic()
+        return installed
+
+    def _discover_rayjob_api(self) -> bool:
         try:
             resources = client.CustomObjectsApi(self._api).get_api_resources(
                 c.RAY_GROUP, c.RAY_VERSION, _request_timeout=REQUEST_TIMEOUT_S

@@ -54,15 +54,30 @@ def _report(outcome: Outcome, ref: dict[str, str], ctx: Context, metrics: Operat
     metrics.reconciles.labels(TRAINING_RUN, "requeued" if outcome.requeue_after else "ok").inc()
 
 
-def _sync(namespace: str, name: str, uid: str, ctx: Context, metrics: OperatorMetrics) -> Outcome:
+def _sync(
+    namespace: str,
+    name: str,
+    uid: str,
+    ctx: Context,
+    metrics: OperatorMetrics,
+    **seen: dict[str, Any] | None,
+) -> Outcome:
     try:
-        outcome = sync_training_run(namespace, name, ctx)
+        outcome = sync_training_run(namespace, name, ctx, **seen)
     except Exception as error:
         metrics.reconciles.labels(TRAINING_RUN, "error").inc()
         metrics.errors.labels(TRAINING_RUN, type(error).__name__).inc()
         raise
     _report(outcome, _ref(namespace, name, uid), ctx, metrics)
     return outcome
+
+
+def _reflects(run: dict[str, Any], rayjob: kopf.Body) -> bool:
+    """Whether a TrainingRun's status already carries this RayJob's job states."""
+    status, job = run.get("status") or {}, rayjob.get("status") or {}
+    return bool(status.get("rayJobName")) and all(
+        status.get(key) == (job.get(key) or None) for key in ("jobStatus", "jobDeploymentStatus")
+    )
 
 
 def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf.OperatorRegistry:
@@ -97,6 +112,13 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
     def trainingruns_by_phase(body: kopf.Body, **_: Any) -> dict[str, None]:
         return {body.get("status", {}).get("phase") or "Pending": None}
 
+    @kopf.index(*tr, id="trainingruns_by_name", registry=registry)
+    def trainingruns_by_name(
+        namespace: str | None, name: str, body: kopf.Body, **_: Any
+    ) -> dict[tuple[str | None, str], dict[str, Any]]:
+        """The last seen body of each run: a RayJob event rarely needs to read its owner."""
+        return {(namespace, name): dict(body)}
+
     @kopf.on.startup(registry=registry)
     def serve_metrics(**kwargs: Any) -> None:
         index: kopf.Index[str, None] = kwargs[
@@ -123,11 +145,17 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
     @kopf.on.create(*tr, id="create", registry=registry)
     @kopf.on.update(*tr, field="spec", id="spec-changed", registry=registry)
     def reconcile_training_run(
-        namespace: str | None, name: str, uid: str, memo: Any, retry: int, **_: Any
+        namespace: str | None,
+        name: str,
+        uid: str,
+        body: kopf.Body,
+        memo: Any,
+        retry: int,
+        **_: Any,
     ) -> None:
         assert namespace is not None  # a namespaced kind
         try:
-            outcome = _sync(namespace, name, uid, memo["ctx"], metrics)
+            outcome = _sync(namespace, name, uid, memo["ctx"], metrics, body=dict(body))
         except RETRIABLE as error:
             delay = min(RETRY_DELAY_S * 2**retry, MAX_RETRY_DELAY_S)
             raise kopf.TemporaryError(f"{error}; retrying in {delay:.0f}s", delay=delay) from error
@@ -161,8 +189,13 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         registry=registry,
     )
     def follow_rayjob(
-        namespace: str | None, body: kopf.Body, memo: Any, logger: kopf.Logger, **_: Any
+        namespace: str | None,
+        body: kopf.Body,
+        memo: Any,
+        logger: kopf.Logger,
+        **kwargs: Any,
     ) -> None:
+        runs: kopf.Index[tuple[str | None, str], dict[str, Any]] = kwargs["trainingruns_by_name"]
         assert namespace is not None
         owner = next(
             (
@@ -174,11 +207,18 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         )
         if owner is None:
             return
+        known = next(iter(runs.get((namespace, owner["name"]), ())), None)
+        if known is not None and _reflects(known, body):
+            return  # the run's status already says what this RayJob says
+        rayjob = dict(body)
         deadline = time.monotonic() + EVENT_RETRY_BUDGET_S
         delay = RETRY_DELAY_S / 4
         while True:
             try:
-                _sync(namespace, owner["name"], owner["uid"], memo["ctx"], metrics)
+                _sync(
+                    namespace, owner["name"], owner["uid"], memo["ctx"], metrics,
+                    body=known, rayjob=rayjob,
+                )  # fmt: skip
                 return
             except RETRIABLE as error:
                 if time.monotonic() + delay > deadline:

@@ -125,7 +125,11 @@ def validate(
 
 
 def _observe(
-    body: dict[str, Any], tr: TrainingRun, ctx: Context, created: list[bool]
+    body: dict[str, Any],
+    tr: TrainingRun,
+    ctx: Context,
+    created: list[bool],
+    seen_rayjob: dict[str, Any] | None = None,
 ) -> Observation:
     run = _identity(body)
     status = tr.status or TrainingRunStatus()
@@ -139,7 +143,7 @@ def _observe(
     if not ctx.cluster.rayjob_api_installed():
         return Observation(**base, kuberay_installed=False)
     name = rj.rayjob_name(run.name)
-    job = ctx.cluster.get_rayjob(run.namespace, name)
+    job = seen_rayjob if seen_rayjob is not None else ctx.cluster.get_rayjob(run.namespace, name)
     options: dict[str, Any] = {}
     if job is not None and not _owned_by(job, run.uid):
         return Observation(
@@ -199,22 +203,32 @@ def _observe(
     )
 
 
-def sync_training_run(namespace: str, name: str, ctx: Context) -> Outcome:
+def sync_training_run(
+    namespace: str,
+    name: str,
+    ctx: Context,
+    *,
+    body: dict[str, Any] | None = None,
+    rayjob: dict[str, Any] | None = None,
+) -> Outcome:
     """Bring one TrainingRun a step closer to done, and write its status. Safe to repeat.
 
-    Raises TransientError and StorageUnreachableError for the caller to retry with backoff.
+    `body` and `rayjob`, when the caller has them (from kopf's watch), spare the first reads;
+    a stale body only costs a conflict and a fresh read. Raises TransientError and
+    StorageUnreachableError for the caller to retry with backoff.
     """
     started = time.monotonic()
     created: list[bool] = []
-    for _ in range(STATUS_WRITE_ATTEMPTS):
-        body = ctx.cluster.get_training_run(namespace, name)
+    for attempt in range(STATUS_WRITE_ATTEMPTS):
+        if attempt > 0 or body is None:
+            body = ctx.cluster.get_training_run(namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return Outcome(phase=None)  # gone: the garbage collector removes its RayJob
         tr = _parse(body)
         previous = tr.status or TrainingRunStatus()
         if previous.phase in TERMINAL_PHASES:
             return Outcome(phase=previous.phase, previous_phase=previous.phase, status=previous)
-        obs = _observe(body, tr, ctx, created)
+        obs = _observe(body, tr, ctx, created, rayjob if attempt == 0 else None)
         status = compute_status(previous, obs)
         try:
             if status != previous:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from typing import Final
 
 import kopf
 
@@ -38,5 +40,18 @@ async def operate(
     )
 
 
+# kopf stamps its whole OperatorSettings on every record; repr'd into each structured line it
+# cost more CPU than the reconciles. The object's reference (k8s_ref) is what a line needs.
+KOPF_RECORD_NOISE: Final = ("settings", "k8s_skip")
+
+
+def _drop_kopf_noise(record: logging.LogRecord) -> bool:
+    for attribute in KOPF_RECORD_NOISE:
+        record.__dict__.pop(attribute, None)
+    return True
+
+
 def run_operator(settings: OperatorSettings) -> None:
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_drop_kopf_noise)
     asyncio.run(operate(settings))
