@@ -98,9 +98,13 @@ def test_kuberay_runs_the_operators_rayjob_on_kwok_nodes(
         assert "starcast.training" in command and "--family ridge" in command
 
         failed = wait_phase(kube_plane, "real", ns, "Failed", timeout=240, log=log.read_text)
+        kuberay_status = get(kube_plane, "rayjob", "tr-real", ns)["status"]  # type: ignore[index]
+        # While KubeRay still runs, so that it lifts its finalizer from the RayJob; the garbage
+        # collector deletes the RayJob with its TrainingRun.
+        kube_plane.kubectl("delete", "tr", "real", "-n", ns, "--wait=true", "--timeout=60s")
+        wait_for("the RayJob gone", lambda: get(kube_plane, "rayjob", "tr-real", ns) is None)
     cond = condition(failed, "Succeeded")
     assert cond["status"] == "False"
-    kuberay_status = get(kube_plane, "rayjob", "tr-real", ns)["status"]  # type: ignore[index]
     assert cond["reason"] == kuberay_status["reason"]
     print(  # for the record: what KubeRay made of it (pytest -s shows it)
         f"KubeRay: jobStatus={kuberay_status.get('jobStatus')} "
