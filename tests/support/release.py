@@ -150,14 +150,17 @@ class ReadyWatch:
     def _run(self) -> None:
         from kubernetes import client, config, watch
 
-        api = client.CoreV1Api(config.new_client_from_config(os.environ["KUBECONFIG"]))
+        # The client's watch and list calls are untyped: Any from here on.
+        api: Any = client.CoreV1Api(
+            config.new_client_from_config(os.environ["KUBECONFIG"])  # type: ignore[no-untyped-call]
+        )
         selector = "app.kubernetes.io/component=worker"
         while not self._stop.is_set():
-            listed = api.list_namespaced_pod(self.namespace, label_selector=selector)
+            listed: Any = api.list_namespaced_pod(self.namespace, label_selector=selector)
             self.ready = {pod.metadata.name: _is_ready(pod) for pod in listed.items}
             self._record()
             self._started.set()
-            stream = watch.Watch()
+            stream: Any = watch.Watch()  # type: ignore[no-untyped-call]
             try:
                 for event in stream.stream(
                     api.list_namespaced_pod,
