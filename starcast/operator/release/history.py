@@ -28,6 +28,16 @@ def seeded(previous: list[HistoryEntry], serving: ModelVersion | None) -> list[H
     return history
 
 
+def superseded(previous: list[HistoryEntry]) -> list[HistoryEntry]:
+    """A predecessor's history as its successor inherits it: a rollout in progress was superseded."""
+    return [
+        entry.model_copy(update={"outcome": Outcome.SUPERSEDED, "reason": "Superseded"})
+        if entry.outcome is Outcome.PROGRESSING
+        else entry
+        for entry in previous
+    ]
+
+
 def begin(
     history: list[HistoryEntry], model: ModelVersion, release: str, now: datetime
 ) -> list[HistoryEntry]:

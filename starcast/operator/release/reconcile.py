@@ -203,10 +203,11 @@ def _start(sync: Sync) -> None:
         )
         return
     serving = deployed_model(sync.deployment)
-    status.history = history.seeded(_previous_history(sync, claim), serving)
+    status.history = history.seeded(history.superseded(_previous_history(sync, claim)), serving)
     status.history = history.begin(status.history, candidate, sync.name, sync.now)
-    status.stable = serving
-    status.stable_version = serving.version if serving else None
+    # What a rollback restores: the last good version (not a superseded release's half-rollout).
+    status.stable = history.rollback_target(status.history) or serving
+    status.stable_version = status.stable.version if status.stable else None
     status.version = candidate.version
     status.candidate = candidate
     status.started_at = sync.now
