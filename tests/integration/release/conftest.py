@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.kube import KubePlane, kube_namespace, kube_plane, pytest_collection_finish
+from tests.support.models import model_artifact
+from tests.support.rabbitmq import broker_url, rabbitmq
 from tests.support.release import (
     OperatorProcess,
     ReadyWatch,
@@ -16,7 +18,14 @@ from tests.support.release import (
     operator_processes,
 )
 
-__all__ = ["kube_namespace", "kube_plane", "pytest_collection_finish"]
+__all__ = [
+    "broker_url",
+    "kube_namespace",
+    "kube_plane",
+    "model_artifact",
+    "pytest_collection_finish",
+    "rabbitmq",
+]
 
 
 @pytest.fixture(scope="session")
