@@ -8,6 +8,7 @@ here; CEL rules (`x-kubernetes-validations`) and list types come from the models
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Final
 
 import yaml
@@ -125,7 +126,9 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
         for name, child in node["properties"].items():
             converted = _convert(child, defs)
             if name not in required and "default" not in converted and _all_defaulted(converted):
-                converted["default"] = {}  # so the API server fills in the nested defaults
+                # The nested defaults spelled out: the API server checks a default against the
+                # object's CEL rules as it is, without defaulting inside it first.
+                converted["default"] = _nested_defaults(converted)
             properties[name] = converted
         out["properties"] = properties
     elif node.get("type") == "object" and isinstance(node.get("additionalProperties"), dict):
@@ -133,6 +136,15 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
     if "items" in node:
         out["items"] = _convert(node["items"], defs)
     return out
+
+
+def _nested_defaults(schema: Schema) -> Schema:
+    """The value an object of all-defaulted fields takes when it is left out."""
+    return {
+        name: copy.deepcopy(child["default"])  # copies: no YAML anchors in the CRD
+        for name, child in schema.get("properties", {}).items()
+        if "default" in child
+    }
 
 
 def _all_defaulted(schema: Schema) -> bool:
