@@ -8,7 +8,6 @@ here; CEL rules (`x-kubernetes-validations`) and list types come from the models
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Final
 
 import yaml
@@ -126,9 +125,12 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
         for name, child in node["properties"].items():
             converted = _convert(child, defs)
             if name not in required and "default" not in converted and _all_defaulted(converted):
-                # The nested defaults spelled out: the API server checks a default against the
-                # object's CEL rules as it is, without defaulting inside it first.
-                converted["default"] = _nested_defaults(converted)
+                # Spelled out, not `{}`: CEL rules are checked against the default as written.
+                converted["default"] = {
+                    key: sub["default"]
+                    for key, sub in converted["properties"].items()
+                    if "default" in sub
+                }
             properties[name] = converted
         out["properties"] = properties
     elif node.get("type") == "object" and isinstance(node.get("additionalProperties"), dict):
@@ -136,15 +138,6 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
     if "items" in node:
         out["items"] = _convert(node["items"], defs)
     return out
-
-
-def _nested_defaults(schema: Schema) -> Schema:
-    """The value an object of all-defaulted fields takes when it is left out."""
-    return {
-        name: copy.deepcopy(child["default"])  # copies: no YAML anchors in the CRD
-        for name, child in schema.get("properties", {}).items()
-        if "default" in child
-    }
 
 
 def _all_defaulted(schema: Schema) -> bool:
