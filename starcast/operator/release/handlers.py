@@ -8,8 +8,9 @@ release ends.
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import httpx
 import kopf
@@ -23,6 +24,8 @@ from starcast.operator.release.reconcile import sync_model_release
 from starcast.operator.release.state import TERMINAL_PHASES, ReleaseContext
 from starcast.operator.settings import OperatorSettings
 
+logger = logging.getLogger(__name__)
+
 MODEL_RELEASE: Final = "ModelRelease"
 SYNC_INTERVAL_S: Final = 1.0
 MEMO_KEY: Final = "release_ctx"
@@ -33,13 +36,13 @@ def register_model_release_handlers(
 ) -> None:
     mr = (c.GROUP, c.VERSION, c.MODEL_RELEASE_PLURAL)
 
-    @kopf.on.startup(registry=registry)
+    @kopf.on.startup(id="connect-releases", registry=registry)
     def connect_releases(memo: Any, **_: Any) -> None:
         memo[MEMO_KEY] = ReleaseContext(
             cluster=ReleaseCluster(api_client(settings.workers)), http=httpx.Client()
         )
 
-    @kopf.on.cleanup(registry=registry)
+    @kopf.on.cleanup(id="close-releases", registry=registry)
     def close_releases(memo: Any, **_: Any) -> None:
         ctx: ReleaseContext | None = memo.get(MEMO_KEY)
         if ctx is not None:
@@ -47,12 +50,13 @@ def register_model_release_handlers(
 
     @kopf.timer(
         *mr,
+        id="sync-model-release",
         interval=SYNC_INTERVAL_S,
         when=lambda status, **_: status.get("phase") not in TERMINAL_PHASES,
         registry=registry,
     )
     def reconcile_model_release(
-        namespace: str | None, name: str, body: kopf.Body, memo: Any, **_: Any
+        namespace: str | None, name: str, uid: str, memo: Any, **_: Any
     ) -> None:
         assert namespace is not None  # a namespaced kind
         started = time.monotonic()
@@ -67,10 +71,16 @@ def register_model_release_handlers(
         finally:
             metrics.observe_reconcile(time.monotonic() - started, MODEL_RELEASE)
         metrics.reconciles.labels(MODEL_RELEASE, "ok").inc()
+        ctx: ReleaseContext = memo[MEMO_KEY]
+        involved = {
+            "apiVersion": c.API_VERSION,
+            "kind": c.MODEL_RELEASE_KIND,
+            "namespace": namespace,
+            "name": name,
+            "uid": uid,
+        }
         for event in result.events:
-            kopf.event(
-                kopf.Body(cast("kopf.RawBody", dict(body))),
-                type=event.type,
-                reason=event.reason,
-                message=event.message,
-            )
+            try:
+                ctx.cluster.post_event(involved, event.type, event.reason, event.message)
+            except (TransientError, ConflictError) as error:  # the status holds it already
+                logger.warning("Event not posted: %s", error, extra={"object": name})

@@ -29,7 +29,7 @@ def seeded(previous: list[HistoryEntry], serving: ModelVersion | None) -> list[H
 
 
 def superseded(previous: list[HistoryEntry]) -> list[HistoryEntry]:
-    """A predecessor's history as its successor inherits it: a rollout in progress was superseded."""
+    """A predecessor's history as its successor inherits it (its rollout was superseded)."""
     return [
         entry.model_copy(update={"outcome": Outcome.SUPERSEDED, "reason": "Superseded"})
         if entry.outcome is Outcome.PROGRESSING

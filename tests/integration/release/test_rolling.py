@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -62,8 +63,14 @@ def test_rolling_release_reaches_every_worker_and_never_drops_below_n_minus_1(
     assert minimum >= REPLICAS - 1
 
     # The operator owns only the model fields: the chart's own upgrade keeps the released model.
-    managers = {entry["manager"] for entry in deploy["metadata"]["managedFields"]}
-    assert "starcast-operator" in managers
+    managed = kube_plane.kubectl_json(
+        "get", "deployment", WORKERS, "-n", workers, "--show-managed-fields"
+    )["metadata"]["managedFields"]
+    ours = next(entry for entry in managed if entry["manager"] == "starcast-operator")
+    assert ours["operation"] == "Apply"
+    owned = json.dumps(ours["fieldsV1"])
+    assert "STARCAST_MODEL_SHA256" in owned and "STARCAST_LOG_LEVEL" not in owned
+    assert "replicas" not in owned and "image" not in owned
     kube_plane.helm(
         "upgrade", "serving", str(WORKERS_CHART), "-n", workers, "--reuse-values",
         "--set", "logLevel=debug", "--wait", "--timeout=120s",
