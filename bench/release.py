@@ -10,7 +10,9 @@ Deployment's pod template carrying the new model (patch), to the rollout complet
 and from the Deployment reporting the failure to its template back on the good model (reaction).
 
 Goal: the operator adds under 1 s at p50 over the baseline's rollout, and reacts to a failure
-within 2 s. Needs the plane's binaries (hack/kube-plane.sh build) and `make venv`.
+within 2 s. Needs the plane's binaries (hack/kube-plane.sh build) and `make venv`. Run it as a
+module from the repository root (`.venv/bin/python -m bench.release`): run as a script, the
+bench directory's operator.py would shadow the standard library's `operator`.
 """
 
 from __future__ import annotations

@@ -192,6 +192,44 @@ class ModelReleaseSpec(WireModel):
     rollback: RollbackPolicy = Field(default_factory=RollbackPolicy, description="Rollback policy.")
 
 
+class ReleaseTemplate(WireModel):
+    """A TrainingRun's release: the ModelRelease made on success if the model is good enough."""
+
+    target: ReleaseTarget = Field(description="The workers that serve it.")
+    strategy: Strategy = Field(default_factory=Strategy, description="Rolling or Canary.")
+    analysis: Analysis | None = Field(default=None, description="Checks canary steps can run.")
+    progress_deadline_seconds: int = Field(
+        default=600, ge=1, description="Fail (and roll back) a rollout that makes no progress."
+    )
+    rollback: RollbackPolicy = Field(default_factory=RollbackPolicy, description="Rollback policy.")
+    min_improvement: float = Field(
+        default=0.0,
+        ge=0,
+        description="Release only when the new model's CV RMSLE is at least this much lower "
+        "than the serving model's (absolute, in RMSLE units).",
+    )
+
+
+class GateDecision(StrEnum):
+    RELEASED = "Released"
+    HELD = "Held"
+
+
+class ReleaseGate(WireModel):
+    """Whether a TrainingRun's model was released, and the figures that decided it."""
+
+    decision: GateDecision = Field(description="Released or Held.")
+    candidate_rmsle: float = Field(description="The new model's CV RMSLE.")
+    serving_rmsle: float | None = Field(
+        default=None, description="The serving model's CV RMSLE (none: nothing serves yet)."
+    )
+    serving_version: str | None = Field(default=None, description="The version serving now.")
+    min_improvement: float = Field(description="The margin the template asks for.")
+    model_release: str | None = Field(default=None, description="The ModelRelease created.")
+    message: str = Field(description="The decision, for people.")
+    decided_at: datetime = Field(description="When the gate decided.")
+
+
 class ReleasePhase(StrEnum):
     PENDING = "Pending"
     PROGRESSING = "Progressing"
@@ -298,6 +336,9 @@ class ModelReleaseStatus(WireModel):
         default=None, description="When the operator began restoring the stable model."
     )
     finished_at: datetime | None = Field(default=None, description="When the release ended.")
+    gate: ReleaseGate | None = Field(
+        default=None, description="For a release made by a TrainingRun: its gate's figures."
+    )
     history: list[HistoryEntry] = Field(
         default_factory=list,
         description="Versions of the target's workers, oldest first; the last Succeeded (or "

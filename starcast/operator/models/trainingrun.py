@@ -16,6 +16,7 @@ from starcast.operator.models.common import (
     SecretReference,
     WireModel,
 )
+from starcast.operator.models.modelrelease import ReleaseGate, ReleaseTemplate
 from starcast.training.config import Budget
 
 # The families `starcast.training` searches (tests keep this equal to training's list).
@@ -161,6 +162,11 @@ class TrainingRunSpec(
         le=10,
         description="How many times KubeRay may rerun a failed job on a new cluster.",
     )
+    auto_release: ReleaseTemplate | None = Field(
+        default=None,
+        description="On success, release the model with this (a ModelRelease named after the "
+        "run) if its CV RMSLE beats the serving model's by minImprovement.",
+    )
 
 
 class Phase(StrEnum):
@@ -224,6 +230,9 @@ class TrainingRunStatus(WireModel):
     )
     metrics: RunMetrics | None = Field(default=None, description="Scores, once succeeded.")
     model: ModelReference | None = Field(default=None, description="The model, once succeeded.")
+    release: ReleaseGate | None = Field(
+        default=None, description="Whether autoRelease released the model, and why."
+    )
 
 
 class TrainingRun(WireModel):

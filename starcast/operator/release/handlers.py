@@ -18,17 +18,26 @@ import kopf
 from starcast.operator import constants as c
 from starcast.operator.cluster import ConflictError, TransientError, api_client
 from starcast.operator.metrics import OperatorMetrics
+from starcast.operator.release import gate
 from starcast.operator.release.analysis import PrometheusUnreachableError
 from starcast.operator.release.kube import ReleaseCluster
 from starcast.operator.release.reconcile import sync_model_release
-from starcast.operator.release.state import TERMINAL_PHASES, ReleaseContext
+from starcast.operator.release.state import TERMINAL_PHASES, ReleaseContext, ReleaseEvent
 from starcast.operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
 
 MODEL_RELEASE: Final = "ModelRelease"
 SYNC_INTERVAL_S: Final = 1.0
+GATE_INTERVAL_S: Final = 2.0
 MEMO_KEY: Final = "release_ctx"
+
+
+def _post(ctx: ReleaseContext, involved: dict[str, str], event: ReleaseEvent) -> None:
+    try:
+        ctx.cluster.post_event(involved, event.type, event.reason, event.message)
+    except (TransientError, ConflictError) as error:  # the status holds it already
+        logger.warning("Event not posted: %s", error, extra={"object": involved["name"]})
 
 
 def register_model_release_handlers(
@@ -80,7 +89,33 @@ def register_model_release_handlers(
             "uid": uid,
         }
         for event in result.events:
-            try:
-                ctx.cluster.post_event(involved, event.type, event.reason, event.message)
-            except (TransientError, ConflictError) as error:  # the status holds it already
-                logger.warning("Event not posted: %s", error, extra={"object": name})
+            _post(ctx, involved, event)
+
+    @kopf.timer(
+        c.GROUP,
+        c.VERSION,
+        c.TRAINING_RUN_PLURAL,
+        id="release-gate",
+        interval=GATE_INTERVAL_S,
+        when=lambda status, spec, **_: gate.is_candidate(dict(status), dict(spec)),
+        registry=registry,
+    )
+    def release_trained_model(
+        namespace: str | None, name: str, uid: str, body: kopf.Body, memo: Any, **_: Any
+    ) -> None:
+        """A Succeeded TrainingRun with autoRelease: the gate decides, once."""
+        assert namespace is not None
+        ctx: ReleaseContext = memo[MEMO_KEY]
+        try:
+            events = gate.decide(ctx.cluster, settings, dict(body))
+        except (TransientError, ConflictError) as error:
+            raise kopf.TemporaryError(str(error), delay=GATE_INTERVAL_S) from error
+        involved = {
+            "apiVersion": c.API_VERSION,
+            "kind": c.TRAINING_RUN_KIND,
+            "namespace": namespace,
+            "name": name,
+            "uid": uid,
+        }
+        for event in events:
+            _post(ctx, involved, event)

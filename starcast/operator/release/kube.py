@@ -125,3 +125,49 @@ class ReleaseCluster(Cluster):
             name,
             {"metadata": {"annotations": {key: None}}},
         )
+
+    def training_runs(self, namespace: str) -> list[Manifest]:
+        found = self._call(
+            f"list TrainingRuns in {namespace}",
+            self._objects.list_namespaced_custom_object,
+            c.GROUP,
+            c.VERSION,
+            namespace,
+            c.TRAINING_RUN_PLURAL,
+        )
+        items: list[Manifest] = (found or {}).get("items", [])
+        return items
+
+    def create_model_release(self, namespace: str, manifest: Manifest) -> None:
+        """Create it; ConflictError when one of that name exists."""
+        self._call(
+            f"create ModelRelease {namespace}/{manifest['metadata']['name']}",
+            self._objects.create_namespaced_custom_object,
+            c.GROUP,
+            c.VERSION,
+            namespace,
+            c.MODEL_RELEASE_PLURAL,
+            manifest,
+            field_manager=c.FIELD_MANAGER,
+        )
+
+    def _patch_status(self, plural: str, namespace: str, name: str, status: Manifest) -> None:
+        self._call(
+            f"patch the status of {plural} {namespace}/{name}",
+            self._objects.patch_namespaced_custom_object_status,
+            c.GROUP,
+            c.VERSION,
+            namespace,
+            plural,
+            name,
+            {"status": status},
+            field_manager=c.FIELD_MANAGER,
+        )
+
+    def patch_model_release_status(self, namespace: str, name: str, status: Manifest) -> None:
+        """Merge `status` into the ModelRelease's (no precondition: these keys are the gate's)."""
+        self._patch_status(c.MODEL_RELEASE_PLURAL, namespace, name, status)
+
+    def patch_training_run_status(self, namespace: str, name: str, status: Manifest) -> None:
+        """Merge `status` into the TrainingRun's (its reconcile is done: the run succeeded)."""
+        self._patch_status(c.TRAINING_RUN_PLURAL, namespace, name, status)
