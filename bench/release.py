@@ -33,13 +33,14 @@ REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests.support.kube import KubePlane, parse_exports, pinned_versions  # noqa: E402
+from tests.support.operator_process import OperatorProcess  # noqa: E402
 from tests.support.release import (  # noqa: E402
     WORKERS,
-    OperatorProcess,
     digest,
     install_crds,
     install_workers,
     model_release,
+    release_operator,
 )
 
 NAMESPACE: Final = "bench-release"
@@ -149,7 +150,7 @@ def main() -> None:
         versions=pinned_versions(),
     )
     os.environ["KUBECONFIG"] = str(plane.kubeconfig)
-    operator = OperatorProcess(plane, NAMESPACE, state / "operator.log")
+    operator: OperatorProcess | None = None
     errors = 0
     ours, baseline = Timings(), Timings()
     try:
@@ -157,7 +158,7 @@ def main() -> None:
         plane.kubectl("create", "namespace", NAMESPACE)
         plane.kubectl("wait", "--for=create", "-n", NAMESPACE, "serviceaccount/default")
         install_workers(plane, NAMESPACE)
-        operator.start()
+        operator = release_operator(plane, NAMESPACE, state / "operator.log")
         deployments = Deployments(plane.kubeconfig)
 
         def apply(name: str, sha: str, version: str) -> Callable[[], object]:
@@ -199,7 +200,8 @@ def main() -> None:
                 file=sys.stderr,
             )
     finally:
-        operator.stop()
+        if operator is not None:
+            operator.stop()
         subprocess.run(["bash", plane_script, "down"], env=env, capture_output=True, check=False)
     overhead = p50(ours.rollout) - p50(baseline.rollout)
     reaction = p50(ours.reaction)

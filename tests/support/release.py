@@ -1,5 +1,5 @@
-"""What the ModelRelease tests and bench/release.py share: the operator as a process, the test
-worker chart, and a watch that counts Ready worker pods throughout a rollout.
+"""What the ModelRelease tests and bench/release.py share: the operator watching one namespace,
+the test worker chart, and a watch that counts Ready worker pods throughout a rollout.
 
 The worker Deployment comes from a tiny chart with the serving chart's labels and model fields
 (tests/integration/release/testdata/workers-chart), installed with the plane's real helm, so a
@@ -10,12 +10,8 @@ whose model digest begins with `0bad0bad` from ever becoming Ready.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -23,6 +19,7 @@ from typing import Any, Final
 import yaml
 
 from tests.support.kube import REPO_ROOT, KubePlane
+from tests.support.operator_process import OperatorProcess, operator_env
 
 CRD_DIR: Final = REPO_ROOT / "charts" / "starcast-operator" / "crds"
 WORKERS_CHART: Final = (
@@ -85,49 +82,6 @@ def model_release(
             "spec": spec,
         }
     )
-
-
-@dataclass
-class OperatorProcess:
-    """`starcast operator run --standalone -n NS`, its log in a file."""
-
-    plane: KubePlane
-    namespace: str
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = dict(self.plane.env)
-        env.update(
-            STARCAST_OPERATOR_METRICS_PORT="0",
-            STARCAST_OPERATOR_LIVENESS_PORT="0",
-            PYTHONUNBUFFERED="1",
-        )
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "starcast", "operator", "run", "--standalone",
-                 "--namespace", self.namespace],
-                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-            )  # fmt: skip
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no chance to write anything."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 @dataclass
@@ -215,12 +169,8 @@ def model_env(deploy: dict[str, Any]) -> dict[str, str]:
     return {var["name"]: var.get("value", "") for var in containers[0].get("env", [])}
 
 
-def operator_processes(
-    plane: KubePlane, namespace: str, log_dir: Path
-) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(plane, namespace, log_dir / "operator.log")
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
+def release_operator(plane: KubePlane, namespace: str, log_path: Path) -> OperatorProcess:
+    """The real operator watching `namespace` only, standalone; started (its liveness answers)."""
+    return OperatorProcess(
+        operator_env(plane.env), log_path, "--standalone", "--namespace", namespace
+    ).start()

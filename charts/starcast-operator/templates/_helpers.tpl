@@ -77,6 +77,10 @@ when cluster-wide). Nothing is deleted by the operator: its children go by owner
 - apiGroups: [starcast.io]
   resources: [trainingruns, modelreleases]
   verbs: [get, list, watch, patch, update]
+# A TrainingRun's autoRelease creates its ModelRelease.
+- apiGroups: [starcast.io]
+  resources: [modelreleases]
+  verbs: [create]
 - apiGroups: [starcast.io]
   resources: [trainingruns/status, modelreleases/status]
   verbs: [get, patch, update]

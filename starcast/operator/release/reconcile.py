@@ -11,16 +11,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from pydantic import ValidationError
 
 from starcast.operator import constants as c
+from starcast.operator.cluster import ConflictError
 from starcast.operator.models.modelrelease import (
     HistoryEntry,
     ModelRelease,
     ModelReleaseStatus,
     ModelVersion,
     Outcome,
+    ReleaseGate,
     ReleasePhase,
     Stage,
     StrategyType,
@@ -40,6 +43,8 @@ from starcast.operator.release.state import (
 from starcast.operator.release.workers import WorkersError, deployed_model, model_apply
 
 logger = logging.getLogger(__name__)
+
+STATUS_WRITE_ATTEMPTS: Final = 5
 
 
 @dataclass(frozen=True)
@@ -75,15 +80,41 @@ def sync_model_release(namespace: str, name: str, ctx: ReleaseContext) -> SyncRe
         if status.phase is ReleasePhase.PENDING:
             status.reason, status.message = type(error).__name__.removesuffix("Error"), str(error)
     _observe_replicas(sync)
-    written = ctx.cluster.write_model_release_status(
-        namespace, name, body["metadata"]["resourceVersion"], status_patch(status)
-    )
+    written = _write_status(ctx, body, status)
     if written is not None:
         for key in sync.consumed_annotations:
             ctx.cluster.remove_annotation(namespace, name, key)
     for event in sync.events:
         logger.info("ModelRelease %s/%s: %s: %s", namespace, name, event.reason, event.message)
     return SyncResult(status.phase, sync.events)
+
+
+def _write_status(
+    ctx: ReleaseContext, body: Manifest, status: ModelReleaseStatus
+) -> Manifest | None:
+    """Write what this sync decided, after the side effects it already had.
+
+    The status has one writer (this sync; the gate only adds `gate`), so a conflict is kopf's
+    annotations or a user's: write the same status again over the fresh resourceVersion rather
+    than lose what was just applied to the workers.
+    """
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    for _ in range(STATUS_WRITE_ATTEMPTS - 1):
+        try:
+            return ctx.cluster.write_model_release_status(
+                namespace, name, body["metadata"]["resourceVersion"], status_patch(status)
+            )
+        except ConflictError:
+            fresh = ctx.cluster.get_model_release(namespace, name)
+            if fresh is None:
+                return None
+            body = fresh
+            gate = (fresh.get("status") or {}).get("gate")
+            if status.gate is None and gate is not None:
+                status.gate = ReleaseGate.model_validate(gate)
+    return ctx.cluster.write_model_release_status(
+        namespace, name, body["metadata"]["resourceVersion"], status_patch(status)
+    )
 
 
 def _resolve(sync: Sync) -> ModelVersion:
@@ -211,17 +242,11 @@ def _start(sync: Sync) -> None:
     status.version = candidate.version
     status.candidate = candidate
     status.started_at = sync.now
-    if serving is not None and serving.sha256 == candidate.sha256:
-        sync.ctx.cluster.apply_deployment(model_apply(sync.deployment, candidate, sync.name))
-        sync.finish(
-            ReleasePhase.SUCCEEDED,
-            Outcome.SUCCEEDED,
-            "AlreadyServing",
-            f"Deployment {status.target_deployment} already serves {candidate.version}",
-            warning=False,
-        )
-        return
-    if sync.spec.strategy.type is StrategyType.CANARY:
+    # A model already on the template (released before, or applied by an earlier attempt of
+    # this sync whose status write was lost) is followed like any rollout: never assumed done.
+    if sync.spec.strategy.type is StrategyType.CANARY and (
+        serving is None or serving.sha256 != candidate.sha256
+    ):
         canary.start(sync)
         return
     sync.deployment = sync.ctx.cluster.apply_deployment(

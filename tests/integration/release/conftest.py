@@ -9,13 +9,13 @@ import pytest
 
 from tests.support.kube import KubePlane, kube_namespace, kube_plane, pytest_collection_finish
 from tests.support.models import model_artifact
+from tests.support.operator_process import OperatorProcess
 from tests.support.rabbitmq import broker_url, rabbitmq
 from tests.support.release import (
-    OperatorProcess,
     ReadyWatch,
     install_crds,
     install_workers,
-    operator_processes,
+    release_operator,
 )
 
 __all__ = [
@@ -42,11 +42,12 @@ def workers(kube_plane: KubePlane, kube_namespace: str, release_crds: None) -> s
 
 @pytest.fixture
 def operator(kube_plane: KubePlane, workers: str, tmp_path: Path) -> Iterator[OperatorProcess]:
-    processes = operator_processes(kube_plane, workers, tmp_path)
-    process = next(processes)
-    yield process
-    print(process.log()[-20000:])  # shown when the test failed
-    next(processes, None)
+    process = release_operator(kube_plane, workers, tmp_path / "operator.log")
+    try:
+        yield process
+    finally:
+        process.stop()
+        print(process.log_tail(20000))  # shown when the test failed
 
 
 @pytest.fixture

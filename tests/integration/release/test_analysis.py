@@ -16,8 +16,9 @@ from tests.integration.serving.stack import ServingStack
 from tests.integration.serving.test_predictions_over_http import sample_repositories
 from tests.support.kube import KubePlane, wait_until
 from tests.support.models import ModelArtifact
+from tests.support.operator_process import OperatorProcess
 from tests.support.prometheus import start_prometheus
-from tests.support.release import CANARY, OperatorProcess, model_release, status
+from tests.support.release import CANARY, model_release, status
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from tests.support.kube import KubePlane, wait_until
+from tests.support.operator_process import OperatorProcess
 from tests.support.release import (
     CANARY,
     WORKERS,
-    OperatorProcess,
     ReadyWatch,
     deployment,
     digest,

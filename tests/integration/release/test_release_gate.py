@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from tests.support.kube import KubePlane, wait_until
+from tests.support.operator_process import OperatorProcess
 from tests.support.release import (
     SERVING_RELEASE,
-    OperatorProcess,
     deployment,
     digest,
     model_env,

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from tests.support.kube import KubePlane, wait_until
+from tests.support.operator_process import OperatorProcess
 from tests.support.release import (
     WORKERS,
     WORKERS_CHART,
-    OperatorProcess,
     ReadyWatch,
     deployment,
     digest,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support.kube import KubePlane, wait_until
+from tests.support.operator_process import OperatorProcess
 from tests.support.release import (
     WORKERS,
-    OperatorProcess,
     deployment,
     digest,
     model_env,
