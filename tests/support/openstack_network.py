@@ -132,8 +132,16 @@ def _egress(group_id: str, ethertype: str) -> dict[str, Any]:
 
 
 def _reject_duplicate_rule(state: CloudState, spec: dict[str, Any]) -> None:
-    keys = ("security_group_id", "direction", "ethertype", "protocol", "port_range_min")
-    keys += ("port_range_max", "remote_ip_prefix", "remote_group_id")
+    keys = (
+        "security_group_id",
+        "direction",
+        "ethertype",
+        "protocol",
+        "port_range_min",
+        "port_range_max",
+        "remote_ip_prefix",
+        "remote_group_id",
+    )
     for rule in state.table("security-group-rules").values():
         if all(rule.get(k) == spec.get(k) for k in keys):
             raise ApiError(
