@@ -42,7 +42,7 @@ def network_route(
         raise ApiError(404, f"no network path {path}", "HTTPNotFound")
     table = state.table(collection)
     if method == "GET" and len(parts) == 1:
-        items = [item for item in table.values() if _matches(item, query)]
+        items = [_shown(state, collection, i) for i in table.values() if _matches(i, query)]
         return 200, {}, {collection.replace("-", "_"): items}
     if method == "POST" and len(parts) == 1:
         spec = dict(body[SINGULAR[collection]])
@@ -54,7 +54,7 @@ def network_route(
     if collection == "routers" and len(parts) == 3:
         return 200, {}, _router_interface(state, item, parts[2], body)
     if method == "GET":
-        return 200, {}, {SINGULAR[collection]: item}
+        return 200, {}, {SINGULAR[collection]: _shown(state, collection, item)}
     if method == "PUT":
         item.update(body[SINGULAR[collection]])
         item["updated_at"] = now()
@@ -68,6 +68,17 @@ def network_route(
                     del state.table("security-group-rules")[rule["id"]]
         return 204, {}, None
     raise ApiError(405, f"{method} not allowed on {path}")
+
+
+def _shown(state: CloudState, collection: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A security group is shown with its rules, as Neutron does."""
+    if collection != "security-groups":
+        return item
+    rules = state.table("security-group-rules").values()
+    return {
+        **item,
+        "security_group_rules": [r for r in rules if r["security_group_id"] == item["id"]],
+    }
 
 
 def _matches(item: dict[str, Any], query: dict[str, list[str]]) -> bool:
