@@ -243,12 +243,6 @@ def _check_unused(state: CloudState, collection: str, item: dict[str, Any]) -> N
         "security-groups": any(item["id"] in p.get("security_groups", []) for p in ports),
         "ports": item.get("device_owner", "").startswith("network:router_interface"),
     }.get(collection, False)
-    if collection == "ports" and any(
-        f["port_id"] == item["id"] for f in state.table("floatingips").values()
-    ):
-        for fip in state.table("floatingips").values():  # Neutron disassociates, as here
-            if fip["port_id"] == item["id"]:
-                fip.update(port_id=None, fixed_ip_address=None, status="DOWN")
     if in_use:
         kind = SINGULAR[collection].replace("_", " ")
         raise ApiError(
@@ -256,6 +250,10 @@ def _check_unused(state: CloudState, collection: str, item: dict[str, Any]) -> N
             f"Unable to complete operation on {kind} {item['id']}: it is in use.",
             f"{SINGULAR[collection].title().replace('_', '')}InUse",
         )
+    if collection == "ports":  # a deleted port's floating IP is disassociated, not deleted
+        for fip in state.table("floatingips").values():
+            if fip["port_id"] == item["id"]:
+                fip.update(port_id=None, fixed_ip_address=None, status="DOWN")
     if collection == "subnets":
         network = state.table("networks").get(item["network_id"])
         if network:
