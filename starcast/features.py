@@ -112,4 +112,9 @@ def compute_features(records: pd.DataFrame) -> pd.DataFrame:
 def _utc(records: pd.DataFrame, column: str) -> pd.Series:
     if column not in records:
         return pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns, UTC]")
-    return pd.to_datetime(records[column], utc=True, errors="coerce")
+    values = records[column]
+    if pd.api.types.is_numeric_dtype(values.dtype) and values.notna().any():
+        # pandas would read it as nanoseconds since 1970; starcast.timestamps reads numbers
+        # only in a unit the caller states.
+        raise ValueError(f"{column} holds numbers, not times: read it with starcast.timestamps")
+    return pd.to_datetime(values, utc=True, errors="coerce")

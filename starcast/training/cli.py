@@ -6,6 +6,7 @@ import logging
 import sys
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -13,6 +14,7 @@ from rich.table import Table
 from starcast.artifact import ArtifactError, Metrics, ModelManifest
 from starcast.dataset import DatasetError
 from starcast.sample import sample_dataset_uri
+from starcast.timestamps import TIMESTAMP_UNITS
 from starcast.training.config import Budget, TrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,14 @@ def train(
     data: Annotated[
         str | None,
         typer.Option(help="Dataset URI (Parquet or CSV; file:// or s3://). Default: the sample."),
+    ] = None,
+    timestamp_unit: Annotated[
+        str | None,
+        typer.Option(
+            click_type=click.Choice(TIMESTAMP_UNITS),
+            help="Unit of numeric timestamps in the dataset (epoch seconds: s). "
+            "Without it, a number where a time should be is refused and reported.",
+        ),
     ] = None,
     budget: Annotated[
         Budget, typer.Option(help="Size of the hyper-parameter search.")
@@ -51,6 +61,7 @@ def train(
 
     config = TrainingConfig(
         data_uri=data or sample_dataset_uri(),
+        timestamp_unit=timestamp_unit,
         out_uri=out,
         families=family or None,
         budget=budget,
