@@ -15,12 +15,10 @@ from typing import Final
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from starcast.placeholders import is_placeholder
+
 GITHUB_API_URL: Final = "https://api.github.com"
 GITHUB_GRAPHQL_URL: Final = f"{GITHUB_API_URL}/graphql"
-PLACEHOLDER: Final = re.compile(
-    r"^(changeme|change-me|token|your[-_ ]?token.*|<.*>|\$\{.*\}|x+|ghp_x+|(ghp_)?\.\.\.|todo)$",
-    re.IGNORECASE,
-)
 
 
 class TokenError(ValueError):
@@ -113,7 +111,7 @@ class GitHubSettings(BaseSettings):
             value = value.strip()
             if not value:
                 continue
-            if PLACEHOLDER.match(value):
+            if is_placeholder(value):
                 raise TokenError(f"the token from {source} is a placeholder; set a real token")
             if any(value == t.get_secret_value() for t in found):
                 continue

@@ -76,7 +76,7 @@ def frontend(
 def worker(
     model: str = typer.Option(None, help="Model artifact URI [env STARCAST_MODEL_URI]."),
     model_sha256: str = typer.Option(
-        None, help="Expected sha256 of the model file [env STARCAST_MODEL_SHA256]."
+        None, help="Expected sha256 of the model file, required [env STARCAST_MODEL_SHA256]."
     ),
     concurrency: int = typer.Option(
         None, help="Batches predicted at once (threads) [env STARCAST_WORKER_CONCURRENCY]."
