@@ -34,10 +34,11 @@ kube-plane: ## Build (once, cached) the local Kubernetes control plane binaries
 	hack/kube-plane.sh build
 
 .PHONY: lint
-lint: venv ## ruff and mypy
+lint: venv ## ruff, mypy, and the import layers (.importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 .PHONY: test
 test: venv system-deps kube-plane lint ## Run every test (installs what they need)

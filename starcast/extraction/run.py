@@ -37,7 +37,7 @@ from starcast.extraction.payloads import (
     TopPayload,
 )
 from starcast.extraction.progress import ExtractProgress
-from starcast.extraction.records import records_from_nodes
+from starcast.extraction.records import StoredRecord, records_from_nodes
 from starcast.extraction.settings import GitHubSettings
 from starcast.extraction.slicing import PlannedSlice, SearchSlice, plan
 from starcast.extraction.spec import RunSpec
@@ -227,7 +227,7 @@ class Extraction:
 
     async def _fetch_page(
         self, run: RunRow, row: SliceRow, cursor: str | None, want: int
-    ) -> tuple[SearchPagePayload, list[dict[str, Any]], list[str]] | None:
+    ) -> tuple[SearchPagePayload, list[StoredRecord], list[str]] | None:
         """One page: its payload, its records, and the ids to fetch again by id."""
         page_plan = _PagePlan(row.query, want, cursor, self.clock)
         try:

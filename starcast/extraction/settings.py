@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Final
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from starcast.github import GITHUB_API_URL
 from starcast.placeholders import is_placeholder
-
-GITHUB_API_URL: Final = "https://api.github.com"
-GITHUB_GRAPHQL_URL: Final = f"{GITHUB_API_URL}/graphql"
 
 
 class TokenError(ValueError):

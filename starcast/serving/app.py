@@ -13,10 +13,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 
+from starcast.github import RepositoryLookup
 from starcast.serving.batching import MicroBatcher
 from starcast.serving.dispatch import BatchDispatcher
 from starcast.serving.errors import install_error_handlers
-from starcast.serving.lookup import RepositoryLookup
 from starcast.serving.metrics import ServingMetrics
 from starcast.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from starcast.serving.probe import ReadinessProbe

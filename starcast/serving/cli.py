@@ -49,6 +49,8 @@ def frontend(
         raise typer.Exit(code=2) from error
     lookup = None
     if settings.github_token is not None:  # prediction by owner/name
+        # The one place the two components meet: this command plugs extraction's lookup into
+        # the frontend's `starcast.github.RepositoryLookup` seam (.importlinter names it).
         from starcast.extraction.lookup import GitHubRepositoryLookup
         from starcast.extraction.settings import TokenError
 

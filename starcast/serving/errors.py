@@ -11,12 +11,12 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from starcast.github import LookupFailedError, LookupUnavailableError
 from starcast.serving.dispatch import (
     BrokerUnavailableError,
     DeadlineExceededError,
     WorkerFailedError,
 )
-from starcast.serving.lookup import LookupFailedError, LookupUnavailableError
 from starcast.serving.metrics import ErrorKind
 from starcast.serving.schemas import ErrorResponse, FieldProblem
 from starcast.serving.services import services_of

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from starcast.extraction.queries import NAME_PATTERN, OWNER_PATTERN
 from starcast.features import FEATURES_BY_NAME
+from starcast.github import NAME_PATTERN, OWNER_PATTERN
 from starcast.serving.wire import FeatureValue
 
 # GitHub's owner and name rules, as the lookup checks them (it also refuses "." and "..").

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from starcast.extraction.settings import GITHUB_GRAPHQL_URL
+from starcast.github import GITHUB_GRAPHQL_URL
 from starcast.placeholders import is_placeholder
 from starcast.sample import sample_dataset_uri
 
