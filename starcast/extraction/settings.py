@@ -57,7 +57,17 @@ class GitHubSettings(BaseSettings):
     secondary_wait_seconds: float = Field(
         default=60.0,
         ge=0,
-        description="wait after a secondary limit without Retry-After (GitHub: at least a minute)",
+        description="wait after a secondary limit without Retry-After (GitHub: at least a minute); "
+        "doubles while the limit goes on, up to secondary_max_wait_seconds",
+    )
+    secondary_max_wait_seconds: float = Field(
+        default=600.0, ge=0, description="longest wait after one secondary limit"
+    )
+    secondary_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="tries of one request that keeps meeting a secondary limit, then the run "
+        "stops with an error (it resumes where it stopped)",
     )
     reset_margin_seconds: float = Field(
         default=1.0, ge=0, description="extra wait past a rate-limit reset"
