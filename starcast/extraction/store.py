@@ -5,7 +5,8 @@ and refreshes rows instead of replacing the table. The checkpoint (the run, its 
 with their cursors, and the repositories waiting for a retry) is written in the same transaction
 as the page it follows, so a run killed at any instant resumes from the last committed page and
 loses at most the pages in flight. SQLite (the default, in WAL mode) and PostgreSQL use native
-upserts; other dialects fall back to update-then-insert.
+upserts; other dialects fall back to update-then-insert. The schema is Alembic's (`migrate.py`):
+opening a store upgrades an older database in place.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
+from starcast.extraction import migrate
 from starcast.extraction.records import StoredRecord
 from starcast.features import FEATURES_BY_NAME, RECORD_COLUMNS, FeatureKind, RepositoryRecord
 
@@ -177,7 +179,7 @@ def open_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
 
-    metadata.create_all(engine)
+    migrate.upgrade(engine)
     return engine
 
 

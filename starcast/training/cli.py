@@ -6,7 +6,6 @@ import logging
 import sys
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -29,9 +28,8 @@ def train(
     timestamp_unit: Annotated[
         str | None,
         typer.Option(
-            click_type=click.Choice(TIMESTAMP_UNITS),
-            help="Unit of numeric timestamps in the dataset (epoch seconds: s). "
-            "Without it, a number where a time should be is refused and reported.",
+            help=f"Unit of numeric timestamps in the dataset ({', '.join(TIMESTAMP_UNITS)}; "
+            "epoch seconds: s). Without it, a number where a time should be is refused.",
         ),
     ] = None,
     budget: Annotated[
@@ -59,6 +57,11 @@ def train(
     from starcast.training.progress import LogProgress, TerminalProgress
     from starcast.training.run import TrainingError, train_model
 
+    if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
+        raise typer.BadParameter(
+            f"{timestamp_unit!r} is not one of {', '.join(TIMESTAMP_UNITS)}",
+            param_hint="--timestamp-unit",
+        )
     config = TrainingConfig(
         data_uri=data or sample_dataset_uri(),
         timestamp_unit=timestamp_unit,
