@@ -17,9 +17,9 @@ The machine's load average is printed with each figure; ratios are the comparabl
 
 Last line: `training: starcast_s=... sklearn_s=... time_ratio=... halving_s=... halving_ratio=...
 starcast_rmsle=... sklearn_rmsle=... halving_rmsle=... score_gap_pct=... small_data_s=...
-small_data_sklearn_s=... small_data_ratio=... load=...` (time_ratio is starcast over GridSearchCV,
-halving_ratio starcast over HalvingGridSearchCV; goals: halving_ratio <= 0.5, score_gap_pct <= 1,
-small_data_ratio <= 2).
+small_data_sklearn_s=... small_data_ratio=... ray_init_s=... load=...` (time_ratio is starcast
+over GridSearchCV, halving_ratio starcast over HalvingGridSearchCV; goals: halving_ratio <= 0.5,
+score_gap_pct <= 1, small_data_ratio <= 2).
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import psutil
 import ray
 from joblib.externals.loky import get_reusable_executor
 from sklearn.model_selection import GridSearchCV
@@ -71,6 +72,46 @@ def timed(label: str, work: Callable[[], Any]) -> tuple[float, Any]:
 def fresh_joblib_pool() -> None:
     """Stop joblib's reusable worker pool: the next search pays its start-up, as a user's does."""
     get_reusable_executor().shutdown(wait=True)
+
+
+# What each process Ray starts is for, and whether a run on one machine uses it.
+RAY_PROCESSES: Final = (
+    ("gcs_server", "cluster state (needed)"),
+    ("raylet", "scheduler and object store (needed)"),
+    ("ray::IDLE", "task workers (needed)"),
+    ("dashboard/dashboard.py", "API server, started even with include_dashboard=False (unused)"),
+    ("ray::DashboardAgent", "metrics agent; the raylet waits for it to register (unused)"),
+    ("ray::RuntimeEnvAgent", "runtime environments (unused: no runtime_env)"),
+    ("autoscaler/_private/monitor.py", "autoscaler (unused on one machine)"),
+    ("log_monitor.py", "forwards worker logs (unused: log_to_driver=False)"),
+)
+
+
+def ray_startup_anatomy() -> float:
+    """Start Ray as a run does, wait until it is idle, and print the CPU each process used."""
+    load_before = load()
+    started = time.perf_counter()
+    ensure_ray()
+    init_s = time.perf_counter() - started
+    time.sleep(2)  # let the prestarted workers finish importing
+    cpu: dict[str, float] = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(child.cmdline())
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        name = next((key for key, _ in RAY_PROCESSES if key in command), command[:40])
+        cpu[name] = cpu.get(name, 0.0) + times.user + times.system
+    ray.shutdown()
+    print(f"0. Ray start-up as `starcast train` does it: {init_s:.1f}s (load {load_before:.1f})")
+    purposes = dict(RAY_PROCESSES)
+    for name, seconds in sorted(cpu.items(), key=lambda item: -item[1]):
+        print(f"  {seconds:5.2f} CPU s  {name}: {purposes.get(name, '?')}")
+    unused = sum(seconds for name, seconds in cpu.items() if "(unused" in purposes.get(name, ""))
+    total = sum(cpu.values())
+    print(f"  {unused:.2f} of {total:.2f} CPU s go to processes a one-machine run never uses")
+    return init_s
 
 
 def search_comparison(args: argparse.Namespace, folds_k: int) -> dict[str, float]:
@@ -201,6 +242,7 @@ def main() -> None:
     folds_k = args.folds or (3 if args.quick else 5)
     loads = [load()]
 
+    ray_init_s = ray_startup_anatomy()
     figures = search_comparison(args, folds_k)
     loads.append(load())
     figures |= small_data_comparison(args, args.small_rounds or (1 if args.quick else 3))
@@ -226,7 +268,8 @@ def main() -> None:
         f"halving_rmsle={figures['halving_rmsle']:.4f} score_gap_pct={gap_pct:.2f} "
         f"small_data_s={figures['small_data_s']:.1f} "
         f"small_data_sklearn_s={figures['small_data_sklearn_s']:.1f} "
-        f"small_data_ratio={small_ratio:.3f} load={statistics.median(loads):.1f}"
+        f"small_data_ratio={small_ratio:.3f} ray_init_s={ray_init_s:.1f} "
+        f"load={statistics.median(loads):.1f}"
     )
 
 
