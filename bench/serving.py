@@ -121,7 +121,10 @@ def run_seed_worker() -> None:
 
     queue = app.conf.task_default_queue
     app.worker_main(
-        ["worker", "--loglevel=WARNING", "--without-gossip", "--without-mingle", "-Q", queue]
+        [
+            *("worker", "--loglevel=WARNING", "--without-gossip", "--without-mingle"),
+            *("-Q", queue, f"--hostname={queue}@%h"),  # a node name per variant on the broker
+        ]
     )
 
 

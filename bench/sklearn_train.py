@@ -11,7 +11,6 @@ process against `starcast train`, and imports its search for the in-process comp
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -60,17 +59,17 @@ def halving_search(
 ) -> HalvingGridSearchCV:
     """sklearn's successive halving, set up as close to starcast's as the two allow.
 
-    starcast's rungs count training rows per fold; sklearn's count the rows it subsamples before
-    splitting them into folds, so its first rung is starcast's scaled by K/(K-1).
+    The same number of rungs, the last on all rows: starcast's rungs count training rows per
+    fold and sklearn's the rows it subsamples before the folds, so sklearn starts at all rows
+    over factor^(rungs - 1), which gives its first rung starcast's first-rung training rows.
     """
-    k = len(folds)
-    first_rung_train_rows = rung_rows(min(len(train) for train, _ in folds))[0]
+    rungs = len(rung_rows(min(len(train) for train, _ in folds)))
     return HalvingGridSearchCV(
         CandidateRegressor(space=space, seed=seed),
         {"index": list(range(len(space)))},
         factor=ETA,
         resource="n_samples",
-        min_resources=min(len(features), math.ceil(first_rung_train_rows * k / (k - 1))),
+        min_resources=len(features) // ETA ** (rungs - 1),
         scoring="neg_root_mean_squared_error",
         cv=list(folds),
         n_jobs=-1,
