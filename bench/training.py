@@ -17,15 +17,17 @@ The machine's load average is printed with each figure; ratios are the comparabl
 
 Last line: `training: starcast_s=... sklearn_s=... time_ratio=... halving_s=... halving_ratio=...
 starcast_rmsle=... sklearn_rmsle=... halving_rmsle=... score_gap_pct=... small_data_s=...
-small_data_sklearn_s=... small_data_ratio=... ray_init_s=... load=...` (time_ratio is starcast
-over GridSearchCV, halving_ratio starcast over HalvingGridSearchCV; goals: halving_ratio <= 0.5,
-score_gap_pct <= 1, small_data_ratio <= 2).
+small_data_sklearn_s=... small_data_ratio=... small_data_cpu_s=... small_data_sklearn_cpu_s=...
+ray_init_s=... load=...` (time_ratio is starcast over GridSearchCV, halving_ratio starcast over
+HalvingGridSearchCV; goals: halving_ratio <= 0.5, score_gap_pct <= 1, small_data_ratio <= 2. CPU
+seconds count only processes that were waited for: Ray's daemons may escape them).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -180,10 +182,14 @@ def search_comparison(args: argparse.Namespace, folds_k: int) -> dict[str, float
     }
 
 
-def run_process(argv: list[str], env: dict[str, str]) -> None:
+def run_process(argv: list[str], env: dict[str, str]) -> float:
+    """Run a whole process; the CPU seconds (user + system) it and its waited-for children used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     completed = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {completed.returncode}:\n{completed.stderr}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def small_dataset(directory: Path, seed: int) -> str:
@@ -203,6 +209,7 @@ def small_data_comparison(args: argparse.Namespace, rounds: int) -> dict[str, fl
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     starcast_times: list[float] = []
     sklearn_times: list[float] = []
+    cpu: dict[str, list[float]] = {"starcast train": [], "sklearn script": []}
     with tempfile.TemporaryDirectory(prefix="starcast-bench-") as tmp:
         directory = Path(tmp)
         data_uri = small_dataset(directory, args.seed)
@@ -221,13 +228,19 @@ def small_data_comparison(args: argparse.Namespace, rounds: int) -> dict[str, fl
                 ("starcast train", starcast_argv, starcast_times),
                 ("sklearn script", sklearn_argv, sklearn_times),
             ):
-                seconds, _ = timed(f"round {round_ + 1} {label}", partial(run_process, argv, env))
+                seconds, cpu_s = timed(
+                    f"round {round_ + 1} {label}", partial(run_process, argv, env)
+                )
+                print(f"    {cpu_s:.1f} CPU s in the processes it waited for")
                 times.append(seconds)
+                cpu[label].append(cpu_s)
             if not (out / "manifest.json").exists():
                 raise SystemExit(f"starcast train wrote no artifact at {out}")
     return {
         "small_data_s": statistics.median(starcast_times),
         "small_data_sklearn_s": statistics.median(sklearn_times),
+        "small_data_cpu_s": statistics.median(cpu["starcast train"]),
+        "small_data_sklearn_cpu_s": statistics.median(cpu["sklearn script"]),
     }
 
 
@@ -268,7 +281,10 @@ def main() -> None:
         f"halving_rmsle={figures['halving_rmsle']:.4f} score_gap_pct={gap_pct:.2f} "
         f"small_data_s={figures['small_data_s']:.1f} "
         f"small_data_sklearn_s={figures['small_data_sklearn_s']:.1f} "
-        f"small_data_ratio={small_ratio:.3f} ray_init_s={ray_init_s:.1f} "
+        f"small_data_ratio={small_ratio:.3f} "
+        f"small_data_cpu_s={figures['small_data_cpu_s']:.1f} "
+        f"small_data_sklearn_cpu_s={figures['small_data_sklearn_cpu_s']:.1f} "
+        f"ray_init_s={ray_init_s:.1f} "
         f"load={statistics.median(loads):.1f}"
     )
 
