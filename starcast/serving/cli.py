@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import sys
 from typing import Any
 
@@ -62,7 +63,7 @@ def frontend(
             typer.echo(f"error: STARCAST_GITHUB_TOKEN: {error}", err=True)
             raise typer.Exit(code=2) from error
     sys.setswitchinterval(FRONTEND_GIL_SWITCH_S)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings, lookup=lookup),
         host=settings.host,
         port=settings.port,
@@ -70,6 +71,10 @@ def frontend(
         access_log=False,  # /metrics counts requests; a log line each costs the hot path
         timeout_graceful_shutdown=math.ceil(settings.request_timeout_s),
     )
+    # An inherited socket (`starcast up`'s): socket() detects its family from the descriptor,
+    # where uvicorn's own `fd` option would take it for a Unix socket.
+    sockets = None if settings.listen_fd is None else [socket.socket(fileno=settings.listen_fd)]
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 @serve.command()
