@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
@@ -128,10 +129,44 @@ class Prediction(BaseModel):
     full_name: str | None = Field(description="as given in the request")
     predicted_stars: float = Field(ge=0)
     model_version: str = Field(description="version of the model that made this prediction")
+    ignored_features: list[str] = Field(
+        default_factory=list,
+        description="features given that this model does not read: they did not change the "
+        "prediction (`/api/v1/model` lists the ones it reads)",
+    )
+    warnings: list[str] = Field(default_factory=list, description="for a person to read")
 
 
 class PredictResponse(BaseModel):
     predictions: list[Prediction] = Field(description="in the order of the request")
+
+
+class CrossValidation(BaseModel):
+    family: str = Field(description="model family of the winner")
+    folds: int
+    rmsle: float = Field(description="RMSE on log1p(stars), lower is better")
+    r2_log: float = Field(description="R² on log1p(stars)")
+    mdape: float = Field(description="median absolute percentage error on stars")
+    baseline_rmsle: float = Field(description="RMSLE of predicting the median, for scale")
+
+
+class ModelInfo(BaseModel):
+    model_version: str
+    features: list[str] = Field(description="the features the model reads")
+    ignored_features: list[str] = Field(
+        description="features the API accepts but this model does not read"
+    )
+    cross_validation: CrossValidation | None = Field(
+        default=None, description="from the artifact's manifest (null: not known here)"
+    )
+    created_at: datetime | None = None
+    report_url: str | None = Field(
+        default=None, description="predicted against actual stars on the CV folds (PNG)"
+    )
+    source: Literal["artifact", "worker"] = Field(
+        description="`artifact`: read from the model artifact this frontend was given "
+        "(STARCAST_MODEL_URI); `worker`: what a worker reported"
+    )
 
 
 class FieldProblem(BaseModel):

@@ -67,14 +67,11 @@ def up(
     host: str = typer.Option(
         None, help=escape("Frontend address [env STARCAST_HOST, default 127.0.0.1].")
     ),
-    port: int = typer.Option(
-        None, help=escape("Frontend port [env STARCAST_PORT, default 5100].")
-    ),
+    port: int = typer.Option(None, help=escape("Frontend port [env STARCAST_PORT, default 5100].")),
     state_dir: str = typer.Option(
         None,
         help=escape(
-            "Models, logs and run files [env STARCAST_STATE_DIR, default "
-            "$XDG_DATA_HOME/starcast]."
+            "Models, logs and run files [env STARCAST_STATE_DIR, default $XDG_DATA_HOME/starcast]."
         ),
     ),
 ) -> None:

@@ -22,7 +22,7 @@ from starcast.artifact import ModelManifest
 from starcast.up.broker import Broker
 from starcast.up.processes import ManagedProcess, starcast_command, wait_until
 from starcast.up.settings import UpSettings
-from starcast.up.supervisor import RestartPolicy, Supervisor
+from starcast.up.supervisor import DEFAULT_POLICY, RestartPolicy, Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Stack:
         model_uri: str,
         manifest: ModelManifest,
         listener: socket.socket,
-        policy: RestartPolicy = RestartPolicy(),
+        policy: RestartPolicy = DEFAULT_POLICY,
     ) -> None:
         self.settings = settings
         self.urls = StackUrls.at(settings.host, settings.port)
@@ -127,8 +127,12 @@ class Stack:
         self.frontend.start()
         self._wait(self._frontend_ready, "the frontend", self.processes)
         for worker, ready_file in zip(self.workers, self.ready_files, strict=True):
-            self.supervisor.watch(worker, before_restart=partial(ready_file.unlink, missing_ok=True))
-        self.supervisor.watch(self.frontend)
+            self.supervisor.watch(
+                worker,
+                before_restart=partial(ready_file.unlink, missing_ok=True),
+                ready=ready_file.exists,
+            )
+        self.supervisor.watch(self.frontend, ready=self._frontend_ready)
 
     def supervise(self) -> None:
         """Keep every process running until Ctrl-C; CrashLoopError if one keeps dying."""

@@ -54,15 +54,20 @@ class RestartPolicy:
 
     def backoff_s(self, recent_crashes: int) -> float:
         """0.5 s after one crash, doubling with each crash in the window, up to the cap."""
-        return min(self.max_backoff_s, self.first_backoff_s * 2 ** max(0, recent_crashes - 1))
+        return min(self.max_backoff_s, self.first_backoff_s * 2.0 ** max(0, recent_crashes - 1))
+
+
+DEFAULT_POLICY: Final = RestartPolicy()
 
 
 @dataclass
 class _Watched:
     process: ManagedProcess
     before_restart: Callable[[], None]
+    ready: Callable[[], bool]
     crashes: deque[float] = field(default_factory=deque)
     restart_at: float | None = None
+    restarted_at: float | None = None  # until the restarted process is ready again
 
 
 class Supervisor:
@@ -70,7 +75,7 @@ class Supervisor:
 
     def __init__(
         self,
-        policy: RestartPolicy = RestartPolicy(),
+        policy: RestartPolicy = DEFAULT_POLICY,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -79,10 +84,15 @@ class Supervisor:
         self._watched: list[_Watched] = []
 
     def watch(
-        self, process: ManagedProcess, before_restart: Callable[[], None] = lambda: None
+        self,
+        process: ManagedProcess,
+        *,
+        before_restart: Callable[[], None] = lambda: None,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
-        """Watch a started process; `before_restart` runs before each restart (stale files)."""
-        self._watched.append(_Watched(process, before_restart))
+        """Watch a started process; `before_restart` runs before each restart (stale files),
+        `ready` tells when a restarted one serves again (for the log line that says so)."""
+        self._watched.append(_Watched(process, before_restart, ready))
 
     @property
     def processes(self) -> Sequence[ManagedProcess]:
@@ -104,10 +114,19 @@ class Supervisor:
                 watched.restart_at = None
                 watched.before_restart()
                 process.start()
+                watched.restarted_at = now
                 logger.warning("restarted %s (run %d)", process.name, process.starts)
+            elif watched.restarted_at is not None and process.alive and watched.ready():
+                logger.warning(
+                    "%s is serving again, %.1f s after its restart",
+                    process.name,
+                    now - watched.restarted_at,
+                )
+                watched.restarted_at = None
 
     def _crashed(self, watched: _Watched, now: float) -> None:
         process = watched.process
+        watched.restarted_at = None
         process.stop(0)  # reaps what it left in its process group, closes its log
         crashes = watched.crashes
         crashes.append(now)

@@ -54,12 +54,17 @@ def test_a_killed_child_is_restarted_with_a_log_line_and_the_others_keep_running
     other_pid = other.pid
     restarted: list[str] = []
     supervisor = Supervisor(FAST)
-    supervisor.watch(victim, before_restart=lambda: restarted.append("cleaned"))
+    supervisor.watch(
+        victim,
+        before_restart=lambda: restarted.append("cleaned"),
+        ready=lambda: "serving" in victim.log_tail(),
+    )
     supervisor.watch(other)
     first_pid = victim.pid
     os.kill(first_pid, signal.SIGKILL)
     with caplog.at_level(logging.WARNING, logger="starcast.up.supervisor"):
         supervise_until(supervisor, lambda: victim.alive and victim.pid != first_pid, "restart")
+        supervise_until(supervisor, lambda: "serving again" in caplog.text, "serving again")
     assert restarted == ["cleaned"]
     assert victim.starts == 2
     assert other.alive and other.pid == other_pid and other.starts == 1
@@ -69,6 +74,7 @@ def test_a_killed_child_is_restarted_with_a_log_line_and_the_others_keep_running
         for m in messages
     ), messages
     assert any("restarted worker-0 (run 2)" in m for m in messages), messages
+    assert any("worker-0 is serving again" in m for m in messages), messages
 
 
 def test_backoff_doubles_with_each_crash_in_the_window_up_to_its_cap() -> None:
@@ -79,9 +85,7 @@ def test_backoff_doubles_with_each_crash_in_the_window_up_to_its_cap() -> None:
 def test_a_child_that_keeps_crashing_stops_the_supervisor_with_the_reason(
     tmp_path: Path, children: list[ManagedProcess]
 ) -> None:
-    crasher = child(
-        tmp_path, "worker-0", "print('model refused'); raise SystemExit(3)", children
-    )
+    crasher = child(tmp_path, "worker-0", "print('model refused'); raise SystemExit(3)", children)
     supervisor = Supervisor(FAST)
     supervisor.watch(crasher)
     started = time.monotonic()
