@@ -2,7 +2,7 @@
 # Installs the Debian packages that tests and `make demo` run for real.
 set -euo pipefail
 
-packages=(rabbitmq-server postgresql)
+packages=(rabbitmq-server postgresql chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
