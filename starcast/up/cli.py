@@ -76,7 +76,6 @@ def up(
     ),
 ) -> None:
     """Run the whole pipeline on this machine: broker, model, workers and frontend. Ctrl-C stops."""
-    handle_stop_signals()  # first: a Ctrl-C during the start must stop what started
     from pydantic import ValidationError
 
     from starcast.artifact import ArtifactError
@@ -111,6 +110,7 @@ def up(
     except PortTakenError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
+    handle_stop_signals()  # before anything starts: a Ctrl-C then stops what did
     logs_dir = settings.state_dir / "logs"
     try:
         with listener, provide_broker(settings.broker_url, logs_dir) as broker:

@@ -76,7 +76,8 @@ def chromium() -> Iterator[webdriver.Chrome]:
 def requests_made(driver: webdriver.Chrome) -> list[Request]:
     """Every request the pages asked for since the last call (DevTools Network events)."""
     made = []
-    for entry in driver.get_log("performance"):
+    entries = driver.get_log("performance")  # type: ignore[no-untyped-call]
+    for entry in entries:
         message: dict[str, Any] = json.loads(entry["message"])["message"]
         if message.get("method") == "Network.requestWillBeSent":
             params = message["params"]
@@ -88,6 +89,6 @@ def console_errors(driver: webdriver.Chrome) -> list[str]:
     """Errors the pages logged (a Content-Security-Policy refusal is one)."""
     return [
         str(entry["message"])
-        for entry in driver.get_log("browser")
+        for entry in driver.get_log("browser")  # type: ignore[no-untyped-call]
         if entry.get("level") == "SEVERE"
     ]
