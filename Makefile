@@ -33,8 +33,9 @@ system-deps: ## Install the Debian packages the tests run for real (rabbitmq-ser
 	@hack/install-system-deps.sh
 
 .PHONY: kube-plane
-kube-plane: ## Build (once, cached) the local Kubernetes control plane binaries
+kube-plane: ## Build (once, cached) the local Kubernetes control plane and its addons (KubeRay...)
 	hack/kube-plane.sh build
+	hack/kube-addons.sh build
 
 .PHONY: lint
 lint: venv ## ruff and mypy
