@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,7 +98,19 @@ def wait_for_successes(load: Load, moment: float, count: int, timeout_s: float =
         time.sleep(0.2)
 
 
+def summary(load: Load, killed_at: float, serving_again: float) -> str:
+    statuses = Counter(o.status or o.error for o in load.outcomes)
+    in_flight = [o for o in load.outcomes if o.started < killed_at < o.finished]
+    return (
+        f"{len(load.outcomes)} requests {dict(statuses)}; in flight at the kill: "
+        f"{[(o.status, round(o.finished - o.started, 2)) for o in in_flight]}; serving again "
+        f"{serving_again - killed_at:.1f} s after the kill; "
+        f"{len(load.after(serving_again))} requests after"
+    )
+
+
 def check(load: Load, killed_at: float, serving_again: float) -> None:
+    print(summary(load, killed_at, serving_again))  # for the record: pytest -s shows it
     outcomes = load.outcomes
     refused = [o for o in outcomes if o.error is not None]
     assert not refused, refused[:5]
@@ -159,6 +172,7 @@ def test_a_killed_frontend_comes_back_on_the_same_socket_and_nothing_is_refused(
         os.kill(pid_of(up, "frontend"), signal.SIGKILL)
         serving_again = wait_for_line(up, "frontend is serving again")
         wait_for_successes(load, serving_again, AFTER_RESTART)
+    print(summary(load, killed_at, serving_again))
     # A request the dead frontend was answering is lost with its connection (the client sees
     # it closed, never refused); those that waited in the socket's backlog are answered.
     failed = [o for o in load.outcomes if o.status != 200]
