@@ -11,6 +11,7 @@ import pytest
 
 from starcast import artifact
 from starcast.up.processes import ManagedProcess
+from tests.integration.up.launch import ctrl_c, run_up
 from tests.support.models import ModelArtifact, fitted_model, model_artifact
 
 __all__ = ["model_artifact"]
@@ -50,3 +51,17 @@ def reported_model(tmp_path_factory: pytest.TempPathFactory) -> ModelArtifact:
         version=manifest.model_version,
         path=directory,
     )
+
+
+@pytest.fixture(scope="session")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, reported_model: ModelArtifact
+) -> Iterator[str]:
+    """`starcast up` serving a model whose artifact has a report; its base URL."""
+    up: ManagedProcess | None = None
+    try:
+        up, port = run_up(tmp_path_factory.mktemp("up"), "--model", reported_model.uri)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if up is not None and up.alive:
+            ctrl_c(up)

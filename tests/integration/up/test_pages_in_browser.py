@@ -12,8 +12,7 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from starcast.up.processes import ManagedProcess
-from tests.integration.up.launch import ctrl_c, run_up
+from starcast import artifact
 from tests.support.browser import chromium, console_errors, requests_made
 from tests.support.models import ModelArtifact
 
@@ -21,20 +20,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WAIT_S: Final = 30.0
 WEB_SCHEMES: Final = ("http://", "https://", "ws://", "wss://")
-
-
-@pytest.fixture(scope="module")
-def served(
-    tmp_path_factory: pytest.TempPathFactory, reported_model: ModelArtifact
-) -> Iterator[str]:
-    """`starcast up` serving a model whose artifact has a report; its base URL."""
-    up: ManagedProcess | None = None
-    try:
-        up, port = run_up(tmp_path_factory.mktemp("up"), "--model", reported_model.uri)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if up is not None and up.alive:
-            ctrl_c(up)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +38,12 @@ def test_the_welcome_page_shows_the_model_its_score_features_and_report(
     requests_made(browser)  # forget the browser's own start-up pages
     browser.get(f"{served}/")
     assert browser.find_element(By.ID, "model-version").text == reported_model.version
-    assert "Cross-validated (5 folds): RMSLE" in browser.find_element(By.ID, "cv-score").text
+    manifest = artifact.read_manifest(reported_model.uri)
+    score = browser.find_element(By.ID, "cv-score").text
+    assert score.startswith(
+        f"Cross-validated ({manifest.cv_folds} folds): RMSLE {manifest.winner.metrics.rmsle:.3f} "
+        f"against {manifest.baseline.rmsle:.3f} for predicting the median"
+    )
     model = httpx.get(f"{served}/api/v1/model", timeout=30).json()
     shown = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#model-features li")]
     assert shown == model["features"]

@@ -98,6 +98,19 @@ def wait_for_successes(load: Load, moment: float, count: int, timeout_s: float =
         time.sleep(0.2)
 
 
+def kill_under_load(up: ManagedProcess, port: int, name: str) -> tuple[Load, float, float]:
+    """SIGKILL `name` while clients post; (the load, when it was killed, when it served again)."""
+    with Load(port).running() as load:
+        wait_for_successes(load, 0, 20)
+        killed_at = time.monotonic()
+        os.kill(pid_of(up, name), signal.SIGKILL)
+        wait_for_line(up, f"{name} killed by SIGKILL; restarting it in 0.5 s")
+        serving_again = wait_for_line(up, f"{name} is serving again")
+        wait_for_successes(load, serving_again, AFTER_RESTART)
+    print(summary(load, killed_at, serving_again))  # for the record: pytest -s shows it
+    return load, killed_at, serving_again
+
+
 def summary(load: Load, killed_at: float, serving_again: float) -> str:
     statuses = Counter(o.status or o.error for o in load.outcomes)
     in_flight = [o for o in load.outcomes if o.started < killed_at < o.finished]
@@ -110,7 +123,6 @@ def summary(load: Load, killed_at: float, serving_again: float) -> str:
 
 
 def check(load: Load, killed_at: float, serving_again: float) -> None:
-    print(summary(load, killed_at, serving_again))  # for the record: pytest -s shows it
     outcomes = load.outcomes
     refused = [o for o in outcomes if o.error is not None]
     assert not refused, refused[:5]
@@ -133,13 +145,7 @@ def test_a_worker_killed_under_load_is_restarted_and_the_others_go_on_serving(
     up, port = run_up(tmp_path, "--model", model_artifact.uri, workers=2)
     started.append(up)
     victim = pid_of(up, "worker-0")
-    with Load(port).running() as load:
-        wait_for_successes(load, 0, 20)
-        killed_at = time.monotonic()
-        os.kill(victim, signal.SIGKILL)
-        wait_for_line(up, "worker-0 killed by SIGKILL; restarting it in 0.5 s")
-        serving_again = wait_for_line(up, "worker-0 is serving again")
-        wait_for_successes(load, serving_again, AFTER_RESTART)
+    load, killed_at, serving_again = kill_under_load(up, port, "worker-0")
     check(load, killed_at, serving_again)
     during = [o for o in load.outcomes if killed_at <= o.started < serving_again]
     assert during and all(o.status == 200 for o in during)  # worker-1 served meanwhile
@@ -152,12 +158,7 @@ def test_the_only_worker_killed_under_load_comes_back_and_nothing_is_refused(
 ) -> None:
     up, port = run_up(tmp_path, "--model", model_artifact.uri, workers=1)
     started.append(up)
-    with Load(port).running() as load:
-        wait_for_successes(load, 0, 20)
-        killed_at = time.monotonic()
-        os.kill(pid_of(up, "worker-0"), signal.SIGKILL)
-        serving_again = wait_for_line(up, "worker-0 is serving again")
-        wait_for_successes(load, serving_again, AFTER_RESTART)
+    load, killed_at, serving_again = kill_under_load(up, port, "worker-0")
     check(load, killed_at, serving_again)
 
 
@@ -166,13 +167,7 @@ def test_a_killed_frontend_comes_back_on_the_same_socket_and_nothing_is_refused(
 ) -> None:
     up, port = run_up(tmp_path, "--model", model_artifact.uri, workers=1)
     started.append(up)
-    with Load(port).running() as load:
-        wait_for_successes(load, 0, 20)
-        killed_at = time.monotonic()
-        os.kill(pid_of(up, "frontend"), signal.SIGKILL)
-        serving_again = wait_for_line(up, "frontend is serving again")
-        wait_for_successes(load, serving_again, AFTER_RESTART)
-    print(summary(load, killed_at, serving_again))
+    load, killed_at, _ = kill_under_load(up, port, "frontend")
     # A request the dead frontend was answering is lost with its connection (the client sees
     # it closed, never refused); those that waited in the socket's backlog are answered.
     failed = [o for o in load.outcomes if o.status != 200]
