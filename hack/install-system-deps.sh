@@ -2,9 +2,10 @@
 # Installs the Debian packages that tests and `make demo` run for real.
 # openssh-server: the bootstrap tests fetch a kubeconfig from a private sshd on loopback.
 # cloud-init: only its offline `cloud-init schema` checker, for the bootstrap's user-data.
+# chromium, chromium-driver: the pages are tested in a real headless browser (WebDriver).
 set -euo pipefail
 
-packages=(rabbitmq-server postgresql openssh-server cloud-init)
+packages=(rabbitmq-server postgresql openssh-server cloud-init chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

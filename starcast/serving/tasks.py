@@ -24,6 +24,7 @@ def register_tasks(app: Celery, predictor: Predictor, watchdog: TimeLimitWatchdo
 
     Every batch runs under `watchdog`, which ends the worker if the batch overruns its limit.
     """
+    model_features = tuple(predictor.model.manifest.feature_names)
 
     @app.task(  # type: ignore[untyped-decorator]
         name=PREDICT_TASK,
@@ -47,6 +48,7 @@ def register_tasks(app: Celery, predictor: Predictor, watchdog: TimeLimitWatchdo
         )
         return BatchResult(
             model_version=predictor.version,
+            model_features=model_features,
             stars=[float(value) for value in stars],
             worker=str(task.request.hostname),
             queue_wait_s=max(0.0, started - batch.sent_at),
