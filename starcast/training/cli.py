@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from starcast.artifact import ArtifactError, Metrics, ModelManifest
-from starcast.dataset import DatasetError
 from starcast.sample import sample_dataset_uri
 from starcast.timestamps import TIMESTAMP_UNITS
-from starcast.training.config import Budget, TrainingConfig
+from starcast.budget import Budget
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from starcast.artifact import ModelManifest
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,14 @@ def train(
     overwrite: Annotated[bool, typer.Option(help="Replace an artifact already at --out.")] = False,
 ) -> None:
     """Search model families with Ray, cross-validate, refit the winner, write the artifact."""
-    # Imported here: Ray and scikit-learn take seconds to import, and `starcast --help` should not.
+    # Imported here: pandas, scikit-learn and Ray take seconds to import; `--help` needs none.
+    from rich.console import Console
+
+    from starcast.artifact import ArtifactError
+    from starcast.dataset import DatasetError
+    from starcast.training.config import TrainingConfig
     from starcast.training.progress import LogProgress, TerminalProgress
+    from starcast.training.ray_runtime import RayStartError
     from starcast.training.run import TrainingError, train_model
 
     if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
@@ -82,11 +89,18 @@ def train(
     except (DatasetError, ArtifactError, TrainingError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
+    except RayStartError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=3) from error
     Console().print(summary_table(manifest))
     typer.echo(f"model {manifest.model_version} written to {out} (sha256 {manifest.model_sha256})")
 
 
 def summary_table(manifest: ModelManifest) -> Table:
+    from rich.table import Table
+
+    from starcast.artifact import Metrics
+
     table = Table(title=f"cross-validated scores ({manifest.cv_folds} folds, log1p(stars))")
     for column in ("model", "RMSLE", "R² log", "MAE log", "MdAPE stars %"):
         table.add_column(column, justify="left" if column == "model" else "right")

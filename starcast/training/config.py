@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import BaseModel, Field
 
 from starcast.sample import sample_dataset_uri
 from starcast.timestamps import TimestampUnit
-
-
-class Budget(StrEnum):
-    """How much of the search space to try: `quick` for demos and tests, `full` for releases."""
-
-    QUICK = "quick"
-    STANDARD = "standard"
-    FULL = "full"
+from starcast.budget import Budget as Budget
 
 
 class TrainingConfig(BaseModel):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import ray
 
 from starcast import artifact
 from starcast.artifact import DatasetInfo, FamilyResult, ModelManifest
@@ -13,6 +12,7 @@ from starcast.dataset import read_dataset
 from starcast.features import TARGET, feature_names
 from starcast.training.config import TrainingConfig
 from starcast.training.families import candidates
+from starcast.training.ray_runtime import ensure_ray
 from starcast.training.report import render_report
 from starcast.training.search import SearchProgress, Trial, make_folds, refit, run_search
 
@@ -48,9 +48,7 @@ def train_model(config: TrainingConfig, progress: SearchProgress | None = None) 
     log_stars = np.log1p(dataset.stars)
     folds = make_folds(len(features), config.folds, config.seed)
 
-    if not ray.is_initialized():
-        # RAY_ADDRESS, when set, points at an existing cluster; otherwise Ray starts locally.
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ensure_ray()
     logger.info(
         "searching %d candidates with %d-fold CV on %d records and %d features",
         len(search_space),

@@ -1,0 +1,110 @@
+"""Ray for one training run: join the cluster RAY_ADDRESS names, or start a small one here.
+
+A run on one machine needs Ray's GCS, a raylet and its workers; it does not need the web
+dashboard, task output forwarded to the terminal, or Ray's own logging set-up, so those stay off.
+Ray waits a fixed 30 s (not configurable in Ray 2.x) for its raylet to register, and on a busy
+machine the raylet can miss that while its Python agents start; the start is then retried once
+after the processes of the failed attempt are stopped, and a second failure is one clear error.
+
+Token authentication stays on (Ray's default for a local cluster: the GCS listens on the node's
+address, and anyone who reaches it can run code); Ray's banner announcing that default on every
+run is configured away.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, Final
+
+import psutil
+import ray
+
+logger = logging.getLogger(__name__)
+
+START_ATTEMPTS: Final = 2
+# Plenty for the fold data of a dataset this size; Ray's default takes 30% of the machine's RAM.
+LOCAL_OBJECT_STORE_BYTES: Final = 512 * 1024 * 1024
+STOP_WAIT_S: Final = 5.0
+# The logger of Ray's "Token authentication is enabled for this Ray cluster" banner.
+_RAY_AUTH_SETUP_LOGGER: Final = "ray._private.authentication.authentication_token_setup"
+
+
+class RayStartError(RuntimeError):
+    """Ray did not start; the message says what to try."""
+
+
+def local_ray_options(cpus: int | None = None) -> dict[str, Any]:
+    """ray.init's arguments for a cluster of one machine that lives as long as this process."""
+    return {
+        "num_cpus": cpus or os.cpu_count() or 1,
+        "object_store_memory": LOCAL_OBJECT_STORE_BYTES,
+        "include_dashboard": False,  # no web UI for a run that ends by itself
+        "log_to_driver": False,  # task output stays in Ray's session logs
+        "configure_logging": False,  # starcast's logging configuration applies
+    }
+
+
+def ensure_ray(*, cpus: int | None = None, init: Callable[..., Any] | None = None) -> None:
+    """Connect to Ray: the cluster RAY_ADDRESS names (a RayJob), else a new local one.
+
+    `init` defaults to ray.init; tests pass one that fails the way Ray fails on a busy machine.
+    """
+    init = init or ray.init
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        try:
+            init(log_to_driver=False, configure_logging=False)
+        except (ConnectionError, RuntimeError) as error:
+            raise RayStartError(
+                f"could not join the Ray cluster at RAY_ADDRESS={os.environ['RAY_ADDRESS']}: "
+                f"{error}. Check that the cluster is up, or unset RAY_ADDRESS to start Ray here."
+            ) from error
+        return
+    logging.getLogger(_RAY_AUTH_SETUP_LOGGER).setLevel(logging.ERROR)
+    options = local_ray_options(cpus)
+    failures: list[str] = []
+    for attempt in range(1, START_ATTEMPTS + 1):
+        started_before = _descendant_pids()
+        try:
+            init(**options)
+            return
+        except Exception as error:  # Ray raises a bare Exception when its start times out
+            failures.append(f"{type(error).__name__}: {error}")
+            logger.warning(
+                "Ray did not start (attempt %d of %d): %s", attempt, START_ATTEMPTS, error
+            )
+            _stop_processes_started_since(started_before)
+    raise RayStartError(
+        f"Ray could not start on this machine ({START_ATTEMPTS} attempts; last: "
+        f"{failures[-1]}). This usually means the machine is too busy for Ray's processes to "
+        "start within Ray's 30 s wait. Try: run again when the machine is less loaded; or start "
+        "Ray once with `ray start --head` and run with RAY_ADDRESS=auto to reuse it; Ray's own "
+        "logs are under /tmp/ray/session_latest/logs."
+    )
+
+
+def _descendant_pids() -> set[int]:
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def _stop_processes_started_since(before: set[int]) -> None:
+    """Stop what a failed ray.init left running (its GCS, raylet, agents): only those pids."""
+    if ray.is_initialized():
+        ray.shutdown()
+    started = [
+        child for child in psutil.Process().children(recursive=True) if child.pid not in before
+    ]
+    for process in started:
+        try:
+            process.terminate()
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(started, timeout=STOP_WAIT_S)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
