@@ -16,6 +16,7 @@ help: ## List the targets
 
 $(STAMP): pyproject.toml
 	@echo "== installing starcast and its extras (Ray, scikit-learn, FastAPI, Celery...) into $(VENV); the first time takes a few minutes"
+	@PYTHON=$(PYTHON) hack/prerequisites.sh install
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install $(UV_QUIET) --python $(BIN)/python -e '.[dev]'
@@ -27,6 +28,10 @@ $(STAMP): pyproject.toml
 
 .PHONY: venv
 venv: $(STAMP) ## Create .venv with starcast and its dev tools
+
+.PHONY: prerequisites
+prerequisites: ## Check what this machine lacks for demo and test, and what make installs
+	@PYTHON=$(PYTHON) hack/prerequisites.sh check
 
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the tests run for real (rabbitmq-server)
