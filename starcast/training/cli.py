@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from starcast.budget import Budget
 from starcast.sample import sample_dataset_uri
 from starcast.timestamps import TIMESTAMP_UNITS
-from starcast.budget import Budget
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from starcast.budget import Budget as Budget
 from starcast.sample import sample_dataset_uri
 from starcast.timestamps import TimestampUnit
-from starcast.budget import Budget as Budget
 
 
 class TrainingConfig(BaseModel):

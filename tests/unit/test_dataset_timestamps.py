@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from starcast.dataset import DatasetError, read_dataset
+from starcast.features import compute_features
 from starcast.timestamps import parse_timestamps
 from tests.support.records import record, records_frame
 
@@ -123,3 +124,10 @@ def test_datetime_columns_keep_their_zone_and_naive_ones_are_reported() -> None:
     assert parsed.values.iloc[0] == CREATED
     assert bool(parsed.assumed_utc.iloc[0])
     assert not parse_timestamps(aware).assumed_utc.any()
+
+
+def test_features_refuse_numeric_times_instead_of_reading_nanoseconds() -> None:
+    records = records_frame(record(created_at=int(CREATED.timestamp())))
+    records["snapshot_at"] = pd.to_datetime(records["snapshot_at"], utc=True)
+    with pytest.raises(ValueError, match="created_at holds numbers, not times"):
+        compute_features(records)
