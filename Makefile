@@ -8,15 +8,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+UV_QUIET ?= --quiet
 
 .PHONY: help
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
+	@echo "== installing starcast and its extras (Ray, scikit-learn, FastAPI, Celery...) into $(VENV); the first time takes a few minutes"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install $(UV_QUIET) --python $(BIN)/python -e '.[dev]'
+	@echo "== byte-compiling $(VENV) once, so every process starts fast (about a minute)"
 	@# Byte-compile once: with PYTHONDONTWRITEBYTECODE set, every process would recompile Ray & co.
 	@# Some packages ship test files that never compile; those make compileall exit 1, harmlessly.
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
@@ -45,12 +48,15 @@ test: venv system-deps kube-plane lint ## Run every test (installs what they nee
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: demo
+demo: UV_QUIET := # the demo's first install shows what it resolves, downloads and installs
 demo: venv system-deps ## Train on the bundled sample and serve predictions (Ctrl-C stops)
 	$(BIN)/starcast up
 
 .PHONY: bench
 bench: venv system-deps ## Run every benchmark in quick mode
-	for script in bench/*.py; do $(BIN)/python "$$script" --quick; done
+	@# bench/sklearn_train.py is the training bench's baseline script, not a bench.
+	for script in $(filter-out bench/sklearn_train.py,$(wildcard bench/*.py)); do \
+		$(BIN)/python "$$script" --quick; done
 
 .PHONY: clean
 clean: ## Remove the venv and caches
