@@ -185,11 +185,11 @@ def test_a_config_change_rolls_the_pods(kube_plane: KubePlane) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "frontend.replicaCount=two"], "frontend.replicaCount"),
+        (["--set", "frontend.replicaCount=two"], "/frontend/replicaCount"),
         (["--set", "worker.autoscalling.enabled=true"], "autoscalling"),
-        (["--set", "worker.model.sha256=not-hex"], "worker.model.sha256"),
-        (["--set", "worker.keda.mode=Sometimes"], "worker.keda.mode"),
-        (["--set", "frontend.ingress.path=predictions"], "frontend.ingress.path"),
+        (["--set", "worker.model.sha256=not-hex"], "/worker/model/sha256"),
+        (["--set", "worker.keda.mode=Sometimes"], "/worker/keda/mode"),
+        (["--set", "frontend.ingress.path=predictions"], "/frontend/ingress/path"),
     ],
 )
 def test_the_schema_refuses_bad_values_naming_the_path(
