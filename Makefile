@@ -8,15 +8,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+UV_QUIET ?= --quiet
 
 .PHONY: help
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
+	@echo "== installing starcast and its extras (Ray, scikit-learn, FastAPI, Celery...) into $(VENV); the first time takes a few minutes"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install $(UV_QUIET) --python $(BIN)/python -e '.[dev]'
+	@echo "== byte-compiling $(VENV) once, so every process starts fast (about a minute)"
 	@# Byte-compile once: with PYTHONDONTWRITEBYTECODE set, every process would recompile Ray & co.
 	@# Some packages ship test files that never compile; those make compileall exit 1, harmlessly.
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
@@ -30,8 +33,9 @@ system-deps: ## Install the Debian packages the tests run for real (rabbitmq-ser
 	@hack/install-system-deps.sh
 
 .PHONY: kube-plane
-kube-plane: ## Build (once, cached) the local Kubernetes control plane binaries
+kube-plane: ## Build (once, cached) the local Kubernetes control plane and its addons (KubeRay...)
 	hack/kube-plane.sh build
+	hack/kube-addons.sh build
 
 .PHONY: lint
 lint: venv ## ruff and mypy
@@ -44,6 +48,7 @@ test: venv system-deps kube-plane lint ## Run every test (installs what they nee
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: demo
+demo: UV_QUIET := # the demo's first install shows what it resolves, downloads and installs
 demo: venv system-deps ## Train on the bundled sample and serve predictions (Ctrl-C stops)
 	$(BIN)/starcast up
 

@@ -362,9 +362,7 @@ def request_bodies() -> list[bytes]:
                 "repositories": [
                     {
                         "full_name": str(name),
-                        "features": RepositoryFeatures.model_validate(row).model_dump(
-                            exclude_none=True
-                        ),
+                        "features": RepositoryFeatures.from_row(row).model_dump(exclude_none=True),
                     }
                 ]
             }

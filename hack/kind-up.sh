@@ -121,8 +121,10 @@ install_charts() {
 	hm upgrade --install serving "$ROOT/charts/starcast-serving" \
 		--namespace "$SERVING_NS" --create-namespace "${values[@]}" \
 		--set frontend.image.repository=starcast-frontend --set frontend.image.tag="$IMAGE_TAG" \
-		--set worker.image.repository=starcast-worker --set worker.image.tag="$IMAGE_TAG" \
-		--wait --timeout "$TIMEOUT"
+		--set worker.image.repository=starcast-worker --set worker.image.tag="$IMAGE_TAG"
+	# No --wait: the workers become Ready once a ModelRelease gives them a model.
+	kc -n "$SERVING_NS" rollout status "deployment/serving-starcast-serving-frontend" --timeout "$TIMEOUT" || true
+	log "serving installed; workers wait for a model (kubectl apply -f examples/modelrelease.yaml)"
 }
 
 apply_example() {

@@ -273,6 +273,8 @@ subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubern
 	cert admin "/O=system:masters/CN=starcast-admin" "$client"
 	cert controller-manager "/CN=system:kube-controller-manager" "$client"
 	cert scheduler "/CN=system:kube-scheduler" "$client"
+	# The aggregation layer's client (APIServices such as metrics-server's metrics.k8s.io).
+	cert front-proxy-client "/CN=front-proxy-client" "$client"
 	openssl ecparam -name prime256v1 -genkey -noout -out "$pki/sa.key" 2>/dev/null
 	openssl ec -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 	chmod 600 "$pki"/*.key
@@ -475,6 +477,11 @@ cmd_up() {
 		--service-account-signing-key-file="$pki/sa.key" \
 		--service-cluster-ip-range="$SERVICE_CIDR" \
 		--endpoint-reconciler-type=none --profiling=false \
+		--requestheader-client-ca-file="$pki/ca.crt" --requestheader-allowed-names=front-proxy-client \
+		--requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+		--requestheader-extra-headers-prefix=X-Remote-Extra- \
+		--proxy-client-cert-file="$pki/front-proxy-client.crt" \
+		--proxy-client-key-file="$pki/front-proxy-client.key" \
 		--event-ttl=1h --storage-backend=etcd3 --v=1
 	wait_for kube-apiserver "kube-apiserver ready on https://127.0.0.1:$API_PORT" \
 		kc get --raw /readyz
@@ -490,7 +497,13 @@ cmd_up() {
 	start kube-scheduler "$BIN/kube-scheduler" \
 		--kubeconfig="$STATE/scheduler.kubeconfig" \
 		--bind-address=127.0.0.1 --secure-port=0 --leader-elect=false --profiling=false --v=1
-	start kwok "$BIN/kwok" --kubeconfig="$STATE/kubeconfig" --config="$BIN/kwok-stages.yaml" \
+	# kwok's own stages, then the project's (hack/kube-stages/: test stand-ins such as a
+	# worker that refuses its model).
+	local stage_configs=(--config="$BIN/kwok-stages.yaml") f
+	for f in "$ROOT"/hack/kube-stages/*.yaml; do
+		if [[ -f $f ]]; then stage_configs+=(--config="$f"); fi
+	done
+	start kwok "$BIN/kwok" --kubeconfig="$STATE/kubeconfig" "${stage_configs[@]}" \
 		--manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
 		--cidr="$POD_CIDR" --node-lease-duration-seconds=40 \
 		--server-address="127.0.0.1:$kwok_port"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -166,9 +166,9 @@ def new_manifest(
     )
 
 
-def exists(uri: str) -> bool:
+def exists(uri: str, storage_options: Mapping[str, Any] | None = None) -> bool:
     """Whether a committed artifact (one with a manifest) is at `uri`."""
-    return storage.exists(storage.join(uri, MANIFEST_FILE))
+    return storage.exists(storage.join(uri, MANIFEST_FILE), storage_options)
 
 
 def write_artifact(
@@ -198,9 +198,9 @@ def write_artifact(
     return manifest
 
 
-def read_manifest(uri: str) -> ModelManifest:
+def read_manifest(uri: str, storage_options: Mapping[str, Any] | None = None) -> ModelManifest:
     try:
-        raw = storage.read_bytes(storage.join(uri, MANIFEST_FILE))
+        raw = storage.read_bytes(storage.join(uri, MANIFEST_FILE), storage_options)
     except FileNotFoundError as error:
         raise ArtifactError(
             f"no {MANIFEST_FILE} at {uri}: the artifact is absent or was never committed"
@@ -219,14 +219,34 @@ def read_manifest(uri: str) -> ModelManifest:
 
 def load_artifact(uri: str, expected_sha256: str | None = None) -> LoadedModel:
     """Load and verify: manifest, model digest, trusted types, then the feature schema."""
-    manifest = read_manifest(uri)
+    manifest, model_bytes = _verified(uri, expected_sha256, None)
+    estimator = _deserialize(uri, model_bytes)
+    _check_features(uri, manifest, estimator)
+    return LoadedModel(estimator=estimator, manifest=manifest)
+
+
+def verify_artifact(
+    uri: str,
+    expected_sha256: str | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> ModelManifest:
+    """The manifest, once the model file's sha256 matched it (nothing is deserialised)."""
+    manifest, _ = _verified(uri, expected_sha256, storage_options)
+    return manifest
+
+
+def _verified(
+    uri: str, expected_sha256: str | None, storage_options: Mapping[str, Any] | None
+) -> tuple[ModelManifest, bytes]:
+    manifest = read_manifest(uri, storage_options)
     if expected_sha256 is not None and expected_sha256 != manifest.model_sha256:
         raise ArtifactError(
             f"artifact {uri} holds model sha256 {manifest.model_sha256}, "
             f"but {expected_sha256} was expected"
         )
     try:
-        model_bytes = storage.read_bytes(storage.join(uri, manifest.model_file))
+        model_bytes = storage.read_bytes(storage.join(uri, manifest.model_file), storage_options)
     except FileNotFoundError as error:
         raise ArtifactError(
             f"artifact {uri} has a manifest but no {manifest.model_file}"
@@ -237,9 +257,7 @@ def load_artifact(uri: str, expected_sha256: str | None = None) -> LoadedModel:
             f"{manifest.model_file} at {uri} has sha256 {actual}, but the manifest says "
             f"{manifest.model_sha256}: the model was altered or corrupted"
         )
-    estimator = _deserialize(uri, model_bytes)
-    _check_features(uri, manifest, estimator)
-    return LoadedModel(estimator=estimator, manifest=manifest)
+    return manifest, model_bytes
 
 
 def _deserialize(uri: str, model_bytes: bytes) -> Any:

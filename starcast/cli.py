@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import typer
 
+from starcast.bootstrap.cli import app as bootstrap_app
 from starcast.extraction.cli import app as extract_app
 from starcast.logs import configure_logging
+from starcast.operator.cli import app as operator_app
 from starcast.serving.cli import serve
 from starcast.training.cli import train
 from starcast.up.cli import up
@@ -26,6 +28,8 @@ app.command()(train)
 app.add_typer(serve)
 app.command()(up)
 app.add_typer(extract_app)
+app.add_typer(operator_app)
+app.add_typer(bootstrap_app)
 
 
 @app.callback()

@@ -27,10 +27,16 @@ class Feature:
     kind: FeatureKind
     description: str
     leaks_popularity: bool = False
+    # Numeric features only: a count is a whole number; a duration may have a fraction.
+    whole: bool = True
 
 
 def _count(name: str, description: str, *, leaks: bool = False) -> Feature:
     return Feature(name, FeatureKind.NUMERIC, description, leaks_popularity=leaks)
+
+
+def _duration(name: str, description: str) -> Feature:
+    return Feature(name, FeatureKind.NUMERIC, description, whole=False)
 
 
 FEATURES: Final[tuple[Feature, ...]] = (
@@ -54,8 +60,8 @@ FEATURES: Final[tuple[Feature, ...]] = (
     _count("owner_followers", "followers of the owner (organisations: 0)"),
     _count("owner_repositories", "public repositories of the owner"),
     _count("topics", "topics set on the repository"),
-    _count("age_days", "days from creation to the snapshot"),
-    _count("days_since_push", "days from the last push to the snapshot"),
+    _duration("age_days", "days from creation to the snapshot"),
+    _duration("days_since_push", "days from the last push to the snapshot"),
     Feature("owner_is_organization", FeatureKind.BOOLEAN, "owned by an organisation"),
     Feature("has_pages", FeatureKind.BOOLEAN, "publishes a GitHub Pages site"),
     Feature("has_wiki", FeatureKind.BOOLEAN, "wiki enabled"),

@@ -1,22 +1,28 @@
 """Object storage through fsspec: `file://` paths and `s3://` buckets (any S3-compatible server).
 
 S3 credentials and the endpoint come from the standard AWS variables (AWS_ACCESS_KEY_ID,
-AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL), which s3fs reads itself; nothing here stores them.
+AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL), which s3fs reads itself; nothing here stores them. A
+caller that holds credentials of its own (the operator, from a run's Secret) passes them as
+fsspec `options` (for s3: key, secret, endpoint_url, client_kwargs).
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 
-def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The filesystem for `uri` and the path inside it."""
-    fs, path = fsspec.core.url_to_fs(uri)
+def filesystem(
+    uri: str, options: Mapping[str, Any] | None = None
+) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem for `uri` (with fsspec storage `options`) and the path inside it."""
+    fs, path = fsspec.core.url_to_fs(uri, **(options or {}))
     return fs, path
 
 
@@ -24,14 +30,14 @@ def join(uri: str, name: str) -> str:
     return f"{uri.rstrip('/')}/{name}"
 
 
-def read_bytes(uri: str) -> bytes:
-    fs, path = filesystem(uri)
+def read_bytes(uri: str, options: Mapping[str, Any] | None = None) -> bytes:
+    fs, path = filesystem(uri, options)
     data: bytes = fs.cat_file(path)
     return data
 
 
-def exists(uri: str) -> bool:
-    fs, path = filesystem(uri)
+def exists(uri: str, options: Mapping[str, Any] | None = None) -> bool:
+    fs, path = filesystem(uri, options)
     return bool(fs.exists(path))
 
 

@@ -109,6 +109,13 @@ class WorkerSettings(QueueSettings):
     worker_hostname: str | None = Field(
         default=None, description="Celery node name (default: starcast-worker-<pid>@<host>)"
     )
+    worker_metrics_host: str = Field(default="0.0.0.0", description="address of /metrics")
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Prometheus /metrics port (series labelled with model_version); 0: none",
+    )
 
 
 class FrontendSettings(QueueSettings):
@@ -116,6 +123,17 @@ class FrontendSettings(QueueSettings):
 
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535, description="port to listen on")
+    listen_fd: int | None = Field(
+        default=None,
+        ge=0,
+        description="serve on this inherited listening socket instead of binding host:port "
+        "(`starcast up` holds the socket, so a restarted frontend keeps it)",
+    )
+    model_uri: str | None = Field(
+        default=None,
+        description="artifact of the model the workers serve: its manifest and report.png "
+        "feed `/` and `/api/v1/model` (unset: only what the workers report with each result)",
+    )
     request_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="deadline of one prediction request"
     )

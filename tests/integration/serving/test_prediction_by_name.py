@@ -66,7 +66,7 @@ def predict(stack: ServingStack, *repositories: dict[str, Any]) -> httpx.Respons
 
 def features_of(record: dict[str, Any]) -> dict[str, Any]:
     [row] = rows_from_records([record])
-    return RepositoryFeatures.model_validate(row).model_dump(exclude_none=True)
+    return RepositoryFeatures.from_row(row).model_dump(exclude_none=True)
 
 
 def test_a_repository_by_name_is_predicted_as_its_record_by_features(

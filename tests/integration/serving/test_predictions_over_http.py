@@ -27,7 +27,7 @@ def sample_repositories(count: int, offset: int = 0) -> list[dict[str, Any]]:
     return [
         {
             "full_name": str(name),
-            "features": RepositoryFeatures.model_validate(row).model_dump(exclude_none=True),
+            "features": RepositoryFeatures.from_row(row).model_dump(exclude_none=True),
         }
         for name, row in zip(records["full_name"], rows, strict=True)
     ]

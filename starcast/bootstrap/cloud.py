@@ -1,0 +1,168 @@
+"""The connection to the cloud and the translation of its failures into messages that say the fix.
+
+Every call goes through :func:`call` (retries a 409 or 5xx: a lost race or a hiccup) and
+every creation through :func:`ensure`, which looks the resource up again before each attempt,
+so a create whose answer was lost (a 500 after the fact, a killed process) is found, not doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRY_DELAYS_S: Final = (1.0, 2.0, 4.0)
+
+
+class CloudError(Exception):
+    """A cloud call failed for a reason the user can act on; the message names resource and fix."""
+
+
+def connect(cloud: str) -> Connection:
+    """`openstack.connect(cloud=...)` from clouds.yaml, authenticated now so errors come first."""
+    import openstack
+    from keystoneauth1 import exceptions as ksa
+    from openstack import exceptions as sdk
+
+    try:
+        connection = openstack.connect(cloud=cloud)
+        connection.authorize()
+    except sdk.ConfigException as error:
+        raise CloudError(
+            f"cloud {cloud!r} not found in clouds.yaml ({error}): add it, or point "
+            "OS_CLIENT_CONFIG_FILE at the clouds.yaml that has it"
+        ) from None
+    except (ksa.ClientException, sdk.SDKException) as error:
+        # openstacksdk wraps keystoneauth's errors (a refused connection becomes "Could not
+        # find versioned identity endpoints"): classify by the root cause.
+        if _caused_by(error, (ksa.ConnectFailure, ksa.ConnectTimeout, ksa.DiscoveryFailure)):
+            raise CloudError(
+                f"cannot reach cloud {cloud!r}'s identity service: check auth_url in "
+                "clouds.yaml and your network or VPN"
+            ) from None
+        if _caused_by(error, (ksa.Unauthorized,)) or _status(error) == 401:
+            raise CloudError(
+                f"cloud {cloud!r} refused the credentials in clouds.yaml (HTTP 401): check "
+                "username, password, project and domains"
+            ) from None
+        raise CloudError(f"cloud {cloud!r}: {type(error).__name__}: {error}") from None
+    return connection
+
+
+def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def find(what: str, function: Callable[..., T], name: str) -> T | None:
+    """A `find_*` proxy call: the resource, or None when the cloud has no such one."""
+    from openstack import exceptions as sdk
+
+    def lookup() -> T | None:
+        try:
+            return function(name, ignore_missing=False)
+        except sdk.NotFoundException:
+            return None
+
+    return call(what, lookup)
+
+
+def _status(error: Exception) -> int | None:
+    status = getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _is_quota(error: Exception) -> bool:
+    return "quota exceeded" in str(error).lower() or "overquota" in str(error).lower()
+
+
+def _retryable(error: Exception) -> bool:
+    from keystoneauth1 import exceptions as ksa
+
+    if isinstance(error, ksa.ConnectFailure):
+        return True
+    status = _status(error)
+    return status is not None and (status == 409 or status >= 500) and not _is_quota(error)
+
+
+def translate(error: Exception, what: str) -> CloudError:
+    """The user-facing message for a failed call on `what` (e.g. "server starcast-server")."""
+    from keystoneauth1 import exceptions as ksa
+
+    detail = getattr(error, "details", None) or str(error)
+    if _is_quota(error):
+        return CloudError(
+            f"quota exceeded creating {what}: {detail}. Free some of the project's resources, "
+            "lower `agents` in cluster.yaml, or ask for a larger quota (`openstack quota show`)"
+        )
+    if isinstance(error, ksa.ConnectFailure):
+        return CloudError(f"lost the connection to the cloud during {what}: run it again")
+    status = _status(error)
+    return CloudError(f"{what}: the cloud answered HTTP {status}: {detail}")
+
+
+def call(what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """One cloud call, retried on a 409 or a 5xx; other errors become a :class:`CloudError`."""
+    from keystoneauth1 import exceptions as ksa
+    from openstack import exceptions as sdk
+
+    for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
+        try:
+            return function(*args, **kwargs)
+        except (sdk.HttpException, ksa.ConnectFailure) as error:
+            if delay is None or not _retryable(error):
+                raise translate(error, what) from None
+            logger.warning(
+                "retrying %s in %.0fs",
+                what,
+                delay,
+                extra={"attempt": attempt + 1, "error": _status(error)},
+            )
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def ensure(what: str, find: Callable[[], T | None], create: Callable[[], T]) -> tuple[T, bool]:
+    """Find-or-create `what`; True when this call created it. Re-finds before every retry."""
+    from keystoneauth1 import exceptions as ksa
+    from openstack import exceptions as sdk
+
+    for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
+        found = call(f"looking up {what}", find)
+        if found is not None:
+            return found, False
+        try:
+            created = create()
+        except (sdk.HttpException, ksa.ConnectFailure) as error:
+            if delay is None or not _retryable(error):
+                raise translate(error, f"creating {what}") from None
+            logger.warning(
+                "creating %s failed; looking again in %.0fs",
+                what,
+                delay,
+                extra={"attempt": attempt + 1, "error": _status(error)},
+            )
+            time.sleep(delay)
+            continue
+        logger.debug("created %s", what)
+        return created, True
+    raise AssertionError("unreachable")
+
+
+def only(what: str, matches: list[T]) -> T | None:
+    """The one match of a lookup; several means someone else made copies by hand."""
+    if len(matches) > 1:
+        raise CloudError(
+            f"{len(matches)} resources match {what}: delete the extra ones by hand, then re-run"
+        )
+    return matches[0] if matches else None

@@ -1,0 +1,196 @@
+"""kopf handlers: thin. They parse what kopf hands them, call the reconcile, map errors to kopf.
+
+`build_registry` registers them on a registry of their own (no module-level kopf state), with
+the operator's settings closed over.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Final
+
+import kopf
+
+from starcast.operator import constants as c
+from starcast.operator.cluster import Cluster, ConflictError, TransientError, api_client
+from starcast.operator.metrics import TRAINING_RUN, OperatorMetrics
+from starcast.operator.reconcile import Context, InvalidObjectError, Outcome, sync_training_run
+from starcast.operator.release.handlers import register_model_release_handlers
+from starcast.operator.settings import OperatorSettings
+from starcast.operator.status import TERMINAL_PHASES, phase_event
+from starcast.operator.storage_access import StorageUnreachableError
+
+RETRY_DELAY_S: Final = 2.0
+MAX_RETRY_DELAY_S: Final = 30.0
+RESYNC_INTERVAL_S: Final = 60.0
+# How long a RayJob event keeps retrying a failing sync before the resync timer takes over.
+EVENT_RETRY_BUDGET_S: Final = 120.0
+RETRIABLE: Final = (TransientError, ConflictError, StorageUnreachableError)
+
+logger = logging.getLogger(__name__)
+
+
+def _ref(namespace: str, name: str, uid: str) -> dict[str, str]:
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": c.TRAINING_RUN_KIND,
+        "namespace": namespace,
+        "name": name,
+        "uid": uid,
+    }
+
+
+def _report(outcome: Outcome, ref: dict[str, str], ctx: Context, metrics: OperatorMetrics) -> None:
+    """Events and metrics of one sync: one Event per phase change."""
+    if outcome.created_rayjob:
+        metrics.rayjobs_created.inc()
+    if outcome.status is not None:
+        event = phase_event(outcome.previous_phase, outcome.status)
+        if event is not None:
+            try:
+                ctx.cluster.post_event(ref, *event)
+            except RETRIABLE as error:  # the status is written; an Event is not worth a retry
+                logger.warning("Event not posted: %s", error, extra={"object": ref["name"]})
+    metrics.reconciles.labels(TRAINING_RUN, "requeued" if outcome.requeue_after else "ok").inc()
+
+
+def _sync(namespace: str, name: str, uid: str, ctx: Context, metrics: OperatorMetrics) -> Outcome:
+    try:
+        outcome = sync_training_run(namespace, name, ctx)
+    except Exception as error:
+        metrics.reconciles.labels(TRAINING_RUN, "error").inc()
+        metrics.errors.labels(TRAINING_RUN, type(error).__name__).inc()
+        raise
+    _report(outcome, _ref(namespace, name, uid), ctx, metrics)
+    return outcome
+
+
+def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf.OperatorRegistry:
+    """Every handler of the operator, on a fresh registry."""
+    registry = kopf.OperatorRegistry()
+    kopf.on.login(registry=registry)(kopf.login_via_client)
+    tr = (c.GROUP, c.VERSION, c.TRAINING_RUN_PLURAL)
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+        # Handler progress and the diff base in annotations: the status schema is starcast's.
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+            prefix=c.KOPF_PREFIX
+        )
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=c.KOPF_PREFIX, key="last-handled-configuration"
+        )
+        settings.persistence.finalizer = f"{c.KOPF_PREFIX}/finalizer"
+        settings.execution.max_workers = operator_settings.workers
+        # Events are the phase changes the handlers post, not kopf's log lines (retries of a run
+        # waiting for KubeRay would flood them).
+        settings.posting.enabled = False
+        memo["ctx"] = Context(
+            cluster=Cluster(api_client(operator_settings.workers)),
+            settings=operator_settings,
+            metrics=metrics,
+        )
+
+    operator_settings = settings
+
+    @kopf.index(*tr, registry=registry)
+    def trainingruns_by_phase(body: kopf.Body, **_: Any) -> dict[str, None]:
+        return {body.get("status", {}).get("phase") or "Pending": None}
+
+    @kopf.on.startup(registry=registry)
+    def serve_metrics(**kwargs: Any) -> None:
+        index: kopf.Index[str, None] = kwargs[
+            "trainingruns_by_phase"
+        ]  # kopf passes indexes by name
+        metrics.count_phases(lambda: {phase: len(runs) for phase, runs in index.items()})
+        if settings.metrics_port:
+            metrics.serve(settings.metrics_host, settings.metrics_port)
+
+    @kopf.on.cleanup(registry=registry)
+    def stop_metrics(**_: Any) -> None:
+        metrics.stop()
+
+    @kopf.on.probe(id="kuberay", registry=registry)
+    def kuberay_installed(memo: Any, **_: Any) -> str:
+        """Reported on /healthz; an API outage must not fail liveness (restarts fix nothing)."""
+        ctx: Context = memo["ctx"]
+        try:
+            return "installed" if ctx.cluster.rayjob_api_installed() else "absent"
+        except TransientError:
+            return "unknown"
+
+    @kopf.on.resume(*tr, id="resume", registry=registry)
+    @kopf.on.create(*tr, id="create", registry=registry)
+    @kopf.on.update(*tr, field="spec", id="spec-changed", registry=registry)
+    def reconcile_training_run(
+        namespace: str | None, name: str, uid: str, memo: Any, retry: int, **_: Any
+    ) -> None:
+        assert namespace is not None  # a namespaced kind
+        try:
+            outcome = _sync(namespace, name, uid, memo["ctx"], metrics)
+        except RETRIABLE as error:
+            delay = min(RETRY_DELAY_S * 2**retry, MAX_RETRY_DELAY_S)
+            raise kopf.TemporaryError(f"{error}; retrying in {delay:.0f}s", delay=delay) from error
+        except InvalidObjectError as error:
+            raise kopf.PermanentError(str(error)) from error
+        if outcome.requeue_after is not None:
+            raise kopf.TemporaryError("waiting for KubeRay", delay=outcome.requeue_after)
+
+    @kopf.timer(
+        *tr,
+        interval=RESYNC_INTERVAL_S,
+        initial_delay=RESYNC_INTERVAL_S,
+        when=lambda status, **_: status.get("phase") not in TERMINAL_PHASES,
+        registry=registry,
+    )
+    def resync_training_run(
+        namespace: str | None, name: str, uid: str, memo: Any, **_: Any
+    ) -> None:
+        """A safety net: a run whose RayJob events were missed still converges."""
+        assert namespace is not None
+        try:
+            _sync(namespace, name, uid, memo["ctx"], metrics)
+        except RETRIABLE as error:
+            raise kopf.TemporaryError(str(error), delay=RETRY_DELAY_S) from error
+
+    @kopf.on.event(
+        c.RAY_GROUP,
+        c.RAY_VERSION,
+        c.RAYJOB_PLURAL,
+        labels={c.LABEL_TRAINING_RUN: kopf.PRESENT},
+        registry=registry,
+    )
+    def follow_rayjob(
+        namespace: str | None, body: kopf.Body, memo: Any, logger: kopf.Logger, **_: Any
+    ) -> None:
+        assert namespace is not None
+        owner = next(
+            (
+                ref
+                for ref in body.metadata.get("ownerReferences", ())
+                if ref.get("kind") == c.TRAINING_RUN_KIND and ref.get("controller")
+            ),
+            None,
+        )
+        if owner is None:
+            return
+        deadline = time.monotonic() + EVENT_RETRY_BUDGET_S
+        delay = RETRY_DELAY_S / 4
+        while True:
+            try:
+                _sync(namespace, owner["name"], owner["uid"], memo["ctx"], metrics)
+                return
+            except RETRIABLE as error:
+                if time.monotonic() + delay > deadline:
+                    logger.warning("giving up on %s for now (the resync timer retries)", error)
+                    return
+                logger.info("retrying in %.1fs: %s", delay, error)
+                time.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY_S)
+            except InvalidObjectError as error:
+                logger.error("%s", error)
+                return
+
+    register_model_release_handlers(registry, settings, metrics)
+    return registry

@@ -1,0 +1,81 @@
+"""The operator's Prometheus metrics, in a registry of its own (kopf has none of its own).
+
+Reconciles, errors and durations per kind, RayJobs created, and TrainingRuns by phase (read at
+scrape time from a kopf index, so it is right after a restart without any bookkeeping).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+TRAINING_RUN: Final = "TrainingRun"
+PHASES: Final = ("Pending", "Running", "Succeeded", "Failed")
+
+PhaseCounts = Callable[[], Mapping[str, int]]
+
+
+class _PhaseCollector(Collector):
+    def __init__(self, counts: PhaseCounts) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "starcast_operator_trainingruns", "TrainingRuns by phase", labels=["phase"]
+        )
+        counts = self._counts()
+        for phase in (*PHASES, *sorted(set(counts) - set(PHASES))):
+            gauge.add_metric([phase], counts.get(phase, 0))
+        yield gauge
+
+
+class OperatorMetrics:
+    """Counters and histograms of one operator process."""
+
+    def __init__(self) -> None:
+        self._server: Any = None
+        self.registry = CollectorRegistry()
+        self.reconciles = Counter(
+            "starcast_operator_reconciles",
+            "Reconciles by kind and outcome (ok, requeued, error)",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "starcast_operator_reconcile_errors",
+            "Reconciles that raised, by kind and error class",
+            ["kind", "error"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "starcast_operator_reconcile_duration_seconds",
+            "Time of one reconcile, by kind",
+            ["kind"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.rayjobs_created = Counter(
+            "starcast_operator_rayjobs_created",
+            "RayJobs the operator created",
+            registry=self.registry,
+        )
+
+    def observe_reconcile(self, seconds: float, kind: str = TRAINING_RUN) -> None:
+        self.duration.labels(kind).observe(seconds)
+
+    def count_phases(self, counts: PhaseCounts) -> None:
+        self.registry.register(_PhaseCollector(counts))
+
+    def serve(self, host: str, port: int) -> None:
+        """Serve /metrics from a daemon thread."""
+        self._server, _ = start_http_server(port, addr=host, registry=self.registry)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -1,0 +1,238 @@
+"""Reconcile one TrainingRun, KubeRay's way: validate and fail fast, ordered idempotent steps,
+then the status computed from what was observed and written with a resourceVersion guard.
+
+Plain functions over a `Cluster`: kopf's handlers call `sync_training_run`, and so do tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from starcast.artifact import ArtifactError, ModelManifest
+from starcast.operator import rayjob as rj
+from starcast.operator import storage_access as sa
+from starcast.operator.cluster import Cluster, ConflictError
+from starcast.operator.metrics import OperatorMetrics
+from starcast.operator.models.trainingrun import Phase, TrainingRun, TrainingRunStatus
+from starcast.operator.settings import OperatorSettings
+from starcast.operator.status import TERMINAL_PHASES, BadInput, Observation, compute_status
+
+logger = logging.getLogger(__name__)
+
+STATUS_WRITE_ATTEMPTS: Final = 5
+
+
+class InvalidObjectError(Exception):
+    """The stored object does not parse (an older schema, or a hand-edited status)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a sync did: the phase it left, whether to look again, and the Events it owes."""
+
+    phase: Phase | None
+    requeue_after: float | None = None
+    previous_phase: Phase | None = None
+    status: TrainingRunStatus | None = None
+    created_rayjob: bool = False
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a sync needs from the operator: the API, its settings and its metrics."""
+
+    cluster: Cluster
+    settings: OperatorSettings
+    metrics: OperatorMetrics | None = None
+
+
+def _parse(body: dict[str, Any]) -> TrainingRun:
+    try:
+        return TrainingRun.model_validate({"spec": body["spec"], "status": body.get("status")})
+    except (KeyError, ValidationError) as error:
+        raise InvalidObjectError(f"TrainingRun does not parse: {error}") from error
+
+
+def _identity(body: dict[str, Any]) -> rj.RunIdentity:
+    meta = body["metadata"]
+    return rj.RunIdentity(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"])
+
+
+def _owned_by(rayjob: dict[str, Any], uid: str) -> bool:
+    return any(ref.get("uid") == uid for ref in rayjob["metadata"].get("ownerReferences", ()))
+
+
+def validate(
+    run: rj.RunIdentity, tr: TrainingRun, out_uri: str, ctx: Context
+) -> tuple[BadInput | None, dict[str, Any]]:
+    """What only the operator can judge, before any RayJob: schemes, Secret, dataset, output."""
+    spec = tr.spec
+    for field_path, uri in (("spec.datasetUri", spec.dataset_uri), ("spec.outputUri", out_uri)):
+        if sa.scheme(uri) not in sa.SUPPORTED_SCHEMES:
+            return BadInput(
+                field_path,
+                "UnsupportedURIScheme",
+                f"{uri} has scheme {sa.scheme(uri)!r}; the Ray pods can reach only "
+                f"{', '.join(s + '://' for s in sa.SUPPORTED_SCHEMES)} URIs: use one",
+            ), {}
+    secret: dict[str, str] | None = None
+    if spec.storage_secret_ref is not None:
+        secret_name = spec.storage_secret_ref.name
+        raw = ctx.cluster.get_secret_data(run.namespace, secret_name)
+        if raw is None:
+            return BadInput(
+                "spec.storageSecretRef.name",
+                "SecretNotFound",
+                f"Secret {run.namespace}/{secret_name} does not exist: create it with keys "
+                f"{sa.ACCESS_KEY} and {sa.SECRET_KEY}, then create the TrainingRun again",
+            ), {}
+        try:
+            secret = sa.decode_secret(raw)
+        except ValueError as error:
+            return BadInput("spec.storageSecretRef.name", "SecretInvalid", str(error)), {}
+        missing = [key for key in (sa.ACCESS_KEY, sa.SECRET_KEY) if not secret.get(key)]
+        if missing:
+            return BadInput(
+                "spec.storageSecretRef.name",
+                "SecretIncomplete",
+                f"Secret {run.namespace}/{secret_name} lacks {', '.join(missing)}: add them",
+            ), {}
+    options = sa.storage_options(ctx.settings, secret)
+    try:
+        if not sa.object_exists(spec.dataset_uri, options):
+            return BadInput(
+                "spec.datasetUri",
+                "DatasetNotFound",
+                f"no dataset at {spec.dataset_uri}: check the URI (`starcast extract export` "
+                "writes one)",
+            ), options
+        if sa.artifact_committed(out_uri, options):
+            return BadInput(
+                "spec.outputUri",
+                "OutputExists",
+                f"an artifact is already committed at {out_uri}; use {{uid}} in the template or "
+                "another prefix",
+            ), options
+    except sa.StorageDeniedError as error:
+        return BadInput("spec.storageSecretRef", "StorageAccessDenied", str(error)), options
+    return None, options
+
+
+def _observe(
+    body: dict[str, Any], tr: TrainingRun, ctx: Context, created: list[bool]
+) -> Observation:
+    run = _identity(body)
+    status = tr.status or TrainingRunStatus()
+    out_uri = status.output_uri or rj.output_uri(
+        tr.spec.output_uri, namespace=run.namespace, name=run.name, uid=run.uid
+    )
+    base: dict[str, Any] = {
+        "generation": body["metadata"].get("generation", 0),
+        "output_uri": out_uri,
+    }
+    if not ctx.cluster.rayjob_api_installed():
+        return Observation(**base, kuberay_installed=False)
+    name = rj.rayjob_name(run.name)
+    job = ctx.cluster.get_rayjob(run.namespace, name)
+    options: dict[str, Any] = {}
+    if job is not None and not _owned_by(job, run.uid):
+        return Observation(
+            **base,
+            bad_input=BadInput(
+                "metadata.name",
+                "RayJobNameTaken",
+                f"RayJob {run.namespace}/{name} exists and is not this TrainingRun's; delete it "
+                "or give the TrainingRun another name",
+            ),
+        )
+    if job is None:
+        bad, options = validate(run, tr, out_uri, ctx)
+        if bad is not None:
+            return Observation(**base, bad_input=bad)
+        image = tr.spec.image or ctx.settings.trainer_image
+        storage = rj.StorageEnv(
+            endpoint=ctx.settings.storage_endpoint,
+            region=ctx.settings.storage_region,
+            secret_name=tr.spec.storage_secret_ref.name if tr.spec.storage_secret_ref else None,
+        )
+        manifest = rj.build_rayjob(run, tr.spec, image=image, out_uri=out_uri, storage=storage)
+        job = ctx.cluster.create_rayjob(manifest)
+        if job is None:  # made by a racing sync or a previous life of the operator: adopt it
+            job = ctx.cluster.get_rayjob(run.namespace, name)
+            if job is None:
+                raise ConflictError(f"RayJob {run.namespace}/{name} vanished while adopted")
+        else:
+            created.append(True)
+            logger.info(
+                "created RayJob %s",
+                name,
+                extra={"object": f"{run.namespace}/{run.name}", "rayjob": name},
+            )
+    job_status = rj.RayJobStatus.model_validate(job.get("status") or {})
+    created_at = job["metadata"].get("creationTimestamp")
+    manifest_read: ModelManifest | None = None
+    artifact_error: str | None = None
+    if job_status.succeeded:
+        if not options:
+            secret = None
+            if tr.spec.storage_secret_ref is not None:
+                raw = ctx.cluster.get_secret_data(run.namespace, tr.spec.storage_secret_ref.name)
+                secret = sa.decode_secret(raw) if raw is not None else None
+            options = sa.storage_options(ctx.settings, secret)
+        try:
+            manifest_read = sa.read_verified_manifest(out_uri, options)
+        except (ArtifactError, sa.StorageDeniedError) as error:
+            artifact_error = str(error)
+    return Observation(
+        **base,
+        rayjob_name=name,
+        rayjob=job_status,
+        rayjob_created_at=datetime.fromisoformat(created_at) if created_at else None,
+        manifest=manifest_read,
+        artifact_error=artifact_error,
+    )
+
+
+def sync_training_run(namespace: str, name: str, ctx: Context) -> Outcome:
+    """Bring one TrainingRun a step closer to done, and write its status. Safe to repeat.
+
+    Raises TransientError and StorageUnreachableError for the caller to retry with backoff.
+    """
+    started = time.monotonic()
+    created: list[bool] = []
+    for _ in range(STATUS_WRITE_ATTEMPTS):
+        body = ctx.cluster.get_training_run(namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return Outcome(phase=None)  # gone: the garbage collector removes its RayJob
+        tr = _parse(body)
+        previous = tr.status or TrainingRunStatus()
+        if previous.phase in TERMINAL_PHASES:
+            return Outcome(phase=previous.phase, previous_phase=previous.phase, status=previous)
+        obs = _observe(body, tr, ctx, created)
+        status = compute_status(previous, obs)
+        try:
+            if status != previous:
+                ctx.cluster.write_training_run_status(
+                    namespace, name, body["metadata"]["resourceVersion"], status.wire()
+                )
+        except ConflictError:
+            continue  # changed since read (kopf's annotations, a racing sync): read again
+        if ctx.metrics is not None:
+            ctx.metrics.observe_reconcile(time.monotonic() - started)
+        requeue = ctx.settings.kuberay_check_seconds if not obs.kuberay_installed else None
+        return Outcome(
+            phase=status.phase,
+            requeue_after=requeue,
+            previous_phase=previous.phase,
+            status=status,
+            created_rayjob=bool(created),
+        )
+    raise ConflictError(
+        f"TrainingRun {namespace}/{name} kept changing during {STATUS_WRITE_ATTEMPTS} attempts"
+    )

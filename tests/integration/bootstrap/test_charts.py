@@ -1,0 +1,59 @@
+"""Charts from cluster.yaml, installed by `up` with helm into the cluster it just made."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.bootstrap.conftest import Cluster
+from tests.support.kube import KubePlane
+
+pytestmark = [pytest.mark.integration, pytest.mark.kube]
+TINY_CHART = Path(__file__).parent / "testdata" / "tiny-chart"
+
+
+@pytest.fixture
+def namespace(kube_plane: KubePlane) -> Iterator[str]:
+    name = f"bootstrap-{uuid.uuid4().hex[:6]}"
+    yield name
+    kube_plane.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=false")
+
+
+def test_up_installs_the_charts_with_their_values_and_a_rerun_upgrades(
+    live_cluster: Cluster, kube_plane: KubePlane, namespace: str
+) -> None:
+    chart = {
+        "release": "tiny",
+        "chart": str(TINY_CHART),
+        "namespace": namespace,
+        "values": {"greeting": "from cluster.yaml"},
+    }
+    live_cluster.write(charts=[chart])
+    result = live_cluster.run("up")
+    assert result.exit_code == 0, result.output
+    assert f"installed  chart tiny in {namespace}" in result.output
+    greeting = kube_plane.kubectl(
+        "get", "configmap", "tiny-greeting", "-n", namespace, "-o", "jsonpath={.data.greeting}"
+    ).stdout
+    assert greeting == "from cluster.yaml"
+
+    live_cluster.cloud.clear_requests()
+    assert live_cluster.run("up").exit_code == 0
+    assert live_cluster.cloud.mutations() == []
+    history = kube_plane.helm("history", "tiny", "-n", namespace, "-o", "json").stdout
+    assert '"revision":2' in history.replace(" ", "")
+
+
+def test_a_chart_helm_cannot_install_fails_up_with_helms_reason(
+    live_cluster: Cluster, kube_plane: KubePlane, namespace: str
+) -> None:
+    missing = str(TINY_CHART.parent / "no-such-chart")
+    live_cluster.write(charts=[{"release": "broken", "chart": missing, "namespace": namespace}])
+    result = live_cluster.run("up")
+    assert result.exit_code == 1
+    assert f"helm could not install broken from {missing} into namespace {namespace}" in (
+        result.output
+    )

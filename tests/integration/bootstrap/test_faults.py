@@ -1,0 +1,125 @@
+"""Faults during `up`: each message names the resource and the fix, nothing is left untagged, and
+the next run finishes the job without duplicates."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.bootstrap.conftest import Cluster
+from tests.integration.bootstrap.expectations import (
+    complete,
+    names_are_unique,
+    resource_counts,
+    shape,
+)
+from tests.support.kube import KubePlane
+from tests.support.openstack_cloud import FakeOpenStack
+
+pytestmark = [pytest.mark.integration, pytest.mark.kube]
+
+
+def _all_tagged(cloud: FakeOpenStack, cluster: str) -> bool:
+    """Everything made by `up` carries the tag (router interfaces belong to their router)."""
+    tag = f"starcast-cluster={cluster}"
+    state = cloud.state
+    made = list(state.servers.values()) + [
+        item
+        for collection, items in state.neutron.items()
+        if collection != "security-group-rules"
+        for item in items.values()
+        if item.get("project_id") == state.project_id
+        and item.get("device_owner") != "network:router_interface"
+    ]
+    return all(tag in item["tags"] for item in made)
+
+
+def _finishes(cluster: Cluster) -> None:
+    result = cluster.run("up")
+    assert result.exit_code == 0, result.output
+    assert resource_counts(cluster.cloud, cluster.name) == complete(agents=2)
+    assert names_are_unique(cluster.cloud)
+
+
+def test_instance_quota_exceeded_then_raised(live_cluster: Cluster, kube_plane: KubePlane) -> None:
+    cloud = live_cluster.cloud
+    cloud.state.quotas["instances"] = 2
+    result = live_cluster.run("up")
+    assert result.exit_code == 1
+    assert (
+        f"quota exceeded creating server {live_cluster.name}-agent-2: Quota exceeded for "
+        "instances: Requested 1, but already used 2 of 2 instances" in result.output
+    )
+    assert "lower `agents` in cluster.yaml, or ask for a larger quota" in result.output
+    assert [shape(r) for r in cloud.requests].count("POST /v2.1/servers") == 3  # not retried
+    assert _all_tagged(cloud, live_cluster.name)
+    cloud.state.quotas["instances"] = 10
+    _finishes(live_cluster)
+
+
+def test_floating_ip_quota_exceeded(live_cluster: Cluster, kube_plane: KubePlane) -> None:
+    live_cluster.cloud.state.quotas["floatingip"] = 0
+    result = live_cluster.run("up")
+    assert result.exit_code == 1
+    assert "quota exceeded creating the server's floating IP" in result.output
+    assert "['floatingip']" in result.output
+    assert _all_tagged(live_cluster.cloud, live_cluster.name)
+    live_cluster.cloud.state.quotas["floatingip"] = 1
+    _finishes(live_cluster)
+
+
+def test_a_vm_that_goes_error_is_named_then_replaced(
+    live_cluster: Cluster, kube_plane: KubePlane
+) -> None:
+    cloud = live_cluster.cloud
+    failing = f"{live_cluster.name}-agent-1"
+    cloud.state.error_servers.add(failing)
+    result = live_cluster.run("up")
+    assert result.exit_code == 1
+    assert f"server {failing} went ERROR: No valid host was found." in result.output
+    assert "the next `up` deletes the failed VM and boots it again" in result.output
+    assert "replace  server" not in result.output
+    cloud.state.error_servers.clear()
+    assert f"replace  server            {failing}" in live_cluster.run("plan").output
+    cloud.clear_requests()
+    _finishes(live_cluster)
+    assert [shape(r) for r in cloud.mutations()] == ["DELETE /v2.1/servers/*", "POST /v2.1/servers"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/v2.0/routers", 409),
+        ("POST", "/v2.0/security-group-rules", 409),
+        ("POST", "/servers", 500),
+        ("POST", "/v2.0/ports", 503),
+        ("GET", "/v2.0/subnets", 500),
+    ],
+)
+def test_a_conflict_or_server_error_on_one_call_is_retried_without_duplicates(
+    live_cluster: Cluster, kube_plane: KubePlane, method: str, path: str, status: int
+) -> None:
+    cloud = live_cluster.cloud
+    cloud.fail_next(method, path, status)
+    _finishes(live_cluster)
+    failed = [r for r in cloud.requests if r.status == status]
+    assert len(failed) == 1 and failed[0].path.endswith(path)
+    retried = [r for r in cloud.requests if r.method == method and r.path.endswith(path)]
+    assert len(retried) >= 2  # the failed call was made again after looking again
+
+
+def test_a_conflict_during_down_is_retried(live_cluster: Cluster, kube_plane: KubePlane) -> None:
+    assert live_cluster.run("up").exit_code == 0
+    cloud = live_cluster.cloud
+    cloud.fail_next(
+        "DELETE",
+        "/v2.0/networks/"
+        + next(
+            n["id"]
+            for n in cloud.state.table("networks").values()
+            if n["name"].endswith("-net") and n["tags"]
+        ),
+        409,
+    )
+    result = live_cluster.run("down")
+    assert result.exit_code == 0, result.output
+    assert +resource_counts(cloud, live_cluster.name) == {}

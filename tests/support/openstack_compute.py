@@ -1,0 +1,197 @@
+"""The fake cloud's Nova v2.1: flavors, keypairs, servers (docs.openstack.org/api-ref/compute).
+
+A new server answers ``BUILD`` to its first read, then ``ACTIVE``, or ``ERROR`` with Nova's
+"No valid host" fault when its name is in ``state.error_servers``. Booting past the
+``instances`` quota is Nova's 403. A deleted server is still listed (task_state ``deleting``)
+by the first read after the DELETE, then gone, as a real one lingers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.support.openstack_state import NO_VALID_HOST, ApiError, CloudState, new_id, now
+
+Answer = tuple[int, dict[str, str], Any]
+
+
+def compute_route(
+    state: CloudState, method: str, path: str, query: dict[str, list[str]], body: Any
+) -> Answer:
+    parts = path.strip("/").split("/")
+    head = parts[0]
+    if head == "flavors":
+        return _flavors(state, parts[1:])
+    if head == "os-keypairs":
+        return _keypairs(state, method, parts[1:], body)
+    if head == "servers":
+        return _servers(state, method, parts[1:], query, body)
+    raise ApiError(404, f"no compute path {path}")
+
+
+def _flavors(state: CloudState, rest: list[str]) -> Answer:
+    if not rest or rest == ["detail"]:
+        return 200, {}, {"flavors": list(state.flavors.values())}
+    if rest[0] in state.flavors:
+        return 200, {}, {"flavor": state.flavors[rest[0]]}
+    raise ApiError(404, f"Flavor {rest[0]} could not be found.")
+
+
+def _keypairs(state: CloudState, method: str, rest: list[str], body: Any) -> Answer:
+    if method == "GET" and not rest:
+        return 200, {}, {"keypairs": [{"keypair": k} for k in state.keypairs.values()]}
+    if method == "POST" and not rest:
+        keypair = body["keypair"]
+        if keypair["name"] in state.keypairs:
+            raise ApiError(409, f"Key pair '{keypair['name']}' already exists.")
+        record = {
+            "name": keypair["name"],
+            "public_key": keypair["public_key"],
+            "fingerprint": "fake",
+            "type": keypair.get("type", "ssh"),
+            "user_id": "demo",
+            "created_at": now(),
+        }
+        state.keypairs[record["name"]] = record
+        return 200, {}, {"keypair": record}
+    name = rest[0] if rest else ""
+    if name not in state.keypairs:
+        raise ApiError(404, f"Keypair {name} not found for user demo")
+    if method == "DELETE":
+        del state.keypairs[name]
+        return 202, {}, None
+    return 200, {}, {"keypair": state.keypairs[name]}
+
+
+def _servers(
+    state: CloudState, method: str, rest: list[str], query: dict[str, list[str]], body: Any
+) -> Answer:
+    if method == "POST" and not rest:
+        return _create_server(state, body["server"])
+    if method == "GET" and rest in ([], ["detail"]):
+        listed = [_read(state, s) for s in list(state.servers.values()) if _matches(s, query)]
+        return 200, {}, {"servers": [s for s in listed if s is not None]}
+    server = state.servers.get(rest[0]) if rest else None
+    if server is None:
+        raise ApiError(404, f"Instance {rest[0] if rest else ''} could not be found.")
+    if method == "GET" and len(rest) == 1:
+        shown = _read(state, server)
+        if shown is None:
+            raise ApiError(404, f"Instance {rest[0]} could not be found.")
+        return 200, {}, {"server": shown}
+    if method == "DELETE" and len(rest) == 1:
+        server["task_state"] = "deleting"
+        return 204, {}, None
+    if method == "POST" and rest[1:] == ["action"] and "os-getConsoleOutput" in body:
+        return 200, {}, {"output": state.console_output}
+    raise ApiError(400, f"unsupported server call {method} {rest}")
+
+
+def _create_server(state: CloudState, spec: dict[str, Any]) -> Answer:
+    live = [s for s in state.servers.values() if s["task_state"] != "deleting"]
+    limit = state.quotas["instances"]
+    if len(live) + 1 > limit:
+        message = (
+            f"Quota exceeded for instances: Requested 1, but already used {len(live)} "
+            f"of {limit} instances"
+        )
+        raise ApiError(403, message)
+    if spec["imageRef"] not in state.images:
+        raise ApiError(400, f"Image {spec['imageRef']} could not be found.")
+    if spec["flavorRef"] not in state.flavors:
+        raise ApiError(400, f"Flavor {spec['flavorRef']} could not be found.")
+    if spec.get("key_name") and spec["key_name"] not in state.keypairs:
+        raise ApiError(400, f"Invalid key_name provided: {spec['key_name']}")
+    server_id = new_id()
+    ports = [n["port"] for n in spec.get("networks", []) if isinstance(n, dict) and "port" in n]
+    for port_id in ports:
+        port = state.table("ports").get(port_id)
+        if port is None:
+            raise ApiError(400, f"Port {port_id} could not be found.")
+        port.update(device_id=server_id, device_owner="compute:nova", status="ACTIVE")
+    state.servers[server_id] = {
+        "id": server_id,
+        "name": spec["name"],
+        "status": "BUILD",
+        "task_state": "spawning",
+        "build_polls": 1,
+        "image": {"id": spec["imageRef"]},
+        "flavor": {"id": spec["flavorRef"]},
+        "key_name": spec.get("key_name"),
+        "user_data": spec.get("user_data"),
+        "metadata": spec.get("metadata", {}),
+        "tags": spec.get("tags", []),
+        "ports": ports,
+        "created": now(),
+        "tenant_id": state.project_id,
+    }
+    links = [{"rel": "self", "href": f"/servers/{server_id}"}]
+    return 202, {}, {"server": {"id": server_id, "links": links, "adminPass": "unused"}}
+
+
+def _matches(server: dict[str, Any], query: dict[str, list[str]]) -> bool:
+    # Nova's name filter is a regular expression; tags= needs every tag (microversion 2.26).
+    name = query.get("name", [None])[0]
+    if name is not None and not re.search(name, server["name"]):
+        return False
+    wanted = [t for value in query.get("tags", []) for t in value.split(",") if t]
+    return all(tag in server["tags"] for tag in wanted)
+
+
+def _read(state: CloudState, server: dict[str, Any]) -> dict[str, Any] | None:
+    """The server as a GET shows it now, advancing its status; None once it is gone."""
+    if server["task_state"] == "deleting":
+        if server.get("deleting_seen"):
+            _release(state, server)
+            return None
+        server["deleting_seen"] = True
+    elif server["status"] == "BUILD":
+        server["build_polls"] -= 1
+        if server["build_polls"] < 0:
+            failed = server["name"] in state.error_servers
+            server["status"] = "ERROR" if failed else "ACTIVE"
+            server["task_state"] = None
+            if failed:
+                server["fault"] = {"code": 500, "message": NO_VALID_HOST, "created": now()}
+            else:
+                _contextualise(state, server)
+    shown = {k: v for k, v in server.items() if k not in ("build_polls", "deleting_seen", "ports")}
+    shown["OS-EXT-STS:task_state"] = shown.pop("task_state")
+    shown["OS-EXT-STS:vm_state"] = shown["status"].lower()
+    shown["addresses"] = _addresses(state, server)
+    shown.pop("user_data")
+    return shown
+
+
+def _addresses(state: CloudState, server: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    addresses: dict[str, list[dict[str, Any]]] = {}
+    networks = state.table("networks")
+    for port_id in server["ports"]:
+        port = state.table("ports")[port_id]
+        entries = addresses.setdefault(networks[port["network_id"]]["name"], [])
+        for fixed in port["fixed_ips"]:
+            entries.append({"addr": fixed["ip_address"], "version": 4, "OS-EXT-IPS:type": "fixed"})
+        for fip in state.table("floatingips").values():
+            if fip["port_id"] == port_id:
+                address = fip["floating_ip_address"]
+                entries.append({"addr": address, "version": 4, "OS-EXT-IPS:type": "floating"})
+    return addresses
+
+
+def _release(state: CloudState, server: dict[str, Any]) -> None:
+    for port_id in server["ports"]:
+        port = state.table("ports").get(port_id)
+        if port is not None:  # a port made before the boot outlives the server, as in Nova
+            port.update(device_id="", device_owner="", status="DOWN")
+    state.servers.pop(server["id"], None)
+
+
+def _contextualise(state: CloudState, server: dict[str, Any]) -> None:
+    """What cloud-init does on an ACTIVE VM that tests can see: the keypair, then k3s's join."""
+    keypair = state.keypairs.get(server["key_name"] or "")
+    if state.authorized_keys is not None and keypair is not None:
+        with state.authorized_keys.open("a") as keys:
+            keys.write(keypair["public_key"].strip() + "\n")
+    if state.on_active is not None:
+        state.on_active(server["name"])

@@ -1,0 +1,88 @@
+"""The fake cloud's state: what it holds, by service, and the error its handlers raise."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, kind: str = "") -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind = status, message, kind
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class CloudState:
+    """Everything the cloud holds, by collection name (Neutron's plural names) and id."""
+
+    credentials: tuple[str, str, str] = ("", "", "")
+    project_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    tokens: set[str] = field(default_factory=set)
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
+    flavors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keypairs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    servers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    neutron: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    quotas: dict[str, int] = field(default_factory=lambda: {"instances": 10, "floatingip": 10})
+    error_servers: set[str] = field(default_factory=set)  # names that go ERROR after BUILD
+    console_output: str = ""  # what every server's console shows (cloud-init's key block)
+    # Where a booted server's keypair lands, as cloud-init writes it to the VM's authorized_keys.
+    authorized_keys: Path | None = None
+    on_active: Callable[[str], None] | None = None  # called with a server's name once ACTIVE
+    _ips: Iterator[int] = field(default_factory=lambda: itertools.count(10))
+
+    def seed_defaults(self) -> None:
+        """What a fresh project sees: one image, two flavors, one external network."""
+        self.add_image("debian-12-genericcloud-amd64")
+        self.add_flavor("m1.medium", vcpus=2, ram=4096)
+        self.add_flavor("m1.large", vcpus=4, ram=8192)
+        external = self.table("networks")
+        net_id = new_id()
+        external[net_id] = {
+            "id": net_id,
+            "name": "public",
+            "router:external": True,
+            "status": "ACTIVE",
+            "admin_state_up": True,
+            "subnets": [],
+            "tags": [],
+            "project_id": "admin",
+            "shared": False,
+        }
+
+    def add_image(self, name: str) -> dict[str, Any]:
+        image: dict[str, Any] = {"id": new_id(), "name": name, "status": "active"}
+        image.update(visibility="public", disk_format="qcow2", container_format="bare", tags=[])
+        self.images[image["id"]] = image
+        return image
+
+    def add_flavor(self, name: str, vcpus: int, ram: int) -> None:
+        flavor_id = new_id()
+        self.flavors[flavor_id] = {"id": flavor_id, "name": name, "vcpus": vcpus, "ram": ram}
+        self.flavors[flavor_id].update({"disk": 20, "os-flavor-access:is_public": True})
+
+    def table(self, collection: str) -> dict[str, dict[str, Any]]:
+        return self.neutron.setdefault(collection, {})
+
+    def next_host(self) -> int:
+        return next(self._ips)
+
+
+def by_name_or_id(items: dict[str, dict[str, Any]], key: str) -> dict[str, Any] | None:
+    return items.get(key) or next((i for i in items.values() if i["name"] == key), None)

@@ -1,0 +1,76 @@
+"""cluster.yaml: the example validates; each bad field gets a message that names it and the fix."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from starcast.bootstrap.config import ConfigError, load_config
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "cluster.yaml"
+
+
+def _write(tmp_path: Path, **changes: Any) -> Path:
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    for key, value in changes.items():
+        if value is None:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_the_example_validates() -> None:
+    config = load_config(EXAMPLE)
+    assert config.name == "starcast"
+    assert config.tag == "starcast-cluster=starcast"
+    assert config.agents == 2
+    assert config.k3s.version == "v1.31.4+k3s1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"cidr": "10.42.1.0/24"}, "cidr: 10.42.1.0/24 overlaps k3s's own 10.42.0.0/16"),
+        ({"cidr": "10.43.0.0/16"}, "overlaps k3s's own 10.43.0.0/16"),
+        ({"cidr": "nonsense"}, "cidr: 'nonsense' is not a CIDR"),
+        ({"admin_cidr": "2001:db8::/32"}, "admin_cidr: 2001:db8::/32: only IPv4"),
+        ({"k3s": {"version": "1.31"}}, "k3s: k3s.version '1.31' is not like v1.31.4+k3s1"),
+        ({"k3s": {}}, "set exactly one of k3s.version"),
+        ({"k3s": {"version": "v1.31.4+k3s1", "channel": "stable"}}, "set exactly one"),
+        ({"keypair": "mine"}, "keypair is set: also set ssh_key_file"),
+        ({"name": "Bad_Name"}, "name: String should match pattern"),
+        ({"agents": -1}, "agents: Input should be greater than or equal to 0"),
+        ({"flavour": "m1.small"}, "flavour: unknown field"),
+        ({"image": None}, "image: Field required"),
+    ],
+)
+def test_a_bad_field_is_named_with_its_fix(
+    tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(_write(tmp_path, **changes))
+    assert message in str(raised.value)
+
+
+def test_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    config = load_config(
+        _write(tmp_path, keypair="mine", ssh_key_file="keys/id", state_dir="state")
+    )
+    assert config.ssh_key_file == tmp_path / "keys" / "id"
+    assert config.state_path == tmp_path / "state"
+    assert config.kubeconfig_path == tmp_path / "state" / "kubeconfig"
+
+
+def test_unreadable_and_non_mapping_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(tmp_path / "list.yaml")
+    (tmp_path / "bad.yaml").write_text("a: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "bad.yaml")
