@@ -497,7 +497,13 @@ cmd_up() {
 	start kube-scheduler "$BIN/kube-scheduler" \
 		--kubeconfig="$STATE/scheduler.kubeconfig" \
 		--bind-address=127.0.0.1 --secure-port=0 --leader-elect=false --profiling=false --v=1
-	start kwok "$BIN/kwok" --kubeconfig="$STATE/kubeconfig" --config="$BIN/kwok-stages.yaml" \
+	# kwok's own stages, then the project's (hack/kube-stages/: test stand-ins such as a
+	# worker that refuses its model).
+	local stage_configs=(--config="$BIN/kwok-stages.yaml") f
+	for f in "$ROOT"/hack/kube-stages/*.yaml; do
+		if [[ -f $f ]]; then stage_configs+=(--config="$f"); fi
+	done
+	start kwok "$BIN/kwok" --kubeconfig="$STATE/kubeconfig" "${stage_configs[@]}" \
 		--manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
 		--cidr="$POD_CIDR" --node-lease-duration-seconds=40 \
 		--server-address="127.0.0.1:$kwok_port"

@@ -109,6 +109,13 @@ class WorkerSettings(QueueSettings):
     worker_hostname: str | None = Field(
         default=None, description="Celery node name (default: starcast-worker-<pid>@<host>)"
     )
+    worker_metrics_host: str = Field(default="0.0.0.0", description="address of /metrics")
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Prometheus /metrics port (series labelled with model_version); 0: none",
+    )
 
 
 class FrontendSettings(QueueSettings):

@@ -87,7 +87,7 @@ when cluster-wide). Nothing is deleted by the operator: its children go by owner
 # ModelRelease: the serving chart's worker Deployment (model fields) and its canary.
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [apps]
   resources: [replicasets]
   verbs: [get, list, watch]

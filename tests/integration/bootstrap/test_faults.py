@@ -50,7 +50,7 @@ def test_instance_quota_exceeded_then_raised(live_cluster: Cluster, kube_plane: 
         "instances: Requested 1, but already used 2 of 2 instances" in result.output
     )
     assert "lower `agents` in cluster.yaml, or ask for a larger quota" in result.output
-    assert [shape(r) for r in cloud.requests].count("POST /servers") == 3  # not retried
+    assert [shape(r) for r in cloud.requests].count("POST /v2.1/servers") == 3  # not retried
     assert _all_tagged(cloud, live_cluster.name)
     cloud.state.quotas["instances"] = 10
     _finishes(live_cluster)
@@ -82,7 +82,7 @@ def test_a_vm_that_goes_error_is_named_then_replaced(
     assert f"replace  server            {failing}" in live_cluster.run("plan").output
     cloud.clear_requests()
     _finishes(live_cluster)
-    assert [shape(r) for r in cloud.mutations()] == ["DELETE /servers/*", "POST /servers"]
+    assert [shape(r) for r in cloud.mutations()] == ["DELETE /v2.1/servers/*", "POST /v2.1/servers"]
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from starcast.cli import app
 from tests.integration.bootstrap.conftest import Cluster
 from tests.support.openstack_cloud import FakeOpenStack
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "cluster.yaml"
 
 
 def test_plan_on_an_empty_cloud_creates_everything_and_changes_nothing(cluster: Cluster) -> None:
@@ -41,3 +48,14 @@ def _foreign_network(cloud: FakeOpenStack, name: str) -> None:
         "router:external": False,
         "status": "ACTIVE",
     }
+
+
+def test_plan_of_the_example_as_written(fake_openstack: FakeOpenStack, tmp_path: Path) -> None:
+    clouds = fake_openstack.write_clouds_yaml(tmp_path, cloud="mycloud")
+    env = {"OS_CLIENT_CONFIG_FILE": str(clouds), "XDG_STATE_HOME": str(tmp_path / "state")}
+    result = CliRunner().invoke(app, ["bootstrap", "plan", "-f", str(EXAMPLE)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Plan: 20 to create." in result.output
+    assert "create  server            starcast-server" in result.output
+    assert fake_openstack.mutations() == []
+    assert not (tmp_path / "state").exists()

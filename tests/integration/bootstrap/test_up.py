@@ -17,6 +17,7 @@ from tests.integration.bootstrap.expectations import (
 )
 from tests.support.kube import KubePlane
 from tests.support.openstack_cloud import PASSWORD
+from tests.support.ssh_server import SshServer, cloud_init_console
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
@@ -52,10 +53,8 @@ def test_up_creates_what_plan_said_in_order_then_a_second_up_creates_nothing(
 
 
 def test_the_kubeconfig_is_fetched_over_ssh_rewritten_and_owner_only(
-    live_cluster: Cluster, kube_plane: KubePlane
+    live_cluster: Cluster, kube_plane: KubePlane, ssh_server: SshServer
 ) -> None:
-    from tests.support.ssh_server import SshServer
-
     result = live_cluster.run("up")
     assert result.exit_code == 0, result.output
     path = live_cluster.state_dir / "kubeconfig"
@@ -70,7 +69,20 @@ def test_the_kubeconfig_is_fetched_over_ssh_rewritten_and_owner_only(
     assert server == f"https://{fip['floating_ip_address']}:{plane_port}"
     nodes = kube_plane.kubectl("--kubeconfig", str(path), "get", "nodes", "-o", "name").stdout
     assert f"node/{live_cluster.name}-server" in nodes
-    assert isinstance(SshServer, type)
+    # One login, with the generated key, asking for k3s's file (as root: no sudo).
+    assert ssh_server.commands == ["cat /etc/rancher/k3s/k3s.yaml"]
+    assert "Accepted publickey for" in ssh_server.log()
+
+
+def test_a_vm_presenting_another_host_key_is_refused(
+    live_cluster: Cluster, kube_plane: KubePlane
+) -> None:
+    live_cluster.cloud.state.console_output = cloud_init_console("ssh-ed25519 " + "A" * 68)
+    live_cluster.write(timeouts={**live_cluster.raw["timeouts"], "kubeconfig": 3})
+    result = live_cluster.run("up")
+    assert result.exit_code == 1
+    assert "is not one the VM's console printed" in result.output
+    assert not (live_cluster.state_dir / "kubeconfig").exists()
 
 
 def test_no_secret_appears_in_output_or_logs(
