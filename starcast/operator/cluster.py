@@ -7,6 +7,8 @@ the reconcile functions can be called directly by tests with a real API server b
 from __future__ import annotations
 
 import logging
+import socket
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from kubernetes import client
@@ -19,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 RETRIABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 REQUEST_TIMEOUT_S: Final = 30.0
+EVENT_MESSAGE_LIMIT: Final = 1024
 
 
 class TransientError(Exception):
@@ -132,6 +135,34 @@ class Cluster:
             field_manager=c.FIELD_MANAGER,
         )
         return written
+
+    def post_event(self, involved: dict[str, str], type_: str, reason: str, message: str) -> None:
+        """A core/v1 Event about `involved` (apiVersion, kind, namespace, name, uid)."""
+        now = datetime.now(UTC)
+        event = client.CoreV1Event.from_dict(
+            {
+                "metadata": {
+                    "generateName": f"{involved['name']}.",
+                    "namespace": involved["namespace"],
+                },
+                "involvedObject": involved,
+                "type": type_,
+                "reason": reason,
+                "message": message[:EVENT_MESSAGE_LIMIT],
+                "source": {"component": c.MANAGER_NAME},
+                "reportingComponent": c.MANAGER_NAME,
+                "reportingInstance": socket.gethostname(),
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            }
+        )
+        self._call(
+            f"post an Event on {involved['namespace']}/{involved['name']}",
+            self._core.create_namespaced_event,
+            involved["namespace"],
+            event,
+        )
 
     def get_secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
         """The Secret's data (still base64), or None when it does not exist."""

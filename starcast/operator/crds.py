@@ -64,6 +64,19 @@ MODEL_RELEASE: Final = CustomResourceKind(
         PrinterColumn(name="Weight", type="integer", json_path=".status.weight"),
         PrinterColumn(name="Stable", type="string", json_path=".status.stableVersion"),
         PrinterColumn(name="Age", type="date", json_path=".metadata.creationTimestamp"),
+        PrinterColumn(name="Step", type="integer", json_path=".status.currentStep", priority=1),
+        PrinterColumn(name="Reason", type="string", json_path=".status.reason", priority=1),
+    ],
+    root_validations=[
+        {
+            # Once the rollout began, a different model or target is a new ModelRelease.
+            "rule": "!has(oldSelf.status) || !has(oldSelf.status.phase) "
+            "|| oldSelf.status.phase == 'Pending' || self.spec == oldSelf.spec",
+            "message": "a ModelRelease's spec is fixed once its rollout began: create a new "
+            "ModelRelease (it supersedes this one)",
+            "fieldPath": ".spec",
+            "reason": "FieldValueForbidden",
+        }
     ],
 )
 
@@ -112,7 +125,12 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
         for name, child in node["properties"].items():
             converted = _convert(child, defs)
             if name not in required and "default" not in converted and _all_defaulted(converted):
-                converted["default"] = {}  # so the API server fills in the nested defaults
+                # Spelled out, not `{}`: CEL rules are checked against the default as written.
+                converted["default"] = {
+                    key: sub["default"]
+                    for key, sub in converted["properties"].items()
+                    if "default" in sub
+                }
             properties[name] = converted
         out["properties"] = properties
     elif node.get("type") == "object" and isinstance(node.get("additionalProperties"), dict):

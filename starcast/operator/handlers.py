@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import kopf
 
@@ -16,6 +16,7 @@ from starcast.operator import constants as c
 from starcast.operator.cluster import Cluster, ConflictError, TransientError, api_client
 from starcast.operator.metrics import TRAINING_RUN, OperatorMetrics
 from starcast.operator.reconcile import Context, InvalidObjectError, Outcome, sync_training_run
+from starcast.operator.release.handlers import register_model_release_handlers
 from starcast.operator.settings import OperatorSettings
 from starcast.operator.status import TERMINAL_PHASES, phase_event
 from starcast.operator.storage_access import StorageUnreachableError
@@ -27,28 +28,30 @@ RESYNC_INTERVAL_S: Final = 60.0
 EVENT_RETRY_BUDGET_S: Final = 120.0
 RETRIABLE: Final = (TransientError, ConflictError, StorageUnreachableError)
 
+logger = logging.getLogger(__name__)
 
-def _ref(namespace: str, name: str, uid: str) -> dict[str, Any]:
+
+def _ref(namespace: str, name: str, uid: str) -> dict[str, str]:
     return {
         "apiVersion": c.API_VERSION,
         "kind": c.TRAINING_RUN_KIND,
-        "metadata": {"namespace": namespace, "name": name, "uid": uid},
+        "namespace": namespace,
+        "name": name,
+        "uid": uid,
     }
 
 
-def _report(outcome: Outcome, ref: dict[str, Any], metrics: OperatorMetrics) -> None:
+def _report(outcome: Outcome, ref: dict[str, str], ctx: Context, metrics: OperatorMetrics) -> None:
     """Events and metrics of one sync: one Event per phase change."""
     if outcome.created_rayjob:
         metrics.rayjobs_created.inc()
     if outcome.status is not None:
         event = phase_event(outcome.previous_phase, outcome.status)
         if event is not None:
-            kopf.event(
-                kopf.Body(cast("kopf.RawBody", ref)),
-                type=event[0],
-                reason=event[1],
-                message=event[2],
-            )
+            try:
+                ctx.cluster.post_event(ref, *event)
+            except RETRIABLE as error:  # the status is written; an Event is not worth a retry
+                logger.warning("Event not posted: %s", error, extra={"object": ref["name"]})
     metrics.reconciles.labels(TRAINING_RUN, "requeued" if outcome.requeue_after else "ok").inc()
 
 
@@ -59,7 +62,7 @@ def _sync(namespace: str, name: str, uid: str, ctx: Context, metrics: OperatorMe
         metrics.reconciles.labels(TRAINING_RUN, "error").inc()
         metrics.errors.labels(TRAINING_RUN, type(error).__name__).inc()
         raise
-    _report(outcome, _ref(namespace, name, uid), metrics)
+    _report(outcome, _ref(namespace, name, uid), ctx, metrics)
     return outcome
 
 
@@ -80,7 +83,9 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         )
         settings.persistence.finalizer = f"{c.KOPF_PREFIX}/finalizer"
         settings.execution.max_workers = operator_settings.workers
-        settings.posting.level = logging.INFO
+        # Events are the phase changes the handlers post, not kopf's log lines (retries of a run
+        # waiting for KubeRay would flood them).
+        settings.posting.enabled = False
         memo["ctx"] = Context(
             cluster=Cluster(api_client(operator_settings.workers)),
             settings=operator_settings,
@@ -89,7 +94,7 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
 
     operator_settings = settings
 
-    @kopf.index(*tr, registry=registry)
+    @kopf.index(*tr, id="trainingruns_by_phase", registry=registry)
     def trainingruns_by_phase(body: kopf.Body, **_: Any) -> dict[str, None]:
         return {body.get("status", {}).get("phase") or "Pending": None}
 
@@ -106,14 +111,18 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
     def stop_metrics(**_: Any) -> None:
         metrics.stop()
 
-    @kopf.on.probe(id="api", registry=registry)
-    def api_reachable(memo: Any, **_: Any) -> bool:
+    @kopf.on.probe(id="kuberay", registry=registry)
+    def kuberay_installed(memo: Any, **_: Any) -> str:
+        """Reported on /healthz; an API outage must not fail liveness (restarts fix nothing)."""
         ctx: Context = memo["ctx"]
-        return ctx.cluster.rayjob_api_installed()
+        try:
+            return "installed" if ctx.cluster.rayjob_api_installed() else "absent"
+        except TransientError:
+            return "unknown"
 
-    @kopf.on.resume(*tr, registry=registry)
-    @kopf.on.create(*tr, registry=registry)
-    @kopf.on.update(*tr, field="spec", registry=registry)
+    @kopf.on.resume(*tr, id="resume", registry=registry)
+    @kopf.on.create(*tr, id="create", registry=registry)
+    @kopf.on.update(*tr, field="spec", id="spec-changed", registry=registry)
     def reconcile_training_run(
         namespace: str | None, name: str, uid: str, memo: Any, retry: int, **_: Any
     ) -> None:
@@ -183,4 +192,5 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
                 logger.error("%s", error)
                 return
 
+    register_model_release_handlers(registry, settings, metrics)
     return registry

@@ -54,7 +54,8 @@ class Observation:
     rayjob_created_at: datetime | None = None
     manifest: ModelManifest | None = None
     artifact_error: str | None = None
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Whole seconds, as metav1.Time has them: times in the status compare as they order.
+    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
 
 def _set(

@@ -1,0 +1,56 @@
+"""Without KubeRay a run waits, saying how to install it, and proceeds once KubeRay is there."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.operator.conftest import TrainingNamespace
+from tests.integration.operator.resources import (
+    apply,
+    condition,
+    get,
+    status,
+    wait_for,
+    wait_phase,
+)
+from tests.support.kube import KubePlane
+from tests.support.kuberay import install_crds, uninstall_rayjob_crd
+from tests.support.operator_process import OperatorProcess
+from tests.support.rayjob_executor import LocalRayJobExecutor
+
+pytestmark = [pytest.mark.kube, pytest.mark.integration]
+
+
+def test_no_kuberay_condition_then_recovery(
+    kube_plane: KubePlane,
+    kuberay_dir: Path,
+    training_namespace: TrainingNamespace,
+    operator: OperatorProcess,
+    executor: LocalRayJobExecutor,
+    prepared_artifact: Callable[[str], None],
+) -> None:
+    ns = training_namespace.name
+    executor.serve(ns)
+    uninstall_rayjob_crd(kube_plane)
+    try:
+        apply(kube_plane, training_namespace.run("patient"))
+
+        def waiting() -> bool:
+            cond = condition(status(kube_plane, "patient", ns), "KubeRayAvailable")
+            return cond.get("reason") == "CRDNotInstalled"
+
+        wait_for("the KubeRay condition", waiting, explain=operator.log_tail)
+        pending = status(kube_plane, "patient", ns)
+        assert pending["phase"] == "Pending"
+        message = condition(pending, "KubeRayAvailable")["message"]
+        assert "rayjobs.ray.io CRD is absent" in message and "helm install" in message
+    finally:
+        install_crds(kube_plane, kuberay_dir)
+    wait_for(
+        "the RayJob, once KubeRay is there", lambda: get(kube_plane, "rayjob", "tr-patient", ns)
+    )
+    done = wait_phase(kube_plane, "patient", ns, "Succeeded", log=operator.log_tail)
+    assert condition(done, "KubeRayAvailable")["status"] == "True"

@@ -1,0 +1,46 @@
+"""The operator's settings come from STARCAST_OPERATOR_*; its RBAC never grants what it must not."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from starcast.operator.rbac import CLUSTER_RULES, NAMESPACED_RULES, manifests
+from starcast.operator.settings import OperatorSettings
+
+
+def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STARCAST_OPERATOR_NAMESPACES", '["ml", "ml-dev"]')
+    monkeypatch.setenv("STARCAST_OPERATOR_TRAINER_IMAGE", "registry/trainer:2")
+    monkeypatch.setenv("STARCAST_OPERATOR_STORAGE_ENDPOINT", "http://minio:9000")
+    settings = OperatorSettings()
+    assert settings.namespaces == ["ml", "ml-dev"]
+    assert settings.trainer_image == "registry/trainer:2"
+    assert settings.storage_endpoint == "http://minio:9000"
+
+
+def test_placeholder_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STARCAST_OPERATOR_STORAGE_SECRET_ACCESS_KEY", "changeme")
+    with pytest.raises(ValidationError, match="placeholder"):
+        OperatorSettings()
+
+
+def test_rules_grant_no_delete_no_secret_listing_no_workloads() -> None:
+    for rule in NAMESPACED_RULES + CLUSTER_RULES:
+        assert "delete" not in rule["verbs"] and "*" not in rule["verbs"], rule
+        assert "*" not in rule["resources"], rule
+        if "secrets" in rule["resources"]:
+            assert rule["verbs"] == ["get"]
+        assert not {"deployments", "pods"} & set(rule["resources"]), rule
+    for rule in CLUSTER_RULES:
+        assert set(rule["verbs"]) <= {"get", "list", "watch", "patch"}
+        assert "secrets" not in rule["resources"]
+
+
+def test_namespaced_rights_are_bound_only_in_watched_namespaces() -> None:
+    docs = manifests(service_account="op", namespace="system", watched=["a", "b"])
+    bindings = [d for d in docs if d["kind"] == "RoleBinding"]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["a", "b"]
+    (cluster_binding,) = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
+    assert roles[cluster_binding["roleRef"]["name"]]["rules"] == CLUSTER_RULES
