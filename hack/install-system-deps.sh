@@ -3,9 +3,10 @@
 # openssh-server: the bootstrap tests fetch a kubeconfig from a private sshd on loopback.
 # prometheus: the ModelRelease analysis tests run their own on loopback.
 # cloud-init: only its offline `cloud-init schema` checker, for the bootstrap's user-data.
+# chromium, chromium-driver: the pages are tested in a real headless browser (WebDriver).
 set -euo pipefail
 
-packages=(rabbitmq-server postgresql openssh-server cloud-init prometheus)
+packages=(rabbitmq-server postgresql openssh-server cloud-init prometheus chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

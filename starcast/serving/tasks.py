@@ -28,6 +28,7 @@ def register_tasks(
     Every batch runs under `watchdog`, which ends the worker if the batch overruns its limit,
     and is counted in `metrics` under the model's version.
     """
+    model_features = tuple(predictor.model.manifest.feature_names)
 
     @app.task(  # type: ignore[untyped-decorator]
         name=PREDICT_TASK,
@@ -56,6 +57,7 @@ def register_tasks(
         )
         return BatchResult(
             model_version=predictor.version,
+            model_features=model_features,
             stars=[float(value) for value in stars],
             worker=str(task.request.hostname),
             queue_wait_s=max(0.0, started - batch.sent_at),

@@ -30,15 +30,14 @@ import pytest
 import yaml
 
 from starcast.up.processes import ManagedProcess, free_port, wait_until
+from tests.support.addons import build_addon
 from tests.support.kube import REPO_ROOT, KubePlane
 
-ADDONS_SCRIPT: Final = REPO_ROOT / "hack" / "kube-addons.sh"
 KWOK_MODULE_DIR: Final = REPO_ROOT / "hack" / "kube" / "kwok"
 METRICS_NODE_ANNOTATION: Final = "kwok.x-k8s.io/node=metrics"
 USAGE_CPU_ANNOTATION: Final = "kwok.x-k8s.io/usage-cpu"
 RESOLUTION_S: Final = 10  # metrics-server's smallest --metric-resolution
 START_TIMEOUT_S: Final = 120.0
-BUILD_TIMEOUT_S: Final = 60 * 60
 FIXTURE: Final = "resource_metrics"
 BUILD_RESULT: Final = pytest.StashKey[Path | str]()
 
@@ -50,20 +49,8 @@ class MetricsStack:
 
 
 def build_metrics_server() -> Path | str:
-    """metrics-server's addon dir, built once per machine by hack/kube-addons.sh; or why not."""
-    try:
-        result = subprocess.run(
-            ["bash", str(ADDONS_SCRIPT), "build", "metrics-server"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=BUILD_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        return f"hack/kube-addons.sh build metrics-server did not finish in {BUILD_TIMEOUT_S}s"
-    if result.returncode != 0:
-        return f"hack/kube-addons.sh build metrics-server failed:\n{result.stderr}"
-    return Path(result.stdout.strip().splitlines()[-1])
+    """metrics-server's addon dir, built once per machine; or why it could not be built."""
+    return build_addon("metrics-server")
 
 
 def build_at_collection_finish(session: pytest.Session) -> None:
