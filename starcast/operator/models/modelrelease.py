@@ -179,29 +179,27 @@ class RollbackPolicy(WireModel):
     automatic: bool = Field(default=True, description="Restore the previous model on failure.")
 
 
-class ModelReleaseSpec(WireModel):
+class RolloutPolicy(WireModel):
+    """Where a model goes and how: what a ModelRelease and a TrainingRun's autoRelease share."""
+
+    target: ReleaseTarget = Field(description="The workers that serve it.")
+    strategy: Strategy = Field(default_factory=Strategy, description="Rolling or Canary.")
+    analysis: Analysis | None = Field(default=None, description="Checks canary steps can run.")
+    progress_deadline_seconds: int = Field(
+        default=600, ge=1, description="Fail (and roll back) a rollout that makes no progress."
+    )
+    rollback: RollbackPolicy = Field(default_factory=RollbackPolicy, description="Rollback policy.")
+
+
+class ModelReleaseSpec(RolloutPolicy):
     """Which model goes where, and how."""
 
     model: ModelSource = Field(description="The model to release.")
-    target: ReleaseTarget = Field(description="The workers that serve it.")
-    strategy: Strategy = Field(default_factory=Strategy, description="Rolling or Canary.")
-    analysis: Analysis | None = Field(default=None, description="Checks canary steps can run.")
-    progress_deadline_seconds: int = Field(
-        default=600, ge=1, description="Fail (and roll back) a rollout that makes no progress."
-    )
-    rollback: RollbackPolicy = Field(default_factory=RollbackPolicy, description="Rollback policy.")
 
 
-class ReleaseTemplate(WireModel):
+class ReleaseTemplate(RolloutPolicy):
     """A TrainingRun's release: the ModelRelease made on success if the model is good enough."""
 
-    target: ReleaseTarget = Field(description="The workers that serve it.")
-    strategy: Strategy = Field(default_factory=Strategy, description="Rolling or Canary.")
-    analysis: Analysis | None = Field(default=None, description="Checks canary steps can run.")
-    progress_deadline_seconds: int = Field(
-        default=600, ge=1, description="Fail (and roll back) a rollout that makes no progress."
-    )
-    rollback: RollbackPolicy = Field(default_factory=RollbackPolicy, description="Rollback policy.")
     min_improvement: float = Field(
         default=0.0,
         ge=0,
