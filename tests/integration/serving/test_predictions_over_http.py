@@ -134,6 +134,22 @@ def test_welcome_page_and_api_docs(shared_stack: ServingStack) -> None:
     assert httpx.get(f"{shared_stack.base_url}/docs", timeout=10).status_code == 200
 
 
+def test_a_frontend_not_given_the_artifact_asks_a_worker_what_model_it_serves(
+    shared_stack: ServingStack, model_artifact: ModelArtifact
+) -> None:
+    model = httpx.get(f"{shared_stack.base_url}/api/v1/model", timeout=30).json()
+    assert model["source"] == "worker"
+    assert model["model_version"] == model_artifact.version
+    assert model["features"] == load_artifact(model_artifact.uri).manifest.feature_names
+    assert model["cross_validation"] is None
+    report = httpx.get(f"{shared_stack.base_url}/model/report.png", timeout=30)
+    assert report.status_code == 404
+    assert "STARCAST_MODEL_URI" in report.json()["detail"]
+    home = httpx.get(f"{shared_stack.base_url}/", timeout=30).text
+    assert model_artifact.version in home
+    assert 'id="report"' not in home
+
+
 def test_health_readiness_and_metrics(shared_stack: ServingStack) -> None:
     assert httpx.get(f"{shared_stack.base_url}/healthz", timeout=10).json() == {"status": "ok"}
     ready = httpx.get(f"{shared_stack.base_url}/readyz", timeout=10)
