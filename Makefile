@@ -16,6 +16,7 @@ help: ## List the targets
 
 $(STAMP): pyproject.toml
 	@echo "== installing starcast and its extras (Ray, scikit-learn, FastAPI, Celery...) into $(VENV); the first time takes a few minutes"
+	@PYTHON=$(PYTHON) hack/prerequisites.sh install
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv
 	$(BIN)/uv pip install $(UV_QUIET) --python $(BIN)/python -e '.[dev]'
@@ -32,6 +33,10 @@ $(STAMP): pyproject.toml
 .PHONY: venv
 venv: $(STAMP) ## Create .venv with starcast and its dev tools
 
+.PHONY: prerequisites
+prerequisites: ## Check what this machine lacks for demo and test, and what make installs
+	@PYTHON=$(PYTHON) hack/prerequisites.sh check
+
 .PHONY: system-deps
 system-deps: ## Install the Debian packages the tests run for real (rabbitmq-server)
 	@hack/install-system-deps.sh
@@ -42,10 +47,11 @@ kube-plane: ## Build (once, cached) the local Kubernetes control plane and its a
 	hack/kube-addons.sh build
 
 .PHONY: lint
-lint: venv ## ruff and mypy
+lint: venv ## ruff, mypy, and the import layers (.importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 .PHONY: test
 test: venv system-deps kube-plane lint ## Run every test (installs what they need)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from starcast.extraction.queries import NAME_PATTERN, OWNER_PATTERN
 from starcast.features import FEATURES, FEATURES_BY_NAME, Feature, FeatureKind
+from starcast.github import NAME_PATTERN, OWNER_PATTERN
 from starcast.serving.wire import FeatureValue
 
 # GitHub's owner and name rules, as the lookup checks them (it also refuses "." and "..").

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from starcast.artifact import load_artifact
-from starcast.serving.lookup import rows_from_records
+from starcast.serving.lookup import rows_from_frame
 from starcast.serving.schemas import RepositoryFeatures
 from starcast.serving.wire import PredictBatch
 from tests.integration.serving.stack import ServingStack
@@ -21,9 +21,7 @@ pytestmark = pytest.mark.integration
 
 def sample_repositories(count: int, offset: int = 0) -> list[dict[str, Any]]:
     records = sample_dataset().records.iloc[offset : offset + count]
-    rows = rows_from_records(
-        [{str(k): v for k, v in record.items()} for record in records.to_dict(orient="records")]
-    )
+    rows = rows_from_frame(records)
     return [
         {
             "full_name": str(name),
