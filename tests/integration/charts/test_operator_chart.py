@@ -7,9 +7,11 @@ the operator needs (allowed) and for what it must never do (denied). Run with -s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from starcast.operator import rbac
 from tests.support.charts import OPERATOR_CHART, find, kinds, pod_specs, render, scenarios
 from tests.support.charts import restrict_namespace
 from tests.support.kube import KubePlane
@@ -29,6 +31,8 @@ NEEDED = (
     ("watch", "rayjobs.ray.io", "-n", "{ns}"),
     ("patch", "deployments.apps", "-n", "{ns}"),
     ("create", "deployments.apps", "-n", "{ns}"),
+    ("delete", "deployments.apps", "-n", "{ns}"),  # the canary a ModelRelease owns
+    ("update", "trainingruns.starcast.io/finalizers", "-n", "{ns}"),
     ("list", "replicasets.apps", "-n", "{ns}"),
     ("list", "pods", "-n", "{ns}"),
     ("get", "secrets", "-n", "{ns}"),
@@ -36,12 +40,12 @@ NEEDED = (
     ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
     ("list", "namespaces"),
 )
-# What it does not need even in its namespaces: its children go by owner references.
+# What it does not need even in its namespaces: RayJobs go by owner references.
 NOT_NEEDED = (
     ("list", "secrets", "-n", "{ns}"),
     ("watch", "secrets", "-n", "{ns}"),
-    ("delete", "deployments.apps", "-n", "{ns}"),
     ("delete", "rayjobs.ray.io", "-n", "{ns}"),
+    ("delete", "trainingruns.starcast.io", "-n", "{ns}"),
     ("delete", "pods", "-n", "{ns}"),
     ("create", "customresourcedefinitions.apiextensions.k8s.io"),
 )
@@ -82,6 +86,35 @@ def test_the_crds_come_with_the_chart(kube_plane: KubePlane) -> None:
             if o["kind"] == "CustomResourceDefinition"}  # fmt: skip
     assert {"trainingruns.starcast.io", "modelreleases.starcast.io",
             "kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"} <= crds  # fmt: skip
+
+
+def _covers(granted: list[dict[str, Any]], needed: list[dict[str, list[str]]]) -> list[str]:
+    """The (group, resource, verb) triples of ``needed`` that ``granted`` does not allow."""
+    allowed = {
+        (group, resource, verb)
+        for rule in granted
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    return [
+        f"{group}/{resource}: {verb}"
+        for rule in needed
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+        if (group, resource, verb) not in allowed
+    ]
+
+
+def test_the_chart_grants_what_the_operator_package_declares(kube_plane: KubePlane) -> None:
+    values = OPERATOR_CHART / "ci" / "peered-values.yaml"
+    objects = render(kube_plane, OPERATOR_CHART, "--values", str(values), release=RELEASE)
+    assert _covers(find(objects, "Role")["rules"], rbac.NAMESPACED_RULES) == []
+    cluster = render(kube_plane, OPERATOR_CHART, "--values",
+                     str(OPERATOR_CHART / "ci" / "cluster-wide-values.yaml"), release=RELEASE)  # fmt: skip
+    granted = [r for o in cluster if o["kind"] == "ClusterRole" for r in o["rules"]]
+    assert _covers(granted, rbac.CLUSTER_RULES) == []
 
 
 def test_peered_replicas_get_peering_and_a_pdb(kube_plane: KubePlane) -> None:
@@ -137,7 +170,7 @@ def test_rbac_watching_namespaces_allows_what_it_needs_there_and_nothing_else(
     try:
         kube_plane.helm(
             "install", RELEASE, str(OPERATOR_CHART), "-n", ns, "--wait", "--timeout=120s",
-            "--set", f"watch.namespaces={{{ns},{watched}}}",
+            "--set", f"watch.namespaces={{{ns},{watched}}}", "--skip-crds",
         )  # fmt: skip
         kube_plane.kubectl("rollout", "status", f"deployment/{RELEASE}", "-n", ns,
                            "--timeout=120s")  # fmt: skip
@@ -161,10 +194,14 @@ def test_rbac_cluster_wide_reads_secrets_by_name_only(
 ) -> None:
     ns = kube_namespace
     release = f"op-{ns[-6:]}"  # cluster-scoped names must not collide across tests
+    # can-i needs no CRD; only the ClusterKopfPeering object the chart makes does.
+    kube_plane.kubectl(
+        "apply", "--server-side", "-f", str(OPERATOR_CHART / "crds/clusterkopfpeerings.kopf.dev.yaml")
+    )
     kube_plane.helm(
         "install", release, str(OPERATOR_CHART), "-n", ns,
         "--values", str(OPERATOR_CHART / "ci" / "cluster-wide-values.yaml"),
-        "--set", "metrics.serviceMonitor.enabled=false",
+        "--set", "metrics.serviceMonitor.enabled=false", "--skip-crds",
     )  # fmt: skip
     try:
         user = f"system:serviceaccount:{ns}:{release}-starcast-operator"
