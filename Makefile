@@ -65,7 +65,7 @@ demo: venv system-deps ## Train on the bundled sample and serve predictions (Ctr
 .PHONY: bench
 bench: venv system-deps ## Run every benchmark in quick mode
 	@# bench/sklearn_train.py is the training bench's baseline script, not a bench.
-	for script in $(filter-out bench/sklearn_train.py,$(wildcard bench/*.py)); do \
+	for script in $(filter-out bench/__init__.py bench/sklearn_train.py,$(wildcard bench/*.py)); do \
 		$(BIN)/python "$$script" --quick; done
 
 .PHONY: clean

@@ -44,8 +44,8 @@ import psutil
 import ray
 from joblib.externals.loky import get_reusable_executor
 from sklearn.model_selection import GridSearchCV
-from sklearn_train import CandidateRegressor, halving_search
 
+from bench.sklearn_train import CandidateRegressor, halving_search
 from starcast.dataset import read_dataset
 from starcast.features import feature_names
 from starcast.sample import sample_dataset_path, sample_dataset_uri

@@ -80,6 +80,7 @@ def up(
 
     from starcast.artifact import ArtifactError
     from starcast.dataset import DatasetError
+    from starcast.training.ray_runtime import RayStartError
     from starcast.up.broker import BrokerUnreachableError, provide_broker
     from starcast.up.listener import PortTakenError, bind_listener
     from starcast.up.model import ensure_model
@@ -137,6 +138,7 @@ def up(
         BrokerUnreachableError,
         ArtifactError,
         DatasetError,
+        RayStartError,
         CrashLoopError,
     ) as error:
         typer.echo(f"error: {error}", err=True)

@@ -3,6 +3,10 @@ setting errors."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -51,3 +55,29 @@ def test_a_bad_setting_is_one_line_naming_its_option_and_variable(
     assert result.exit_code == 2
     assert result.output.strip() == line
     assert "pydantic.dev" not in result.output
+
+
+def test_ray_failing_to_start_for_the_first_model_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The first `up` trains a model; a Ray that won't start says what to try, no traceback."""
+    import starcast.up.broker
+    import starcast.up.model
+    from starcast.training.ray_runtime import RayStartError
+    from starcast.up.broker import Broker
+    from starcast.up.processes import free_port
+
+    @contextmanager
+    def broker(_url: str | None, _logs: Path) -> Iterator[Broker]:
+        yield Broker(url="memory://", description="a test broker")
+
+    def ray_fails(_uri: str) -> None:
+        raise RayStartError("Ray did not start twice; try: ray stop --force")
+
+    monkeypatch.setattr(starcast.up.broker, "provide_broker", broker)
+    monkeypatch.setattr(starcast.up.model, "ensure_model", ray_fails)
+    arguments = ["up", "--port", str(free_port()), "--state-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, arguments, env=WIDE)
+    assert result.exit_code == 1, result.output
+    assert "error: Ray did not start twice; try: ray stop --force" in result.output
+    assert "Traceback" not in result.output
