@@ -31,7 +31,6 @@ from tests.support.charts import (
     local_container,
     restrict_namespace,
 )
-from tests.support.addons import build_addon
 from tests.support.kube import KubePlane
 from tests.support.kube import wait_until as kube_wait_until
 from tests.support.models import fitted_model
@@ -43,21 +42,6 @@ OPERATOR = "starcast-operator"
 WORKER = "serving-starcast-serving-worker"
 FRONTEND = "serving-starcast-serving-frontend"
 START_TIMEOUT_S = 120.0
-KUBERAY_ADDON = "kuberay"
-
-
-@pytest.fixture
-def rayjob_crd(kube_plane: KubePlane) -> Path:
-    """KubeRay's RayJob CRD, from the KubeRay addon's module (hack/kube-addons.sh)."""
-    built = build_addon(KUBERAY_ADDON)
-    if isinstance(built, str):
-        pytest.fail(built, pytrace=False)
-    crd = built / "config/crd/bases/ray.io_rayjobs.yaml"
-    kube_plane.kubectl("apply", "--server-side", "-f", str(crd))
-    kube_plane.kubectl(
-        "wait", "--for=condition=Established", "crd/rayjobs.ray.io", "--timeout=60s"
-    )
-    return crd
 
 
 def _token_kubeconfig(plane: KubePlane, namespace: str, account: str, path: Path) -> Path:
@@ -144,7 +128,7 @@ def _predict(frontend: LocalContainer) -> dict[str, Any]:
 def test_walkthrough_train_release_and_predict(
     kube_plane: KubePlane,
     kube_namespace: str,
-    rayjob_crd: Path,
+    operator_crds: None,
     broker_url: str,
     s3_bucket: str,
     s3_endpoint: str,
