@@ -205,6 +205,7 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
                 f"--kubelet-port={kwok_port}", "--deprecated-kubelet-completely-insecure",
                 "--kubelet-preferred-address-types=InternalDNS",
                 "--node-selector=type=kwok-metrics", f"--metric-resolution={RESOLUTION_S}s",
+                "--kubelet-request-timeout=5s",  # must be below the resolution
             ],
             env,
             workdir / "metrics-server.log",
