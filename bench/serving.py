@@ -61,7 +61,7 @@ from starcast.dataset import read_dataset
 from starcast.features import feature_names
 from starcast.sample import sample_dataset_uri
 from starcast.serving.inference import compile_model
-from starcast.serving.lookup import rows_from_records
+from starcast.serving.lookup import rows_from_frame
 from starcast.serving.metrics import ServingMetrics
 from starcast.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from starcast.serving.schemas import Prediction, PredictRequest, PredictResponse, RepositoryFeatures
@@ -353,9 +353,7 @@ def fit_model(directory: Path) -> str:
 
 def request_bodies() -> list[bytes]:
     records = read_dataset(sample_dataset_uri()).records.sample(REQUEST_POOL, random_state=0)
-    rows = rows_from_records(
-        [{str(k): v for k, v in record.items()} for record in records.to_dict(orient="records")]
-    )
+    rows = rows_from_frame(records)
     return [
         json.dumps(
             {

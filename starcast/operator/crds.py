@@ -125,7 +125,12 @@ def _convert(node: Schema, defs: dict[str, Schema]) -> Schema:
         for name, child in node["properties"].items():
             converted = _convert(child, defs)
             if name not in required and "default" not in converted and _all_defaulted(converted):
-                converted["default"] = {}  # so the API server fills in the nested defaults
+                # Spelled out, not `{}`: CEL rules are checked against the default as written.
+                converted["default"] = {
+                    key: sub["default"]
+                    for key, sub in converted["properties"].items()
+                    if "default" in sub
+                }
             properties[name] = converted
         out["properties"] = properties
     elif node.get("type") == "object" and isinstance(node.get("additionalProperties"), dict):

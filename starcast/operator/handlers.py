@@ -94,7 +94,7 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
 
     operator_settings = settings
 
-    @kopf.index(*tr, registry=registry)
+    @kopf.index(*tr, id="trainingruns_by_phase", registry=registry)
     def trainingruns_by_phase(body: kopf.Body, **_: Any) -> dict[str, None]:
         return {body.get("status", {}).get("phase") or "Pending": None}
 

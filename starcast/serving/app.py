@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from starcast.github import RepositoryLookup
 from starcast.serving.batching import MicroBatcher
 from starcast.serving.dispatch import BatchDispatcher
 from starcast.serving.errors import install_error_handlers
-from starcast.serving.lookup import RepositoryLookup
 from starcast.serving.metrics import ServingMetrics
 from starcast.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from starcast.serving.model_info import load_served_model

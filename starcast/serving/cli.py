@@ -53,6 +53,8 @@ def frontend(
         raise typer.Exit(code=2) from error
     lookup = None
     if settings.github_token is not None:  # prediction by owner/name
+        # The one place the two components meet: this command plugs extraction's lookup into
+        # the frontend's `starcast.github.RepositoryLookup` seam (.importlinter names it).
         from starcast.extraction.lookup import GitHubRepositoryLookup
         from starcast.extraction.settings import TokenError
 
@@ -84,7 +86,8 @@ def frontend(
 def worker(
     model: str = typer.Option(None, help=escape("Model artifact URI [env STARCAST_MODEL_URI].")),
     model_sha256: str = typer.Option(
-        None, help=escape("Expected sha256 of the model file [env STARCAST_MODEL_SHA256].")
+        None,
+        help=escape("Expected sha256 of the model file, required [env STARCAST_MODEL_SHA256]."),
     ),
     concurrency: int = typer.Option(
         None, help=escape("Batches predicted at once (threads) [env STARCAST_WORKER_CONCURRENCY].")

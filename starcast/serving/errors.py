@@ -12,12 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from starcast.github import LookupFailedError, LookupUnavailableError
 from starcast.serving.dispatch import (
     BrokerUnavailableError,
     DeadlineExceededError,
     WorkerFailedError,
 )
-from starcast.serving.lookup import LookupFailedError, LookupUnavailableError
 from starcast.serving.metrics import ErrorKind
 from starcast.serving.schemas import ErrorResponse, FieldProblem
 from starcast.serving.services import services_of

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from starcast.extraction.queries import NAME_PATTERN, OWNER_PATTERN
-from starcast.features import FEATURES, Feature, FeatureKind
+from starcast.features import FEATURES, FEATURES_BY_NAME, Feature, FeatureKind
+from starcast.github import NAME_PATTERN, OWNER_PATTERN
 from starcast.serving.wire import FeatureValue
 
 # GitHub's owner and name rules, as the lookup checks them (it also refuses "." and "..").
@@ -39,7 +39,7 @@ class FeatureValues(BaseModel):
         rounded to whole numbers, 0/1 as flags."""
         fields: dict[str, Any] = {}
         for name, value in row.items():
-            feature = FEATURES_IN_REQUEST.get(name)
+            feature = FEATURES_BY_NAME.get(name)
             if feature is None or value is None or value != value:  # NaN is unknown
                 continue
             if feature.kind == FeatureKind.BOOLEAN:
@@ -80,7 +80,6 @@ def features_model(features: Sequence[Feature]) -> type[FeatureValues]:
     return model
 
 
-FEATURES_IN_REQUEST = {feature.name: feature for feature in FEATURES}
 if TYPE_CHECKING:
     RepositoryFeatures = FeatureValues
 else:

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
+from starcast.github import RepositoryLookup
 from starcast.serving.batching import MicroBatcher
 from starcast.serving.dispatch import BatchDispatcher
-from starcast.serving.lookup import RepositoryLookup
 from starcast.serving.metrics import ServingMetrics
 from starcast.serving.model_info import ServedModel
 from starcast.serving.probe import ReadinessProbe

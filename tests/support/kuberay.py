@@ -62,13 +62,23 @@ def build_at_collection(session: pytest.Session) -> None:
         session.config.stash[BUILD_RESULT] = build_kuberay()
 
 
+def wait_established(plane: KubePlane, crd: str, timeout: float = 60.0) -> None:
+    """Until the CRD is served (`kubectl wait` errors while the CRD has no status yet)."""
+    deadline = time.monotonic() + timeout
+    path = '{.status.conditions[?(@.type=="Established")].status}'
+    while plane.kubectl("get", "crd", crd, f"-o=jsonpath={path}", check=False).stdout != "True":
+        if time.monotonic() > deadline:
+            pytest.fail(f"CRD {crd} not Established in {timeout:.0f}s")
+        time.sleep(0.2)
+
+
 def install_crds(plane: KubePlane, kuberay: Path) -> None:
     """Install RayJob and RayCluster (create: the RayJob CRD is too big for client-side apply)."""
     for name in CRDS:
         crd = name.removeprefix("ray.io_").removesuffix(".yaml") + ".ray.io"
         if plane.kubectl("get", "crd", crd, check=False).returncode != 0:
             plane.kubectl("create", "-f", str(kuberay / "config" / "crd" / "bases" / name))
-        plane.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+        wait_established(plane, crd)
 
 
 def uninstall_rayjob_crd(plane: KubePlane) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
+from starcast.budget import Budget
 from starcast.operator.models.common import (
     CONDITIONS_DESCRIPTION,
     URI_PATTERN,
@@ -16,7 +17,6 @@ from starcast.operator.models.common import (
     SecretReference,
     WireModel,
 )
-from starcast.training.config import Budget
 
 # The families `starcast.training` searches (tests keep this equal to training's list).
 FamilyName = Literal[

@@ -9,12 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 
-from starcast.serving.lookup import (
-    InvalidRepositoryNameError,
-    LookupFailedError,
-    LookupUnavailableError,
-    rows_from_records,
-)
+from starcast.github import LookupFailedError, LookupUnavailableError, RepositoryNameError
+from starcast.serving.lookup import rows_from_records
 from starcast.serving.model_info import FEATURES_HEADER, feature_notes
 from starcast.serving.schemas import ErrorResponse, Prediction, PredictRequest, PredictResponse
 from starcast.serving.services import Services, ServicesDep
@@ -127,7 +123,7 @@ async def _look_up(
             records = await services.lookup.records(names)
     except TimeoutError as error:
         raise LookupFailedError("GitHub did not answer before the deadline") from error
-    except InvalidRepositoryNameError as error:
+    except RepositoryNameError as error:
         # The lookup names the bad name; the first item that asked for it takes the blame.
         where = [i for i, name in by_name.items() if name == error.full_name][:1]
         loc: tuple[str | int, ...] = ("body", "repositories", *where, "full_name")

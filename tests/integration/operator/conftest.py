@@ -26,7 +26,12 @@ from starcast.storage import read_bytes
 from tests.integration.operator.resources import quick_spec, training_run
 from tests.support.kube import KubePlane, kube_namespace, kube_plane
 from tests.support.kube import pytest_collection_finish as build_plane
-from tests.support.kuberay import build_at_collection, install_crds, kuberay_dir_for
+from tests.support.kuberay import (
+    build_at_collection,
+    install_crds,
+    kuberay_dir_for,
+    wait_established,
+)
 from tests.support.models import fitted_model
 from tests.support.operator_process import OperatorProcess, operator_env
 from tests.support.rayjob_executor import LocalRayJobExecutor
@@ -53,7 +58,7 @@ def kuberay_dir(pytestconfig: pytest.Config) -> Path:
 def starcast_crds(kube_plane: KubePlane) -> None:
     kube_plane.kubectl("apply", "--server-side", "-f", str(CRD_DIR))
     for crd in ("trainingruns.starcast.io", "modelreleases.starcast.io"):
-        kube_plane.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+        wait_established(kube_plane, crd)
 
 
 @pytest.fixture

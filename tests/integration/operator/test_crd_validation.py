@@ -36,7 +36,7 @@ def _rejected(plane: KubePlane, obj: dict[str, Any]) -> str:
         ({"ray": {"head": {"cpu": "lots"}}}, "spec.ray.head.cpu: Invalid value"),
         (
             {"ray": {"workers": {"replicas": 5, "maxReplicas": 2}}},
-            'spec.ray.workers.replicas: Invalid value: "object": replicas must lie between',
+            "spec.ray.workers.replicas: Invalid value: replicas must lie between",
         ),
         ({"ttlSecondsAfterFinished": -1}, "spec.ttlSecondsAfterFinished: Invalid value: -1"),
         ({"retries": 11}, "spec.retries: Invalid value: 11"),

@@ -91,8 +91,9 @@ def test_kind_names_status_and_columns(plural: str) -> None:
 def test_defaults_reach_nested_objects() -> None:
     spec = _root("trainingruns")["properties"]["spec"]["properties"]
     assert spec["budget"]["default"] == "standard"
-    assert spec["ray"]["default"] == {}
-    assert spec["ray"]["properties"]["workers"]["default"] == {}
+    workers = {"replicas": 1, "minReplicas": 0, "maxReplicas": 4, "cpu": "2", "memory": "4Gi"}
+    assert spec["ray"]["default"] == {"head": {"cpu": "1", "memory": "2Gi"}, "workers": workers}
+    assert spec["ray"]["properties"]["workers"]["default"] == workers
     assert spec["ray"]["properties"]["workers"]["properties"]["replicas"]["default"] == 1
 
 

@@ -31,6 +31,7 @@ def test_the_first_demo_announces_the_install_and_shows_its_progress(tmp_path: P
     commands = dry_run("demo", tmp_path)
     assert "== installing starcast and its extras" in commands
     assert "== byte-compiling" in commands
+    assert "files compiled" in commands  # the compile counts what it did as it goes
     assert "--quiet" not in install_line(commands)  # uv's own progress is shown
     assert commands.rstrip().endswith("starcast up")
 
