@@ -20,8 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
+import s3fs
 
 from starcast import artifact
+from starcast.sample import sample_dataset_uri
 from starcast.up.processes import ManagedProcess, free_port, wait_until
 from tests.support.charts import (
     OPERATOR_CHART,
@@ -139,6 +141,8 @@ def test_walkthrough_train_release_and_predict(
     restrict_namespace(kube_plane, ns)
     v1_uri, v1 = _model(s3_bucket, "ridge")
     v2_uri, v2 = _model(s3_bucket, "decision_tree")
+    dataset_uri = f"s3://{s3_bucket}/datasets/repos.parquet"
+    s3fs.S3FileSystem().put(sample_dataset_uri().removeprefix("file://"), dataset_uri)
     kube_plane.kubectl(
         "create", "secret", "generic", "model-storage", "-n", ns,
         "--from-literal=AWS_ACCESS_KEY_ID=starcast-test",
@@ -178,7 +182,7 @@ def test_walkthrough_train_release_and_predict(
         "kind": "TrainingRun",
         "metadata": {"name": "stars", "namespace": ns},
         "spec": {
-            "datasetUri": f"s3://{s3_bucket}/datasets/repos.parquet",
+            "datasetUri": dataset_uri,
             "outputUri": f"s3://{s3_bucket}/models/{{namespace}}/{{name}}",
             "budget": "quick",
             "storageSecretRef": {"name": "model-storage"},
@@ -190,12 +194,22 @@ def test_walkthrough_train_release_and_predict(
         found = kube_plane.kubectl_json("get", "rayjobs", "-n", ns)["items"]
         return found[0] if found else None
 
-    kube_wait_until(lambda: rayjob() is not None, "the TrainingRun's RayJob", timeout=90)
+    def run_status() -> dict[str, Any]:
+        status: dict[str, Any] = kube_plane.kubectl_json(
+            "get", "trainingrun", "stars", "-n", ns
+        ).get("status", {})
+        return status
+
+    kube_wait_until(
+        lambda: rayjob() is not None or run_status().get("phase") == "Failed",
+        "the TrainingRun's RayJob",
+        timeout=90,
+    )
+    assert run_status().get("phase") != "Failed", run_status()
     job = rayjob()
     assert job is not None
     assert [o["kind"] for o in job["metadata"]["ownerReferences"]] == ["TrainingRun"]
-    status = kube_plane.kubectl_json("get", "trainingrun", "stars", "-n", ns).get("status", {})
-    assert status.get("phase") in {"Pending", "Running"}, status
+    assert run_status().get("phase") in {"Pending", "Running"}, run_status()
 
     # 3. The worker and frontend as rendered serve model v1.
     worker = local_container(_template(kube_plane, ns, WORKER)["spec"], "worker", objects,
