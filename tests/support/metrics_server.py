@@ -9,7 +9,7 @@ So that the real HPA controller (in the plane's kube-controller-manager) scales 
   kwok and its three nodes stay as they are; workloads that need metrics select this node.
 - metrics-server, built from its module (hack/kube/addons/metrics-server), with the RBAC of its
   release manifests and a ServiceAccount token, scraping that node over plain HTTP (kwok's
-  server has no TLS) at the node's InternalDNS address, localhost.
+  server has no TLS) at the node's InternalIP, 127.0.0.1 (only this node: --node-selector).
 - its APIService ``v1beta1.metrics.k8s.io`` with an ExternalName Service to localhost, as kwokctl
   registers it; the plane's API server has the aggregation flags for it. The APIService goes
   away before metrics-server stops, so an unavailable API never breaks discovery for others.
@@ -112,10 +112,8 @@ def _node(name: str) -> dict[str, object]:
             },
         },
         "status": {
-            "addresses": [
-                {"type": "InternalIP", "address": "10.89.1.10"},
-                {"type": "InternalDNS", "address": "localhost"},
-            ],
+            # Where metrics-server finds this node's kubelet endpoint: kwok's server on loopback.
+            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
             "allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"},
             "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"},
         },
@@ -168,7 +166,7 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={METRICS_NODE_ANNOTATION}",
             "--cidr=10.246.0.0/16", "--node-lease-duration-seconds=40",
-            f"--server-address=127.0.0.1:{kwok_port}",
+            f"--server-address=127.0.0.1:{kwok_port}", "--node-ip=127.0.0.1",
         ],
         env,
         workdir / "kwok-metrics.log",
@@ -203,7 +201,7 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
                 "--bind-address=127.0.0.1", f"--secure-port={server_port}",
                 f"--cert-dir={workdir / 'metrics-server-certs'}",
                 f"--kubelet-port={kwok_port}", "--deprecated-kubelet-completely-insecure",
-                "--kubelet-preferred-address-types=InternalDNS",
+                "--kubelet-preferred-address-types=InternalIP",
                 "--node-selector=type=kwok-metrics", f"--metric-resolution={RESOLUTION_S}s",
                 "--kubelet-request-timeout=5s",  # must be below the resolution
             ],
