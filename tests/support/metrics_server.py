@@ -29,7 +29,7 @@ from typing import Final
 import pytest
 import yaml
 
-from starcast.up.processes import ManagedProcess, free_port, wait_until
+from starcast.up.processes import ManagedProcess, WaitError, free_port, wait_until
 from tests.support.addons import build_addon
 from tests.support.kube import REPO_ROOT, KubePlane
 
@@ -113,7 +113,11 @@ def _node(name: str) -> dict[str, object]:
         },
         "status": {
             # Where metrics-server finds this node's kubelet endpoint: kwok's server on loopback.
-            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+            # Both types, or kwok's node-initialize stage rewrites the list without ours.
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": name},
+            ],
             "allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"},
             "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"},
         },
@@ -166,7 +170,7 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={METRICS_NODE_ANNOTATION}",
             "--cidr=10.246.0.0/16", "--node-lease-duration-seconds=40",
-            f"--server-address=127.0.0.1:{kwok_port}", "--node-ip=127.0.0.1",
+            f"--server-address=127.0.0.1:{kwok_port}",
         ],
         env,
         workdir / "kwok-metrics.log",
@@ -222,12 +226,25 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
         plane.kubectl("apply", "-f", "-", input=json.dumps(service))
         plane.kubectl("apply", "-f", "-", input=json.dumps(apiservice))
 
+        # Available, and serving: the node itself has metrics only once pods on it use CPU
+        # (metrics-server drops a node whose cumulative CPU is still 0).
         def node_metrics() -> bool:
-            path = f"/apis/metrics.k8s.io/v1beta1/nodes/{node}"
+            path = "/apis/metrics.k8s.io/v1beta1/pods"
             return plane.kubectl("get", "--raw", path, check=False).returncode == 0
 
-        wait_until(node_metrics, f"metrics.k8s.io serving {node}", processes,
-                   timeout_s=START_TIMEOUT_S)  # fmt: skip
+        try:
+            wait_until(node_metrics, "metrics.k8s.io served through the APIService", processes,
+                       timeout_s=START_TIMEOUT_S)  # fmt: skip
+        except WaitError as error:
+            conditions = plane.kubectl(
+                "get", "apiservice", "v1beta1.metrics.k8s.io",
+                "-o=jsonpath={.status.conditions}", check=False,
+            ).stdout  # fmt: skip
+            raw = plane.kubectl("get", "--raw", f"/apis/metrics.k8s.io/v1beta1/nodes/{node}",
+                                check=False).stderr  # fmt: skip
+            raise WaitError(
+                f"{error}\nAPIService: {conditions}\nGET node metrics: {raw}"
+            ) from error
         yield MetricsStack(node, tuple(processes))
     finally:
         plane.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io", "--ignore-not-found")
