@@ -186,6 +186,7 @@ def test_rbac_watching_namespaces_allows_what_it_needs_there_and_nothing_else(
         assert all(allowed.values()), allowed
         assert not any(denied.values()), denied
     finally:
+        kube_plane.helm("uninstall", RELEASE, "-n", ns, check=False)  # its ClusterRole too
         for extra in (watched, other):
             kube_plane.kubectl("delete", "namespace", extra, "--wait=false")
 

@@ -139,6 +139,21 @@ def test_walkthrough_train_release_and_predict(
 ) -> None:
     ns = kube_namespace
     restrict_namespace(kube_plane, ns)
+    try:
+        _walk(kube_plane, ns, broker_url, s3_bucket, s3_endpoint, processes, tmp_path)
+    finally:  # the chart's ClusterRole outlives the namespace otherwise
+        kube_plane.helm("uninstall", OPERATOR, "-n", ns, check=False)
+
+
+def _walk(
+    kube_plane: KubePlane,
+    ns: str,
+    broker_url: str,
+    s3_bucket: str,
+    s3_endpoint: str,
+    processes: Processes,
+    tmp_path: Path,
+) -> None:
     v1_uri, v1 = _model(s3_bucket, "ridge")
     v2_uri, v2 = _model(s3_bucket, "decision_tree")
     dataset_uri = f"s3://{s3_bucket}/datasets/repos.parquet"
