@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Final
 
@@ -12,9 +11,6 @@ from starcast.artifact import ModelManifest
 
 logger = logging.getLogger(__name__)
 
-# Ray's local cluster turns token authentication on by itself, and then says so on every start.
-# Asking for it by name keeps the protection and drops the banner.
-RAY_AUTH_MODE: Final = ("RAY_AUTH_MODE", "token")
 # matplotlib (the report's plot) announces that it builds its font cache, once per machine and
 # version: nothing a demo user acts on.
 QUIET_LOGGERS: Final = ("matplotlib",)
@@ -35,7 +31,6 @@ def ensure_model(uri: str) -> ModelManifest:
     from starcast.training.progress import LogProgress, TerminalProgress
     from starcast.training.run import train_model
 
-    os.environ.setdefault(*RAY_AUTH_MODE)  # before Ray starts; its workers inherit it
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     config = TrainingConfig(out_uri=uri, budget=Budget.QUICK)

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from starcast.cli import app
 from starcast.dataset import DatasetError, read_dataset
 from starcast.features import compute_features
 from starcast.timestamps import parse_timestamps
@@ -131,3 +133,9 @@ def test_features_refuse_numeric_times_instead_of_reading_nanoseconds() -> None:
     records["snapshot_at"] = pd.to_datetime(records["snapshot_at"], utc=True)
     with pytest.raises(ValueError, match="created_at holds numbers, not times"):
         compute_features(records)
+
+
+def test_the_train_command_takes_only_known_units(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", "--out", tmp_path.as_uri(), "--timestamp-unit", "h"])
+    assert result.exit_code == 2
+    assert "'h' is not one of s, ms, us, ns" in result.output

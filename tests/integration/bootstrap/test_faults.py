@@ -107,6 +107,18 @@ def test_a_conflict_or_server_error_on_one_call_is_retried_without_duplicates(
     assert len(retried) >= 2  # the failed call was made again after looking again
 
 
+@pytest.mark.parametrize("path", ["/v2.1/servers", "/v2.0/floatingips", "/v2.0/networks"])
+def test_a_500_after_the_create_took_effect_finds_it_instead_of_doubling_it(
+    live_cluster: Cluster, kube_plane: KubePlane, path: str
+) -> None:
+    cloud = live_cluster.cloud
+    cloud.fail_next("POST", path, 500, after_applying=True)
+    _finishes(live_cluster)
+    assert len([r for r in cloud.requests if r.method == "POST" and r.path == path]) == (
+        3 if path.endswith("servers") else 1
+    )
+
+
 def test_a_conflict_during_down_is_retried(live_cluster: Cluster, kube_plane: KubePlane) -> None:
     assert live_cluster.run("up").exit_code == 0
     cloud = live_cluster.cloud

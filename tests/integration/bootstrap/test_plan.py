@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -59,3 +60,30 @@ def test_plan_of_the_example_as_written(fake_openstack: FakeOpenStack, tmp_path:
     assert "create  server            starcast-server" in result.output
     assert fake_openstack.mutations() == []
     assert not (tmp_path / "state").exists()
+
+
+def test_plan_after_an_interrupted_up_shows_keep_change_and_create(cluster: Cluster) -> None:
+    cloud = cluster.cloud
+    cloud.kill_client_after(6)  # network, subnet, router, interface, group, its first rule
+    process = cluster.spawn("up")
+    cloud.set_client_pid(process.pid)
+    process.communicate(timeout=300)
+    assert process.returncode == -signal.SIGKILL
+    cloud.clear_requests()
+
+    result = cluster.run("plan", "--no-user-data")
+    assert result.exit_code == 0, result.output
+    rows = {tuple(line.split()[:3]): line for line in result.output.splitlines() if line}
+    name = cluster.name
+    for kind, resource in (
+        ("network", f"{name}-net"),
+        ("subnet", f"{name}-subnet"),
+        ("router", f"{name}-router"),
+    ):
+        assert ("keep", kind, resource) in rows
+    assert f"{name}-nodes" in rows[("change", "security", "group")]
+    assert "add 6 rules" in rows[("change", "security", "group")]
+    assert ("keep", "rule", "tcp/22") in rows
+    assert ("create", "server", f"{name}-server") in rows
+    assert "Plan: 14 to create, 1 to change, 5 to keep." in result.output
+    assert cloud.mutations() == []

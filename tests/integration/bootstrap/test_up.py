@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from collections import Counter
 
 import pytest
 import yaml
@@ -33,6 +34,7 @@ def test_up_creates_what_plan_said_in_order_then_a_second_up_creates_nothing(
     first = live_cluster.run("up")
     assert first.exit_code == 0, first.output
     first_requests, first_mutations = len(cloud.requests), cloud.mutations()
+    first_by_service = Counter(f"{r.service} {r.method}" for r in cloud.requests)
     assert [shape(r) for r in first_mutations] == up_mutations(agents=2)
     assert resource_counts(cloud, live_cluster.name) == complete(agents=2)
     for node in ("server", "agent-1", "agent-2"):
@@ -47,7 +49,10 @@ def test_up_creates_what_plan_said_in_order_then_a_second_up_creates_nothing(
     assert names_are_unique(cloud)
     print(
         f"\nrequest counts: first up {first_requests} requests ({len(first_mutations)} changes), "
-        f"second up {len(cloud.requests)} requests ({len(cloud.mutations())} changes)"
+        f"second up {len(cloud.requests)} requests ({len(cloud.mutations())} changes)\n"
+        f"  first by service: {dict(sorted(first_by_service.items()))}\n"
+        f"  second by service: "
+        f"{dict(sorted(Counter(f'{r.service} {r.method}' for r in cloud.requests).items()))}"
     )
     assert "Plan: 20 to keep." in live_cluster.run("plan").output
 
