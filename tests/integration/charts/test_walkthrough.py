@@ -127,10 +127,19 @@ def _predict(frontend: LocalContainer) -> dict[str, Any]:
     return prediction
 
 
+@pytest.fixture
+def operator_release(kube_plane: KubePlane, kube_namespace: str) -> Iterator[str]:
+    """The operator's release name; uninstalled after the test (its ClusterRoles outlive the
+    namespace otherwise)."""
+    yield OPERATOR
+    kube_plane.helm("uninstall", OPERATOR, "-n", kube_namespace, check=False)
+
+
 def test_walkthrough_train_release_and_predict(
     kube_plane: KubePlane,
     kube_namespace: str,
     operator_crds: None,
+    operator_release: str,
     broker_url: str,
     s3_bucket: str,
     s3_endpoint: str,
@@ -139,21 +148,6 @@ def test_walkthrough_train_release_and_predict(
 ) -> None:
     ns = kube_namespace
     restrict_namespace(kube_plane, ns)
-    try:
-        _walk(kube_plane, ns, broker_url, s3_bucket, s3_endpoint, processes, tmp_path)
-    finally:  # the chart's ClusterRole outlives the namespace otherwise
-        kube_plane.helm("uninstall", OPERATOR, "-n", ns, check=False)
-
-
-def _walk(
-    kube_plane: KubePlane,
-    ns: str,
-    broker_url: str,
-    s3_bucket: str,
-    s3_endpoint: str,
-    processes: Processes,
-    tmp_path: Path,
-) -> None:
     v1_uri, v1 = _model(s3_bucket, "ridge")
     v2_uri, v2 = _model(s3_bucket, "decision_tree")
     dataset_uri = f"s3://{s3_bucket}/datasets/repos.parquet"
