@@ -20,8 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
+import s3fs
 
 from starcast import artifact
+from starcast.sample import sample_dataset_uri
 from starcast.up.processes import ManagedProcess, free_port, wait_until
 from tests.support.charts import (
     OPERATOR_CHART,
@@ -31,7 +33,6 @@ from tests.support.charts import (
     local_container,
     restrict_namespace,
 )
-from tests.support.addons import build_addon
 from tests.support.kube import KubePlane
 from tests.support.kube import wait_until as kube_wait_until
 from tests.support.models import fitted_model
@@ -43,21 +44,6 @@ OPERATOR = "starcast-operator"
 WORKER = "serving-starcast-serving-worker"
 FRONTEND = "serving-starcast-serving-frontend"
 START_TIMEOUT_S = 120.0
-KUBERAY_ADDON = "kuberay"
-
-
-@pytest.fixture
-def rayjob_crd(kube_plane: KubePlane) -> Path:
-    """KubeRay's RayJob CRD, from the KubeRay addon's module (hack/kube-addons.sh)."""
-    built = build_addon(KUBERAY_ADDON)
-    if isinstance(built, str):
-        pytest.fail(built, pytrace=False)
-    crd = built / "config/crd/bases/ray.io_rayjobs.yaml"
-    kube_plane.kubectl("apply", "--server-side", "-f", str(crd))
-    kube_plane.kubectl(
-        "wait", "--for=condition=Established", "crd/rayjobs.ray.io", "--timeout=60s"
-    )
-    return crd
 
 
 def _token_kubeconfig(plane: KubePlane, namespace: str, account: str, path: Path) -> Path:
@@ -141,10 +127,19 @@ def _predict(frontend: LocalContainer) -> dict[str, Any]:
     return prediction
 
 
+@pytest.fixture
+def operator_release(kube_plane: KubePlane, kube_namespace: str) -> Iterator[str]:
+    """The operator's release name; uninstalled after the test (its ClusterRoles outlive the
+    namespace otherwise)."""
+    yield OPERATOR
+    kube_plane.helm("uninstall", OPERATOR, "-n", kube_namespace, check=False)
+
+
 def test_walkthrough_train_release_and_predict(
     kube_plane: KubePlane,
     kube_namespace: str,
-    rayjob_crd: Path,
+    operator_crds: None,
+    operator_release: str,
     broker_url: str,
     s3_bucket: str,
     s3_endpoint: str,
@@ -155,6 +150,8 @@ def test_walkthrough_train_release_and_predict(
     restrict_namespace(kube_plane, ns)
     v1_uri, v1 = _model(s3_bucket, "ridge")
     v2_uri, v2 = _model(s3_bucket, "decision_tree")
+    dataset_uri = f"s3://{s3_bucket}/datasets/repos.parquet"
+    s3fs.S3FileSystem().put(sample_dataset_uri().removeprefix("file://"), dataset_uri)
     kube_plane.kubectl(
         "create", "secret", "generic", "model-storage", "-n", ns,
         "--from-literal=AWS_ACCESS_KEY_ID=starcast-test",
@@ -194,7 +191,7 @@ def test_walkthrough_train_release_and_predict(
         "kind": "TrainingRun",
         "metadata": {"name": "stars", "namespace": ns},
         "spec": {
-            "datasetUri": f"s3://{s3_bucket}/datasets/repos.parquet",
+            "datasetUri": dataset_uri,
             "outputUri": f"s3://{s3_bucket}/models/{{namespace}}/{{name}}",
             "budget": "quick",
             "storageSecretRef": {"name": "model-storage"},
@@ -206,12 +203,22 @@ def test_walkthrough_train_release_and_predict(
         found = kube_plane.kubectl_json("get", "rayjobs", "-n", ns)["items"]
         return found[0] if found else None
 
-    kube_wait_until(lambda: rayjob() is not None, "the TrainingRun's RayJob", timeout=90)
+    def run_status() -> dict[str, Any]:
+        status: dict[str, Any] = kube_plane.kubectl_json(
+            "get", "trainingrun", "stars", "-n", ns
+        ).get("status", {})
+        return status
+
+    kube_wait_until(
+        lambda: rayjob() is not None or run_status().get("phase") == "Failed",
+        "the TrainingRun's RayJob",
+        timeout=90,
+    )
+    assert run_status().get("phase") != "Failed", run_status()
     job = rayjob()
     assert job is not None
     assert [o["kind"] for o in job["metadata"]["ownerReferences"]] == ["TrainingRun"]
-    status = kube_plane.kubectl_json("get", "trainingrun", "stars", "-n", ns).get("status", {})
-    assert status.get("phase") in {"Pending", "Running"}, status
+    assert run_status().get("phase") in {"Pending", "Running"}, run_status()
 
     # 3. The worker and frontend as rendered serve model v1.
     worker = local_container(_template(kube_plane, ns, WORKER)["spec"], "worker", objects,
