@@ -12,8 +12,11 @@ token 5,000 points an hour and REST 5,000 requests an hour, and applies secondar
   closed issues, open and closed pull requests, commits and last year's commits, branches, tags,
   releases, labels, assignees, readme, owner), on a sample, each request counted by the server.
 
-Figures: repositories per point; points spent over the documented minimum for the same fields
-(full pages of 100, only the connections needed, totalCounts only); repositories per token-hour
+Figures: repositories per point; points spent over the minimum for the same fields (full pages
+of 100, only the connections needed, totalCounts only). That minimum, like every point charged
+here, comes from the project's model of GitHub's documented cost rule (starcast.extraction.queries
+and the fake server implement it), not from GitHub's own accounting: it measures how close the
+queries come to the rule, not what real GitHub would bill. Then repositories per token-hour
 against the theoretical maximum (budget efficiency); and repositories per token-hour against the
 seed's (5,000 REST requests an hour / requests per repository). Contributors, REST in both
 designs, are left out of both.
@@ -181,7 +184,10 @@ def main() -> None:
         f"starcast: {stored} repositories for {points} points of {budget} "
         f"({stats['graphql_requests']} queries, statuses {stats['statuses']}) in {seconds:.1f} s"
     )
-    print(f"documented minimum for those repositories and fields: {minimum} points")
+    print(
+        f"minimum for those repositories and fields: {minimum} points, by the project's model of "
+        "GitHub's documented cost rule (points here are that model's, not GitHub's accounting)"
+    )
     print(f"per token-hour: {per_token_hour:.0f} repositories; theoretical maximum {theoretical}")
     print(
         f"seed: {seed_per_repo:.1f} REST requests per repository -> {seed_per_hour:.0f} "

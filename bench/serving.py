@@ -1,23 +1,36 @@
 """Serving throughput and latency: starcast as built against the original design, same run.
 
-Three ways to answer single-repository prediction requests, on the same model and machine:
-  (a) starcast: `starcast up` (FastAPI frontend micro-batching concurrent requests into Celery
-      tasks over a private RabbitMQ, workers predicting each batch in one vectorised call);
-  (b) seed: the original design, a Flask app sending one Celery task per request with default
-      Celery settings and the rpc:// result backend, waiting on `.get()`;
-  (c) in-process `predict` on one row at a time, no HTTP and no queue (a reference).
-(a) and (b) get the same closed-loop HTTP load: C connections, each sending its next request as
+Ways to answer single-repository prediction requests, on the same model and machine:
+  starcast                  `starcast up`: the FastAPI frontend micro-batches concurrent requests
+                            into Celery tasks over a private RabbitMQ (transient messages); the
+                            workers predict each batch in one call of the compiled model.
+  seed                      the original design: a Flask app sending one Celery task per request
+                            from a default Celery app (persistent messages), rpc:// results,
+                            waiting on `.get()`; the worker predicts with the scikit-learn Pipeline.
+Ablations, to show where the difference comes from:
+  seed-compiled             the seed, its worker predicting with starcast's compiled model.
+  seed-compiled-transient   that, with transient messages: starcast's delivery mode.
+  starcast-nobatch          starcast with batching off: one request per task, each sent at once.
+And the ceiling, the best a single process can do:
+  ceiling                   the same compiled model in one process behind the same FastAPI stack
+                            (starcast's request/response models and middleware, uvicorn), no
+                            queue; plus in-process `predict` on one row at a time as a reference.
+Every system gets the same closed-loop HTTP load: C connections, each sending its next request as
 soon as the last one is answered (keep-alive where the server allows it), from a lean asyncio
-client in this process. Both are up at once and measured in turns (3 rounds each, 1 with
---quick), so other load on the machine hits both alike. BLAS/OpenMP threads are limited to one
-per process everywhere, the seed included; the seed's Flask app runs on a fixed thread pool
-(see run_seed_frontend), which is kinder to it than Flask's thread-per-connection server.
+client in this process. All are up at once and rounds alternate between them (starcast, the
+ablations, seed, ceiling, starcast, ...; 3 rounds, 1 with --quick), so other load on the machine
+hits each alike; the load average is printed. BLAS/OpenMP threads are limited to one per process
+everywhere; the seed's Flask app runs on a fixed thread pool (see run_seed_frontend), which is
+kinder to it than Flask's thread-per-connection server.
 
     python bench/serving.py [--quick] [--concurrency 16 64]
 
-Last line (at the concurrency where starcast's speedup is lowest):
-`serving: concurrency=... starcast_rps=... seed_rps=... speedup=... starcast_p99_ms=...
-seed_p50_ms=...`
+Last line: `serving: concurrency=... starcast_rps=... seed_rps=... speedup=... starcast_p99_ms=...
+seed_p50_ms=...` at the concurrency where starcast's speedup over the seed is lowest, then at the
+highest concurrency (64): `speedup_64=... ceiling_rps=... ceiling_ratio=... (starcast over the
+ceiling) ceiling_p99_ms=... starcast_p99_64_ms=...`, the ablations' req/s and the load average.
+Goals: speedup >= 10 at 16 and 64 with starcast's p99 under the seed's p50; at 64,
+ceiling_ratio >= 0.5 and starcast's p99 <= 2x the ceiling's.
 """
 
 from __future__ import annotations
@@ -47,8 +60,11 @@ from starcast.artifact import DatasetInfo, FamilyResult, Metrics
 from starcast.dataset import read_dataset
 from starcast.features import feature_names
 from starcast.sample import sample_dataset_uri
-from starcast.serving.lookup import rows_from_records
-from starcast.serving.schemas import RepositoryFeatures
+from starcast.serving.inference import compile_model
+from starcast.serving.lookup import rows_from_frame
+from starcast.serving.metrics import ServingMetrics
+from starcast.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
+from starcast.serving.schemas import Prediction, PredictRequest, PredictResponse, RepositoryFeatures
 from starcast.serving.wire import PredictBatch
 from starcast.training.pipeline import build_pipeline
 from starcast.up.processes import ManagedProcess, free_port, starcast_command, wait_until
@@ -60,30 +76,95 @@ ONE_THREAD: Final = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_N
 
 
 # -- the seed: one Celery task per request, default settings, rpc:// results ----------------------
+# Variants for the ablations, by environment: SEED_PREDICTOR=pipeline (the original: the
+# scikit-learn Pipeline on a one-row frame) or compiled (starcast's compiled predictor);
+# SEED_DELIVERY=persistent (a default Celery app's delivery mode) or transient (starcast's).
+
+
+def one_row_batch(features: dict[str, Any]) -> PredictBatch:
+    row = RepositoryFeatures.model_validate(features).to_row()
+    return PredictBatch(rows=1, columns={k: [v] for k, v in row.items()}, sent_at=0)
 
 
 def one_row_frame(features: dict[str, Any]) -> pd.DataFrame:
     """An API request's features as the model's frame: what the original app predicted on."""
-    row = RepositoryFeatures.model_validate(features).to_row()
-    return PredictBatch(rows=1, columns={k: [v] for k, v in row.items()}, sent_at=0).to_frame()
+    return one_row_batch(features).to_frame()
 
 
 def seed_celery() -> Any:
     from celery import Celery
 
-    return Celery("seed", broker=os.environ["SEED_BROKER_URL"], backend="rpc://")
+    app = Celery("seed", broker=os.environ["SEED_BROKER_URL"], backend="rpc://")
+    app.conf.task_default_queue = os.environ.get("SEED_QUEUE", SEED_QUEUE)
+    if os.environ.get("SEED_DELIVERY", "persistent") == "transient":
+        app.conf.task_default_delivery_mode = "transient"
+    return app
 
 
 def run_seed_worker() -> None:
     app = seed_celery()
     model = artifact.load_artifact(os.environ["SEED_MODEL_URI"])
+    predict_one: Callable[[dict[str, Any]], float]
+    if os.environ.get("SEED_PREDICTOR", "pipeline") == "compiled":
+        compiled = compile_model(model)
+
+        def predict_one(features: dict[str, Any]) -> float:
+            return float(compiled.predict_stars(one_row_batch(features))[0])
+    else:
+
+        def predict_one(features: dict[str, Any]) -> float:
+            return float(model.predict_stars(one_row_frame(features))[0])
 
     @app.task(name="seed.predict")  # type: ignore[untyped-decorator]
     def predict(features: dict[str, Any]) -> dict[str, Any]:
-        frame = one_row_frame(features)
-        return {"stars": float(model.predict_stars(frame)[0]), "model_version": model.version}
+        return {"stars": predict_one(features), "model_version": model.version}
 
-    app.worker_main(["worker", "--loglevel=WARNING", "--without-gossip", "--without-mingle"])
+    queue = app.conf.task_default_queue
+    app.worker_main(
+        [
+            *("worker", "--loglevel=WARNING", "--without-gossip", "--without-mingle"),
+            *("-Q", queue, f"--hostname={queue}@%h"),  # a node name per variant on the broker
+        ]
+    )
+
+
+def run_ceiling(port: int) -> None:
+    """The best one process can do: starcast's FastAPI stack (request and response models,
+    middleware, uvicorn as `serve frontend` runs it) predicting each request in the process with
+    the compiled model, no queue and no worker."""
+    import uvicorn
+    from fastapi import FastAPI, Response
+
+    model = artifact.load_artifact(os.environ["SEED_MODEL_URI"])
+    compiled = compile_model(model)
+    app = FastAPI(title="ceiling")
+
+    @app.post("/api/v1/predict")
+    async def predict(request: PredictRequest) -> Response:
+        rows = [item.features.to_row() for item in request.repositories if item.features]
+        names = sorted({name for row in rows for name in row})
+        columns = {name: [row.get(name) for row in rows] for name in names}
+        stars = compiled.predict_stars(PredictBatch(rows=len(rows), columns=columns, sent_at=0))
+        answer = PredictResponse(
+            predictions=[
+                Prediction(
+                    full_name=item.full_name,
+                    predicted_stars=float(value),
+                    model_version=model.version,
+                )
+                for item, value in zip(request.repositories, stars, strict=True)
+            ]
+        )
+        return Response(answer.model_dump_json(), media_type="application/json")
+
+    @app.get("/")
+    async def home() -> dict[str, str]:
+        return {"ceiling": model.version}
+
+    metrics = ServingMetrics()
+    app.add_middleware(BodyLimitMiddleware, max_bytes=1 << 20, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def run_seed_frontend(port: int) -> None:
@@ -272,18 +353,14 @@ def fit_model(directory: Path) -> str:
 
 def request_bodies() -> list[bytes]:
     records = read_dataset(sample_dataset_uri()).records.sample(REQUEST_POOL, random_state=0)
-    rows = rows_from_records(
-        [{str(k): v for k, v in record.items()} for record in records.to_dict(orient="records")]
-    )
+    rows = rows_from_frame(records)
     return [
         json.dumps(
             {
                 "repositories": [
                     {
                         "full_name": str(name),
-                        "features": RepositoryFeatures.model_validate(row).model_dump(
-                            exclude_none=True
-                        ),
+                        "features": RepositoryFeatures.from_row(row).model_dump(exclude_none=True),
                     }
                 ]
             }
@@ -387,12 +464,35 @@ def breakdown(before: dict[str, tuple[float, float]], after: dict[str, tuple[flo
     return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class System:
+    """One way of serving the same model, as the report names it."""
+
+    name: str
+    design: str
+    predictor: str
+    delivery: str
+
+
+SYSTEMS: Final = (
+    System("starcast", "micro-batches over Celery", "compiled", "transient"),
+    System("starcast-nobatch", "starcast, a task per request", "compiled", "transient"),
+    System("seed", "one Celery task per request", "pipeline", "persistent"),
+    System("seed-compiled", "one Celery task per request", "compiled", "persistent"),
+    System("seed-compiled-transient", "one Celery task per request", "compiled", "transient"),
+    System("ceiling", "one process, no queue", "compiled", "-"),
+)
+SYSTEMS_BY_NAME: Final = {system.name: system for system in SYSTEMS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short runs (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="short runs (a few minutes)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--workers", type=int, default=None, help="starcast workers (up default)")
-    parser.add_argument("--role", choices=["seed-worker", "seed-frontend"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role", choices=["seed-worker", "seed-frontend", "ceiling"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "seed-worker":
@@ -401,95 +501,160 @@ def main() -> None:
     if args.role == "seed-frontend":
         run_seed_frontend(args.port)
         return
+    if args.role == "ceiling":
+        run_ceiling(args.port)
+        return
 
-    warmup, seconds, rounds = (2.0, 6.0, 1) if args.quick else (3.0, 10.0, 3)
+    warmup, seconds, rounds = (2.0, 5.0, 1) if args.quick else (3.0, 10.0, 3)
     results: list[Measurement] = []
+    loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="starcast-bench-") as scratch:
         base = Path(scratch)
         broker = RabbitMQServer(base / "rabbitmq", node_name="starcast-bench")
+        # `starcast up` names its workers by index and host, so a second one needs its own node.
+        nobatch_broker = RabbitMQServer(base / "rabbitmq-nobatch", node_name="starcast-bench-nb")
         broker.start()
+        nobatch_broker.start()
         processes: list[ManagedProcess] = []
         try:
             model_uri = fit_model(base / "model")
             bodies = request_bodies()
             results.append(in_process(model_uri, bodies, seconds / 2))
             environment = {**os.environ, **ONE_THREAD}
-            port, seed_port = free_port(), free_port()
-            up_args = ["up", "--model", model_uri, "--port", str(port)]
-            up_args += ["--state-dir", str(base / "up")]
-            up_args += ["--workers", str(args.workers)] if args.workers else []
-            starcast = ManagedProcess(
-                "starcast up",
-                starcast_command(*up_args),
-                {**environment, "STARCAST_BROKER_URL": broker.url},
-                base / "up.log",
-            )
-            seed_env = {**environment, "SEED_BROKER_URL": broker.url, "SEED_MODEL_URI": model_uri}
             script = [sys.executable, str(Path(__file__).resolve())]
-            seed = [
-                ManagedProcess("seed worker", [*script, "--role", "seed-worker"], seed_env,
-                               base / "seed-worker.log"),
-                ManagedProcess("seed frontend",
-                               [*script, "--role", "seed-frontend", "--port", str(seed_port)],
-                               seed_env, base / "seed-frontend.log"),
+            ports: dict[str, int] = {}
+            groups: dict[str, list[ManagedProcess]] = {}
+            for name, node, extra_env in (
+                ("starcast", broker, {}),
+                # One request per task, each published at once, as the seed publishes them.
+                (
+                    "starcast-nobatch",
+                    nobatch_broker,
+                    {"STARCAST_MAX_BATCH_ROWS": "1", "STARCAST_MAX_BATCHES_IN_FLIGHT": "1000"},
+                ),
+            ):
+                ports[name] = free_port()
+                up_args = ["up", "--model", model_uri, "--port", str(ports[name])]
+                up_args += ["--state-dir", str(base / name)]
+                up_args += ["--workers", str(args.workers)] if args.workers else []
+                env = {**environment, "STARCAST_BROKER_URL": node.url}
+                groups[name] = [
+                    ManagedProcess(
+                        f"{name} up", starcast_command(*up_args), env | extra_env,
+                        base / f"{name}.log",
+                    )
+                ]  # fmt: skip
+            seed_env = {**environment, "SEED_BROKER_URL": broker.url, "SEED_MODEL_URI": model_uri}
+            for name, predictor, delivery in (
+                ("seed", "pipeline", "persistent"),
+                ("seed-compiled", "compiled", "persistent"),
+                ("seed-compiled-transient", "compiled", "transient"),
+            ):
+                ports[name] = free_port()
+                env = seed_env | {
+                    "SEED_QUEUE": name, "SEED_PREDICTOR": predictor, "SEED_DELIVERY": delivery
+                }  # fmt: skip
+                groups[name] = [
+                    ManagedProcess(f"{name} worker", [*script, "--role", "seed-worker"], env,
+                                   base / f"{name}-worker.log"),
+                    ManagedProcess(f"{name} frontend",
+                                   [*script, "--role", "seed-frontend", "--port", str(ports[name])],
+                                   env, base / f"{name}-frontend.log"),
+                ]  # fmt: skip
+            ports["ceiling"] = free_port()
+            groups["ceiling"] = [
+                ManagedProcess("ceiling", [*script, "--role", "ceiling", "--port",
+                               str(ports["ceiling"])], seed_env, base / "ceiling.log")
             ]  # fmt: skip
-            processes = [starcast, *seed]
+            processes = [process for group in groups.values() for process in group]
             for process in processes:
                 process.start()
-            wait_http(f"http://127.0.0.1:{port}/readyz", [starcast])
-            while "Ctrl-C stops" not in starcast.log_tail(3):
-                time.sleep(0.2)
-            wait_http(f"http://127.0.0.1:{seed_port}/", seed)
-            wait_answer(seed_port, bodies[0], seed)  # the seed worker is consuming
-            # Both systems are up at once and measured in turns, so a change in what else runs
-            # on the machine hits both alike.
+            for name in ("starcast", "starcast-nobatch"):
+                wait_http(f"http://127.0.0.1:{ports[name]}/readyz", groups[name])
+                while "Ctrl-C stops" not in groups[name][0].log_tail(3):
+                    time.sleep(0.2)
+            for name in ("seed", "seed-compiled", "seed-compiled-transient", "ceiling"):
+                wait_http(f"http://127.0.0.1:{ports[name]}/", groups[name])
+                wait_answer(ports[name], bodies[0], groups[name])  # the worker is consuming
+            # Every system is up at once and the rounds alternate between them, so a change in
+            # what else runs on the machine hits each alike.
             for concurrency in args.concurrency:
-                before = histogram_totals(port)
-                runs = [
-                    measure("starcast", port, bodies, concurrency, warmup, seconds)
-                    for _ in range(rounds)
-                ]
-                print(f"  starcast batches: {breakdown(before, histogram_totals(port))}")
-                results.append(combine(runs))
-                runs = [
-                    measure("seed", seed_port, bodies, concurrency, warmup, seconds)
-                    for _ in range(rounds)
-                ]
-                results.append(combine(runs))
+                before = histogram_totals(ports["starcast"])
+                runs: dict[str, list[Measurement]] = {system.name: [] for system in SYSTEMS}
+                for _ in range(rounds):
+                    loads.append(os.getloadavg()[0])
+                    for system in SYSTEMS:
+                        runs[system.name].append(
+                            measure(system.name, ports[system.name], bodies, concurrency,
+                                    warmup, seconds)
+                        )  # fmt: skip
+                after = histogram_totals(ports["starcast"])
+                print(f"  starcast batches: {breakdown(before, after)}")
+                results.extend(combine(system_runs) for system_runs in runs.values())
         finally:
             for process in processes:
                 process.stop(60)
             broker.close()
+            nobatch_broker.close()
 
-    report(results)
+    report(results, loads)
 
 
-def report(results: Sequence[Measurement]) -> None:
-    print(f"{'system':<12}{'conc':>6}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+def report(results: Sequence[Measurement], loads: Sequence[float]) -> None:
+    print(f"load average (1 min) over the rounds: {min(loads):.1f}-{max(loads):.1f}")
+    print(
+        f"{'system':<25}{'predictor':>10}{'delivery':>11}{'conc':>6}{'req/s':>10}{'p50 ms':>9}"
+        f"{'p99 ms':>9}{'errors':>8}"
+    )
     for m in results:
+        system = SYSTEMS_BY_NAME.get(m.system)
+        predictor, delivery = (system.predictor, system.delivery) if system else ("pipeline", "-")
         print(
-            f"{m.system:<12}{m.concurrency:>6}{m.rps:>10.1f}{m.percentile(50):>10.2f}"
-            f"{m.percentile(99):>10.2f}{m.errors:>8}"
+            f"{m.system:<25}{predictor:>10}{delivery:>11}{m.concurrency:>6}{m.rps:>10.1f}"
+            f"{m.percentile(50):>9.2f}{m.percentile(99):>9.2f}{m.errors:>8}"
         )
     by_key = {(m.system, m.concurrency): m for m in results}
+    concurrencies = sorted({m.concurrency for m in results if m.system == "starcast"})
     rows = []
-    for (system, concurrency), ours in by_key.items():
-        if system != "starcast":
-            continue
-        seed = by_key[("seed", concurrency)]
+    for concurrency in concurrencies:
+        ours, seed = by_key[("starcast", concurrency)], by_key[("seed", concurrency)]
         speedup = ours.rps / seed.rps if seed.rps else float("inf")
         met = speedup >= 10 and ours.percentile(99) < seed.percentile(50)
         print(
-            f"concurrency {concurrency}: speedup {speedup:.1f}x, starcast p99 "
+            f"concurrency {concurrency}: speedup {speedup:.1f}x over the seed, starcast p99 "
             f"{ours.percentile(99):.1f} ms vs seed p50 {seed.percentile(50):.1f} ms: "
             f"goal {'met' if met else 'NOT met'}"
         )
+        for name in ("seed-compiled", "seed-compiled-transient", "starcast-nobatch"):
+            other = by_key[(name, concurrency)]
+            print(f"  {name}: {other.rps:.1f} req/s; starcast is {ours.rps / other.rps:.1f}x")
         rows.append((speedup, concurrency, ours, seed))
-    speedup, concurrency, ours, seed = min(rows, key=lambda row: row[0])
+    top = concurrencies[-1]  # 64 in the default run
+    ours, ceiling = by_key[("starcast", top)], by_key[("ceiling", top)]
+    ceiling_ratio = ours.rps / ceiling.rps
+    met = ceiling_ratio >= 0.5 and ours.percentile(99) <= 2 * ceiling.percentile(99)
     print(
-        f"serving: concurrency={concurrency} starcast_rps={ours.rps:.1f} seed_rps={seed.rps:.1f} "
-        f"speedup={speedup:.2f} starcast_p99_ms={ours.percentile(99):.1f} "
-        f"seed_p50_ms={seed.percentile(50):.1f}"
+        f"concurrency {top}: starcast {ceiling_ratio:.2f}x the single-process ceiling "
+        f"({ceiling.rps:.1f} req/s), p99 {ours.percentile(99):.1f} ms vs ceiling's "
+        f"{ceiling.percentile(99):.1f} ms: goal {'met' if met else 'NOT met'}"
+    )
+    speedup, concurrency, ours_low, seed = min(rows, key=lambda row: row[0])
+    speedup_top = next(row[0] for row in rows if row[1] == top)
+
+    def rps(name: str) -> float:
+        return by_key[(name, top)].rps
+
+    print(
+        f"serving: concurrency={concurrency} starcast_rps={ours_low.rps:.1f} "
+        f"seed_rps={seed.rps:.1f} speedup={speedup:.2f} "
+        f"starcast_p99_ms={ours_low.percentile(99):.1f} seed_p50_ms={seed.percentile(50):.1f} "
+        f"speedup_{top}={speedup_top:.2f} ceiling_rps={ceiling.rps:.1f} "
+        f"ceiling_ratio={ceiling_ratio:.3f} ceiling_p99_ms={ceiling.percentile(99):.1f} "
+        f"starcast_p99_{top}_ms={ours.percentile(99):.1f} "
+        f"nobatch_rps_{top}={rps('starcast-nobatch'):.1f} "
+        f"seed_compiled_rps_{top}={rps('seed-compiled'):.1f} "
+        f"seed_transient_rps_{top}={rps('seed-compiled-transient'):.1f} "
+        f"load={sorted(loads)[len(loads) // 2]:.1f}"
     )
 
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that tests and `make demo` run for real.
 # openssh-server: the bootstrap tests fetch a kubeconfig from a private sshd on loopback.
+# prometheus: the ModelRelease analysis tests run their own on loopback.
 # cloud-init: only its offline `cloud-init schema` checker, for the bootstrap's user-data.
+# chromium, chromium-driver: the pages are tested in a real headless browser (WebDriver).
 set -euo pipefail
 
-packages=(rabbitmq-server postgresql openssh-server cloud-init)
+packages=(rabbitmq-server postgresql openssh-server cloud-init prometheus chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
@@ -34,6 +36,10 @@ DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo[@]}" apt-get install -y -qq --
     "${missing[@]}" </dev/null
 if command -v systemctl >/dev/null && systemctl is-active --quiet rabbitmq-server 2>/dev/null; then
     "${sudo[@]}" systemctl disable --now rabbitmq-server || true
+fi
+if command -v systemctl >/dev/null && installing prometheus; then
+    # Its postinst enables a system-wide server: the tests start their own, on loopback.
+    "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 if command -v systemctl >/dev/null && installing openssh-server; then
     # Only an sshd we just installed: a developer's own sshd is not ours to stop.

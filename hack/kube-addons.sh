@@ -38,7 +38,7 @@ die() {
 
 go_cmd() {
 	local go=${GO:-}
-	[[ -n $go ]] || go=$(command -v go || true)
+	[[ -n $go ]] || go=$("$ROOT/hack/go-toolchain.sh") || die "no Go toolchain (see above)"
 	[[ -n $go && -x $go ]] || die "no Go toolchain: put go on PATH or set GO"
 	CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off GOFLAGS="$MODFLAG -buildvcs=false" "$go" "$@"
 }

@@ -22,7 +22,8 @@
 #   STARCAST_KUBE_NODES      number of kwok nodes (default 3)
 #   STARCAST_KUBE_TIMEOUT    seconds to wait for each component (default 120)
 #   STARCAST_KUBE_WATCH_PID  `up` only: stop the plane when this process exits
-#   GO                       the go command (default: go on PATH)
+#   GO                       the go command (default: hack/go-toolchain.sh's: go on PATH if
+#                            new enough, else the pinned toolchain from the Go module proxy)
 set -euo pipefail
 shopt -s inherit_errexit # a failure inside $(...) fails the caller too
 
@@ -55,7 +56,8 @@ die() {
 go_cmd() {
 	local go=${GO:-}
 	if [[ -z $go ]]; then
-		go=$(command -v go || true)
+		# The machine's go if new enough, else the pinned toolchain from the Go module proxy.
+		go=$("$ROOT/hack/go-toolchain.sh") || die "no Go toolchain (hack/go-toolchain.sh above)"
 	fi
 	if [[ -z $go || ! -x $go ]]; then
 		die "no Go toolchain: put go on PATH or set GO (the wrapper modules need go >= 1.26)"
@@ -497,7 +499,13 @@ cmd_up() {
 	start kube-scheduler "$BIN/kube-scheduler" \
 		--kubeconfig="$STATE/scheduler.kubeconfig" \
 		--bind-address=127.0.0.1 --secure-port=0 --leader-elect=false --profiling=false --v=1
-	start kwok "$BIN/kwok" --kubeconfig="$STATE/kubeconfig" --config="$BIN/kwok-stages.yaml" \
+	# kwok's own stages, then the project's (hack/kube-stages/: test stand-ins such as a
+	# worker that refuses its model).
+	local stage_configs=(--config="$BIN/kwok-stages.yaml") f
+	for f in "$ROOT"/hack/kube-stages/*.yaml; do
+		if [[ -f $f ]]; then stage_configs+=(--config="$f"); fi
+	done
+	start kwok "$BIN/kwok" --kubeconfig="$STATE/kubeconfig" "${stage_configs[@]}" \
 		--manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
 		--cidr="$POD_CIDR" --node-lease-duration-seconds=40 \
 		--server-address="127.0.0.1:$kwok_port"

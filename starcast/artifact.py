@@ -12,7 +12,10 @@ such as the one a ModelRelease names) before they deserialise anything.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import logging
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,8 +35,47 @@ SCHEMA_VERSION: Final = 1
 MODEL_FILE: Final = "model.skops"
 MANIFEST_FILE: Final = "manifest.json"
 REPORT_FILE: Final = "report.png"
-# Types skops may rebuild: only the libraries a starcast model is made of.
-TRUSTED_MODULE_PREFIXES: Final[tuple[str, ...]] = ("sklearn.", "numpy.", "scipy.", "builtins.")
+# Every type a model of the training families (starcast.training.families, in the shared
+# pipeline) is made of, and nothing else: an artifact holding any other type is refused by name
+# before skops rebuilds anything. tests/unit/test_artifact_trust.py fits every family and keeps
+# this set equal to what they produce.
+TRUSTED_TYPES: Final[frozenset[str]] = frozenset(
+    {
+        "builtins.dict",
+        "builtins.list",
+        "builtins.slice",
+        "builtins.str",
+        "builtins.tuple",
+        "numpy.dtype",
+        "numpy.float64",
+        "numpy.log1p",  # the pipeline's FunctionTransformer
+        "numpy.ndarray",
+        "numpy.random._generator.Generator",
+        "numpy.uint64",
+        "sklearn._loss._loss.CyHalfSquaredError",
+        "sklearn._loss.link.IdentityLink",
+        "sklearn._loss.link.Interval",
+        "sklearn._loss.loss.HalfSquaredError",
+        "sklearn.compose._column_transformer.ColumnTransformer",
+        "sklearn.ensemble._forest.ExtraTreesRegressor",
+        "sklearn.ensemble._forest.RandomForestRegressor",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.impute._base.SimpleImputer",
+        "sklearn.linear_model._ridge.Ridge",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",  # k-neighbours with a KD tree
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._regression.KNeighborsRegressor",
+        "sklearn.pipeline.Pipeline",
+        "sklearn.preprocessing._data.StandardScaler",
+        "sklearn.preprocessing._encoders.OneHotEncoder",
+        "sklearn.preprocessing._function_transformer.FunctionTransformer",
+        "sklearn.tree._classes.DecisionTreeRegressor",
+        "sklearn.tree._classes.ExtraTreeRegressor",
+        "sklearn.tree._tree.Tree",
+    }
+)
 RECORDED_LIBRARIES: Final[tuple[str, ...]] = (
     "starcast",
     "scikit-learn",
@@ -261,14 +303,44 @@ def _verified(
     return manifest, model_bytes
 
 
+def model_types(model_bytes: bytes) -> set[str]:
+    """Every type (module.name) a skops file would rebuild, read from its schema.json."""
+    with zipfile.ZipFile(io.BytesIO(model_bytes)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    found: set[str] = set()
+    pending: list[Any] = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
+
+
 def _deserialize(uri: str, model_bytes: bytes) -> Any:
+    try:
+        found = model_types(model_bytes)
+    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+        raise ArtifactError(f"model at {uri} is not a skops file: {error}") from error
+    foreign = sorted(found - TRUSTED_TYPES)
+    if foreign:
+        raise ArtifactError(
+            f"model at {uri} holds types no starcast model family produces, refused: "
+            f"{', '.join(foreign)}"
+        )
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
 
     untrusted = sio.get_untrusted_types(data=model_bytes)
-    foreign = [t for t in untrusted if not t.startswith(TRUSTED_MODULE_PREFIXES)]
-    if foreign:
-        raise ArtifactError(f"model at {uri} contains types starcast does not trust: {foreign}")
-    return sio.loads(model_bytes, trusted=untrusted)
+    try:
+        return sio.loads(model_bytes, trusted=[t for t in untrusted if t in TRUSTED_TYPES])
+    except UntrustedTypesFoundException as error:  # a type the schema walk did not see
+        raise ArtifactError(
+            f"model at {uri} holds types starcast does not trust: {error}"
+        ) from error
 
 
 def _check_features(uri: str, manifest: ModelManifest, estimator: Any) -> None:

@@ -10,6 +10,7 @@ import hashlib
 import io
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -23,16 +24,24 @@ from starcast.features import (
     NO_LICENSE,
     RECORD_COLUMNS,
     TARGET,
+    TIME_COLUMNS,
     FeatureKind,
     compute_features,
 )
+from starcast.timestamps import GITHUB_LAUNCH, TIMESTAMP_UNITS, TimestampUnit, parse_timestamps
 
 logger = logging.getLogger(__name__)
 
 MAX_EXAMPLES: Final = 20
 
-# The public dataset in shared/data/github-repos-2022 (GitHub REST API, May 2022).
-REPOS_2022_COLUMNS: Final[frozenset[str]] = frozenset({"name", "star_count", "created_at"})
+# A record needs its identity, its target and the two times its age is measured between; every
+# other column may be absent (its features are then unknown, and the report lists them).
+REQUIRED_RECORD_COLUMNS: Final[tuple[str, ...]] = ("full_name", TARGET, "created_at", "snapshot_at")
+# The public dataset in shared/data/github-repos-2022 (GitHub REST API, May 2022): recognised by
+# its identity and target columns, then held to its own required columns (`updated_at` is the
+# collection day, which becomes snapshot_at).
+REPOS_2022_MARKERS: Final[frozenset[str]] = frozenset({"name", "star_count"})
+REPOS_2022_COLUMNS: Final[tuple[str, ...]] = ("name", "star_count", "created_at", "updated_at")
 # REST license names to the SPDX ids that GraphQL's `licenseInfo.spdxId` reports.
 SPDX_BY_LICENSE_NAME: Final[dict[str, str]] = {
     "MIT License": "MIT",
@@ -80,6 +89,7 @@ class BadRecord(BaseModel):
     full_name: str | None
     field: str
     reason: str
+    value: str | None = Field(default=None, description="the value as read, when it was refused")
     action: Literal["dropped", "value unknown"] = "dropped"
 
 
@@ -96,6 +106,14 @@ class DataReport(BaseModel):
     unknown_by_reason: dict[str, int] = Field(
         default_factory=dict,
         description="'field: reason' -> records kept with that value set unknown",
+    )
+    assumed_by_reason: dict[str, int] = Field(
+        default_factory=dict,
+        description="'field: assumption' -> records kept with a value read by a documented "
+        "default (a time without a zone is UTC)",
+    )
+    timestamp_unit: TimestampUnit | None = Field(
+        default=None, description="the unit numeric timestamps were read in, as the caller stated"
     )
     missing_values: dict[str, int] = Field(
         default_factory=dict, description="feature -> records kept with the value unknown"
@@ -117,6 +135,9 @@ class DataReport(BaseModel):
         if self.unknown_by_reason:
             reasons = ", ".join(f"{k} x{v}" for k, v in sorted(self.unknown_by_reason.items()))
             parts.append(f"values set unknown: {reasons}")
+        if self.assumed_by_reason:
+            reasons = ", ".join(f"{k} x{v}" for k, v in sorted(self.assumed_by_reason.items()))
+            parts.append(f"assumed: {reasons}")
         return "; ".join(parts)
 
 
@@ -136,36 +157,50 @@ class Dataset:
         return self.records[TARGET].to_numpy(dtype=float)
 
 
-def read_dataset(uri: str) -> Dataset:
-    """Read a Parquet or CSV dataset (records, or the public 2022 format) and validate it."""
+def read_dataset(uri: str, *, timestamp_unit: TimestampUnit | None = None) -> Dataset:
+    """Read a Parquet or CSV dataset (records, or the public 2022 format) and validate it.
+
+    Timestamps are datetimes or ISO 8601 strings; numbers are read as times only in the unit
+    `timestamp_unit` states (epoch seconds: "s"), and refused without one.
+    """
+    if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
+        raise DatasetError(f"timestamp unit {timestamp_unit!r} is not one of {TIMESTAMP_UNITS}")
     try:
         raw_bytes = storage.read_bytes(uri)
     except FileNotFoundError as error:
         raise DatasetError(f"dataset {uri!r} does not exist") from error
     digest = hashlib.sha256(raw_bytes).hexdigest()
     raw = _parse(uri, raw_bytes)
-    if set(raw.columns) >= REPOS_2022_COLUMNS:
+    if set(raw.columns) >= REPOS_2022_MARKERS:
+        _require(uri, raw, REPOS_2022_COLUMNS, "the github-repos-2022 format")
         records, bad, dropped = _from_repos_2022(raw)
         source_format = "github-repos-2022"
     else:
+        _require(uri, raw, REQUIRED_RECORD_COLUMNS, "a starcast record table")
         unknown = set(raw.columns) - set(RECORD_COLUMNS)
-        missing = {"full_name", TARGET, "created_at"} - set(raw.columns)
-        if missing:
-            raise DatasetError(
-                f"dataset {uri!r} is neither a starcast record table nor the github-repos-2022 "
-                f"format: columns {sorted(missing)} are missing"
-            )
         records, bad = raw.drop(columns=sorted(unknown)), []
         dropped = dict.fromkeys(sorted(unknown), "not a starcast record column")
         source_format = "starcast-records"
-    records, bad = _validate(records, bad)
+    records, bad, assumed = _validate(records, bad, timestamp_unit)
     rows_before_dedup = len(records)
     records = records.drop_duplicates(subset="full_name", keep="first").reset_index(drop=True)
     report = _report(source_format, raw, records, bad, dropped, rows_before_dedup - len(records))
+    report.assumed_by_reason = assumed
+    report.timestamp_unit = timestamp_unit
     if records.empty:
         raise DatasetError(f"dataset {uri!r} has no usable record: {report.summary()}")
     logger.info("dataset %s: %s", uri, report.summary())
     return Dataset(records=records, report=report, sha256=digest, uri=uri)
+
+
+def _require(uri: str, raw: pd.DataFrame, required: Sequence[str], what: str) -> None:
+    """Every required column, checked before any row is: a missing one fails the whole file."""
+    missing = [column for column in required if column not in raw.columns]
+    if missing:
+        raise DatasetError(
+            f"dataset {uri!r} is read as {what}, which needs the columns {list(required)}: "
+            f"columns {missing} are missing"
+        )
 
 
 def _parse(uri: str, raw_bytes: bytes) -> pd.DataFrame:
@@ -186,7 +221,7 @@ def _from_repos_2022(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[BadRecord], 
             "node_id": None,
             "full_name": raw["name"],
             TARGET: raw["star_count"],
-            "snapshot_at": raw.get("updated_at"),  # the collection day, per PROVENANCE.md
+            "snapshot_at": raw["updated_at"],  # the collection day, per PROVENANCE.md
             "created_at": raw["created_at"],
             "pushed_at": None,
             "forks": raw.get("forks"),
@@ -223,8 +258,12 @@ def _from_repos_2022(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[BadRecord], 
     return records, bad, dropped
 
 
-def _validate(records: pd.DataFrame, bad: list[BadRecord]) -> tuple[pd.DataFrame, list[BadRecord]]:
+def _validate(
+    records: pd.DataFrame, bad: list[BadRecord], timestamp_unit: TimestampUnit | None
+) -> tuple[pd.DataFrame, list[BadRecord], dict[str, int]]:
+    """Drop the records that can't be used, set untrusted optional values unknown, say why."""
     records = records.reindex(columns=list(RECORD_COLUMNS)).reset_index(drop=True)
+    as_read = records.copy()  # for the examples in the report
     stars = pd.to_numeric(records[TARGET], errors="coerce")
     names = records["full_name"].astype("string")
     checks: list[tuple[str, str, pd.Series]] = [
@@ -236,11 +275,26 @@ def _validate(records: pd.DataFrame, bad: list[BadRecord]) -> tuple[pd.DataFrame
         (TARGET, "missing or not a number", stars.isna()),
         (TARGET, "negative", stars < 0),
     ]
-    for column in ("created_at", "snapshot_at"):
-        parsed = pd.to_datetime(records[column], utc=True, errors="coerce")
-        checks.append((column, "missing or not a timestamp", parsed.isna()))
-        records[column] = parsed
-    records["pushed_at"] = pd.to_datetime(records["pushed_at"], utc=True, errors="coerce")
+    unknown: list[tuple[str, str, pd.Series]] = []
+    assumed: Counter[str] = Counter()
+    unit_hint = f"state its unit ({', '.join(TIMESTAMP_UNITS)}; epoch seconds are 's')"
+    for column in TIME_COLUMNS:
+        parsed = parse_timestamps(records[column], timestamp_unit)
+        required = column in REQUIRED_RECORD_COLUMNS
+        failed = checks if required else unknown
+        if required:
+            checks.append((column, "missing", records[column].isna()))
+        failed.append((column, "not a timestamp", parsed.invalid))
+        failed.append((column, f"a number, not a timestamp: {unit_hint}", parsed.numbers))
+        failed.append(
+            (column, f"before {GITHUB_LAUNCH.date()}, when GitHub began", parsed.before_github)
+        )
+        if count := int(parsed.assumed_utc.sum()):
+            assumed[f"{column}: no time zone, read as UTC"] = count
+        values = parsed.values
+        if not required:  # an optional time that can't be trusted is unknown, not a reason to drop
+            values = values.where(~(parsed.invalid | parsed.numbers | parsed.before_github))
+        records[column] = values
     checks.append(
         ("created_at", "after snapshot_at", records["created_at"] > records["snapshot_at"])
     )
@@ -257,16 +311,19 @@ def _validate(records: pd.DataFrame, bad: list[BadRecord]) -> tuple[pd.DataFrame
             )
         records[feature.name] = values
     records[TARGET] = stars
+    for field, reason, failed_mask in unknown:
+        for row in np.flatnonzero(failed_mask.fillna(False).to_numpy(dtype=bool)):
+            bad.append(_bad(records, int(row), field, reason, "value unknown", as_read))
     keep = pd.Series(True, index=records.index)
     already = {b.row for b in bad if b.action == "dropped"}
-    for field, reason, failed in checks:
-        for row in np.flatnonzero(failed.fillna(False).to_numpy(dtype=bool)):
+    for field, reason, failed_mask in checks:
+        for row in np.flatnonzero(failed_mask.fillna(False).to_numpy(dtype=bool)):
             if row not in already:
-                bad.append(_bad(records, int(row), field, reason))
+                bad.append(_bad(records, int(row), field, reason, "dropped", as_read))
                 already.add(int(row))
-        keep &= ~failed.fillna(False)
+        keep &= ~failed_mask.fillna(False)
     keep &= ~records.index.isin(already)
-    return records[keep].reset_index(drop=True), bad
+    return records[keep].reset_index(drop=True), bad, dict(assumed)
 
 
 def _bad(
@@ -275,13 +332,18 @@ def _bad(
     field: str,
     reason: str,
     action: Literal["dropped", "value unknown"] = "dropped",
+    as_read: pd.DataFrame | None = None,
 ) -> BadRecord:
     name = records["full_name"].iloc[row]
+    value = None
+    if as_read is not None and field in as_read and not pd.isna(as_read[field].iloc[row]):
+        value = str(as_read[field].iloc[row])
     return BadRecord(
         row=row,
         full_name=name if isinstance(name, str) else None,
         field=field,
         reason=reason,
+        value=value,
         action=action,
     )
 

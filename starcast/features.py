@@ -8,8 +8,9 @@ features are computed from records here, so training and serving can never disag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -27,10 +28,16 @@ class Feature:
     kind: FeatureKind
     description: str
     leaks_popularity: bool = False
+    # Numeric features only: a count is a whole number; a duration may have a fraction.
+    whole: bool = True
 
 
 def _count(name: str, description: str, *, leaks: bool = False) -> Feature:
     return Feature(name, FeatureKind.NUMERIC, description, leaks_popularity=leaks)
+
+
+def _duration(name: str, description: str) -> Feature:
+    return Feature(name, FeatureKind.NUMERIC, description, whole=False)
 
 
 FEATURES: Final[tuple[Feature, ...]] = (
@@ -54,8 +61,8 @@ FEATURES: Final[tuple[Feature, ...]] = (
     _count("owner_followers", "followers of the owner (organisations: 0)"),
     _count("owner_repositories", "public repositories of the owner"),
     _count("topics", "topics set on the repository"),
-    _count("age_days", "days from creation to the snapshot"),
-    _count("days_since_push", "days from the last push to the snapshot"),
+    _duration("age_days", "days from creation to the snapshot"),
+    _duration("days_since_push", "days from the last push to the snapshot"),
     Feature("owner_is_organization", FeatureKind.BOOLEAN, "owned by an organisation"),
     Feature("has_pages", FeatureKind.BOOLEAN, "publishes a GitHub Pages site"),
     Feature("has_wiki", FeatureKind.BOOLEAN, "wiki enabled"),
@@ -81,6 +88,46 @@ RECORD_COLUMNS: Final[tuple[str, ...]] = (
 )
 
 NO_LICENSE: Final = "none"
+
+
+class RepositoryRecord(TypedDict):
+    """One record as it crosses modules: the extractor makes it, the store keeps it (one column
+    each, tests/unit/test_record_type.py holds them equal), the frontend's lookup returns it.
+    Exactly `RECORD_COLUMNS`; None is unknown, never zero."""
+
+    node_id: str
+    full_name: str
+    stars: int
+    snapshot_at: datetime
+    created_at: datetime
+    pushed_at: datetime | None
+    forks: int | None
+    watchers: int | None
+    open_issues: int | None
+    closed_issues: int | None
+    open_pull_requests: int | None
+    closed_pull_requests: int | None
+    merged_pull_requests: int | None
+    commits_total: int | None
+    commits_last_year: int | None
+    contributors: int | None
+    branches: int | None
+    tags: int | None
+    releases: int | None
+    labels: int | None
+    mentionable_users: int | None
+    disk_usage_kb: int | None
+    readme_size_bytes: int | None
+    owner_followers: int | None
+    owner_repositories: int | None
+    topics: int | None
+    owner_is_organization: bool | None
+    has_pages: bool | None
+    has_wiki: bool | None
+    is_fork: bool | None
+    is_archived: bool | None
+    primary_language: str | None
+    license: str | None
 
 
 def feature_names(*, include_leaky: bool) -> list[str]:
@@ -112,4 +159,9 @@ def compute_features(records: pd.DataFrame) -> pd.DataFrame:
 def _utc(records: pd.DataFrame, column: str) -> pd.Series:
     if column not in records:
         return pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns, UTC]")
-    return pd.to_datetime(records[column], utc=True, errors="coerce")
+    values = records[column]
+    if pd.api.types.is_numeric_dtype(values.dtype) and values.notna().any():
+        # pandas would read it as nanoseconds since 1970; starcast.timestamps reads numbers
+        # only in a unit the caller states.
+        raise ValueError(f"{column} holds numbers, not times: read it with starcast.timestamps")
+    return pd.to_datetime(values, utc=True, errors="coerce")

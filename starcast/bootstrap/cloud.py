@@ -102,7 +102,7 @@ def translate(error: Exception, what: str) -> CloudError:
     detail = getattr(error, "details", None) or str(error)
     if _is_quota(error):
         return CloudError(
-            f"quota exceeded creating {what}: {detail}. Free some of the project's resources, "
+            f"quota exceeded {what}: {detail.rstrip('.')}. Free some of the project's resources, "
             "lower `agents` in cluster.yaml, or ask for a larger quota (`openstack quota show`)"
         )
     if isinstance(error, ksa.ConnectFailure):

@@ -65,7 +65,8 @@ def rewrite(kubeconfig: str, public_host: str, cluster: str) -> str:
         context = entry["context"]
         context["cluster"] = renames.get(context["cluster"], context["cluster"])
         context["user"] = renames.get(context["user"], context["user"])
-    document["current-context"] = renames.get(document.get("current-context", ""), cluster)
+    current = document.get("current-context") or "default"
+    document["current-context"] = renames.get(current, current)
     return yaml.safe_dump(document, sort_keys=False)
 
 

@@ -4,8 +4,9 @@
   `x-ratelimit-remaining: 0`, or a `RATE_LIMITED` error) marks that token spent until its reset
   and the request goes to the next token, or waits for the reset.
 - Secondary limits: `Retry-After` is honoured to the second; without it the wait starts at
-  `secondary_wait_seconds` and doubles while they continue. At most `max_concurrency` requests
-  are in flight.
+  `secondary_wait_seconds` and doubles while they continue, up to `secondary_max_wait_seconds`.
+  A request that meets one `secondary_attempts` times raises `SecondaryRateLimitError`. At most
+  `max_concurrency` requests are in flight.
 - 502/503/504, timeouts and unreadable bodies: retried with exponential backoff, then raised
   (`TransientError`, `MalformedResponseError`) for the caller to split the batch or stop.
 """
@@ -19,7 +20,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import httpx
 from pydantic import ValidationError
@@ -33,6 +34,9 @@ from starcast.extraction.tokens import Lease, Resource, TokenPool
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504})
+Limit = Literal["primary", "secondary"]
+PRIMARY: Final[Limit] = "primary"
+SECONDARY: Final[Limit] = "secondary"
 
 
 class GitHubError(RuntimeError):
@@ -45,6 +49,10 @@ class TransientError(GitHubError):
 
 class MalformedResponseError(GitHubError):
     """The answer is not what GitHub's API documents."""
+
+
+class SecondaryRateLimitError(GitHubError):
+    """A request met GitHub's secondary rate limit on every attempt allowed."""
 
 
 class QueryError(GitHubError):
@@ -137,7 +145,7 @@ class GitHubClient:
     async def graphql(self, plan: QueryPlan | BuiltQuery) -> GraphQLResult:
         """Send a query; partial `errors` come back with the data for the caller to judge."""
         plan = Fixed(plan) if isinstance(plan, BuiltQuery) else plan
-        failures = 0
+        failures = secondary_hits = 0
         while True:
             lease = await self.pool.acquire(Resource.GRAPHQL, plan.desired, plan.minimum)
             query = plan.build(lease.points)
@@ -149,7 +157,8 @@ class GitHubClient:
                 failures = await self._failed(query.name, failures, f"{type(error).__name__}")
                 continue
             self.stats.graphql_requests += 1
-            if await self._limited(response, lease, query.name):
+            if limit := self._limited(response, lease, query.name, secondary_hits):
+                secondary_hits += limit == SECONDARY
                 continue
             if response.status_code == 401:
                 self.pool.release(lease)
@@ -187,7 +196,7 @@ class GitHubClient:
     async def rest_get(self, path: str, params: Mapping[str, str | int]) -> httpx.Response:
         """GET a REST resource; rate limits and 5xx are handled here, other statuses returned."""
         url = f"{self.settings.rest_root}{path}"
-        failures = 0
+        failures = secondary_hits = 0
         while True:
             lease = await self.pool.acquire(Resource.REST, 1)
             try:
@@ -197,7 +206,8 @@ class GitHubClient:
                 failures = await self._failed(f"GET {path}", failures, type(error).__name__)
                 continue
             self.stats.rest_requests += 1
-            if await self._limited(response, lease, f"GET {path}"):
+            if limit := self._limited(response, lease, f"GET {path}", secondary_hits):
+                secondary_hits += limit == SECONDARY
                 continue
             if response.status_code == 401:
                 self.pool.release(lease)
@@ -232,10 +242,13 @@ class GitHubClient:
         )
         return response
 
-    async def _limited(self, response: httpx.Response, lease: Lease, name: str) -> bool:
-        """Handle a primary or secondary limit answer; True when the request must be resent."""
+    def _limited(
+        self, response: httpx.Response, lease: Lease, name: str, secondary_hits: int
+    ) -> Limit | None:
+        """Handle a primary or secondary limit answer: which one it was (the request must be
+        resent), or None. `secondary_hits`: the request's secondary limits so far."""
         if response.status_code not in {403, 429}:
-            return False
+            return None
         message = _message(response).lower()
         retry_after = _header_float(response, "retry-after")
         remaining = response.headers.get("x-ratelimit-remaining")
@@ -244,11 +257,23 @@ class GitHubClient:
             self.stats.secondary_limits += 1
             self._secondary_streak += 1
             self._settle(lease, response)
+            backoff = self.settings.secondary_wait_seconds * 2 ** min(
+                self._secondary_streak - 1, 32
+            )
             wait = (
                 retry_after
                 if retry_after is not None
-                else self.settings.secondary_wait_seconds * 2 ** (self._secondary_streak - 1)
+                else min(backoff, self.settings.secondary_max_wait_seconds)
             )
+            attempts = self.settings.secondary_attempts
+            if secondary_hits + 1 >= attempts:
+                self.pool.pause(wait)  # the other requests in flight still back off
+                raise SecondaryRateLimitError(
+                    f"{name}: GitHub's secondary rate limit answered all {attempts} attempts "
+                    f"(HTTP {response.status_code}); wait a few minutes and run again (the run "
+                    "resumes), with fewer requests at once (STARCAST_GITHUB_MAX_CONCURRENCY) or "
+                    "more attempts (STARCAST_GITHUB_SECONDARY_ATTEMPTS)"
+                )
             logger.warning(
                 "secondary rate limit on %s (%s): pausing every request for %.1f s",
                 name,
@@ -256,12 +281,12 @@ class GitHubClient:
                 wait,
             )
             self.pool.pause(wait)
-            return True
+            return SECONDARY
         if remaining == "0" or "rate limit" in message:
             self.stats.primary_limits += 1
             self.pool.exhausted(lease, _header_float(response, "x-ratelimit-reset"))
-            return True
-        return False
+            return PRIMARY
+        return None
 
     def _settle(
         self,

@@ -29,10 +29,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from starcast.extraction import queries
 from starcast.extraction.clock import Clock, SystemClock, utc
 from starcast.extraction.graphql import GitHubClient, GitHubError
-from starcast.extraction.records import records_from_aliases
-from starcast.extraction.settings import GITHUB_GRAPHQL_URL, GitHubSettings, TokenError
+from starcast.extraction.records import StoredRecord, records_from_aliases
+from starcast.extraction.settings import GitHubSettings, TokenError
 from starcast.extraction.tokens import IN_FLIGHT_POLL, Lease, Resource, TokenPool
-from starcast.serving.lookup import InvalidRepositoryNameError, LookupFailedError
+from starcast.features import RepositoryRecord
+from starcast.github import GITHUB_GRAPHQL_URL, LookupFailedError, split_full_name
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ MAX_ATTEMPTS: Final = 2  # one retry of a 502/504: a request's deadline leaves r
 BACKOFF_S: Final = 0.5
 SPENT: Final = "GitHub's rate limit for this frontend's token is spent"
 SECONDARY: Final = "GitHub's secondary rate limit is in effect"
-
-Record = Mapping[str, Any]
 
 
 class RateLimitedError(GitHubError):
@@ -133,12 +132,12 @@ class _Failed:
 
 
 # A fetch's answer per cache key: the record, None for a name GitHub doesn't know, or why not.
-_Answer = Record | _Failed | None
+_Answer = StoredRecord | _Failed | None
 
 
 @dataclass(frozen=True)
 class _Entry:
-    record: Record | None  # None: GitHub has no such repository
+    record: StoredRecord | None  # None: GitHub has no such repository
     expires: float
 
 
@@ -164,7 +163,7 @@ class RecentLookups:
         self._entries.move_to_end(key)
         return entry
 
-    def put(self, key: str, record: Record | None) -> None:
+    def put(self, key: str, record: StoredRecord | None) -> None:
         if self.ttl_s <= 0 or self.max_entries <= 0:
             return
         self._entries[key] = _Entry(record, self._now() + self.ttl_s)
@@ -174,7 +173,7 @@ class RecentLookups:
 
 
 class GitHubRepositoryLookup:
-    """`starcast.serving.lookup.RepositoryLookup` with the extractor's GitHub client."""
+    """`starcast.github.RepositoryLookup` with the extractor's GitHub client."""
 
     def __init__(
         self,
@@ -218,7 +217,7 @@ class GitHubRepositoryLookup:
         pool = FailFastTokenPool(settings.load_tokens(), clock)
         return cls(GitHubClient(settings, pool, clock, transport=transport), **options)
 
-    async def records(self, full_names: Sequence[str]) -> Mapping[str, Record]:
+    async def records(self, full_names: Sequence[str]) -> Mapping[str, RepositoryRecord]:
         keys = {name: _key(name) for name in full_names}  # validates every name first
         answers: dict[str, _Answer] = {}
         waits: dict[str, asyncio.Task[dict[str, _Answer]]] = {}
@@ -229,7 +228,7 @@ class GitHubRepositoryLookup:
             elif (task := self._pending.get(key)) is not None:
                 waits[key] = task
             elif key not in missing:
-                missing[key] = queries.split_full_name(name)
+                missing[key] = split_full_name(name)
         if missing:
             await self._open()
             for chunk in _chunks(list(missing.items()), self.batch_size):
@@ -242,13 +241,13 @@ class GitHubRepositoryLookup:
             # waiting for it, and to the cache.
             answered = await asyncio.shield(task)
             answers.update({key: answered[key] for key in waits if key in answered})
-        found: dict[str, Record] = {}
+        found: dict[str, RepositoryRecord] = {}
         for name, key in keys.items():
             answer = answers[key]
             if isinstance(answer, _Failed):
                 raise LookupFailedError(f"GitHub could not resolve {name!r}: {answer.message}")
             if answer is not None:
-                found[name] = dict(answer)
+                found[name] = answer.copy()
         return found
 
     async def aclose(self) -> None:
@@ -315,11 +314,8 @@ class GitHubRepositoryLookup:
 
 
 def _key(full_name: str) -> str:
-    """The cache key of a name: GitHub's names are case-insensitive."""
-    try:
-        owner, name = queries.split_full_name(full_name)
-    except queries.RepositoryNameError as error:
-        raise InvalidRepositoryNameError(error.full_name, error.problem) from error
+    """The cache key of a name (GitHub's names are case-insensitive); RepositoryNameError."""
+    owner, name = split_full_name(full_name)
     return f"{owner}/{name}".lower()
 
 

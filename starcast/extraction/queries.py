@@ -10,7 +10,6 @@ full page of 100 costs exactly what 100 repositories' connections cost.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -210,44 +209,6 @@ def repositories(names: Sequence[tuple[str, str]], since: datetime) -> BuiltQuer
 def repository_alias(index: int) -> str:
     """The alias of the `index`th repository of a `repositories` query."""
     return f"r{index}"
-
-
-class RepositoryNameError(ValueError):
-    """Not a GitHub owner/name; the message names it and says what is wrong."""
-
-    def __init__(self, full_name: str, problem: str) -> None:
-        super().__init__(f"{full_name!r} is not a GitHub repository name: {problem}")
-        self.full_name = full_name
-        self.problem = problem
-
-
-# GitHub's rules: a login is 1-39 letters, digits or hyphens and doesn't start with a hyphen
-# (older accounts may have doubled or trailing hyphens); a repository name is 1-100 letters,
-# digits, '.', '-' or '_', and neither '.' nor '..'.
-OWNER_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9-]{0,38}"
-NAME_PATTERN: Final = r"[A-Za-z0-9._-]{1,100}"
-_OWNER: Final = re.compile(OWNER_PATTERN)
-_NAME: Final = re.compile(NAME_PATTERN)
-
-
-def split_full_name(full_name: str) -> tuple[str, str]:
-    """`owner/name` -> (owner, name), or RepositoryNameError saying which part is wrong."""
-    owner, slash, name = full_name.partition("/")
-    if not slash or "/" in name:
-        raise RepositoryNameError(full_name, "expected owner/name, with exactly one '/'")
-    if not _OWNER.fullmatch(owner):
-        raise RepositoryNameError(
-            full_name,
-            f"the owner {owner!r} must be 1 to 39 letters, digits or hyphens, "
-            "not starting with a hyphen",
-        )
-    if not _NAME.fullmatch(name) or name in {".", ".."}:
-        raise RepositoryNameError(
-            full_name,
-            f"the name {name!r} must be 1 to 100 letters, digits, '.', '-' or '_', "
-            "and not '.' or '..'",
-        )
-    return owner, name
 
 
 def count_probe(queries: Sequence[str], top: str | None = None) -> BuiltQuery:

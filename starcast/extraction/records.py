@@ -1,4 +1,4 @@
-"""GitHub's repository payload to a starcast record (`starcast.features.RECORD_COLUMNS`)."""
+"""GitHub's repository payload to a starcast record (`starcast.features.RepositoryRecord`)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from pydantic import ValidationError
 
 from starcast.extraction.payloads import GraphQLErrorPayload, RepositoryPayload
-from starcast.features import NO_LICENSE
+from starcast.features import NO_LICENSE, RepositoryRecord
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +27,15 @@ COLUMNS_BY_FIELD: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
+class StoredRecord(RepositoryRecord):
+    """A record as the extractor stores it: with the fields GitHub failed to resolve."""
+
+    unknown_fields: str | None  # the record columns left unknown, comma-separated
+
+
 def to_record(
     repo: RepositoryPayload, snapshot_at: datetime, failed_fields: Iterable[str] = ()
-) -> dict[str, Any]:
+) -> StoredRecord:
     """The record, with the columns fed by `failed_fields` unknown (None) and listed."""
     branch = repo.default_branch_ref
     commits_total: int | None
@@ -46,7 +52,8 @@ def to_record(
         followers: int | None = 0  # organisations have no followers (feature schema)
     else:
         followers = owner.followers.total_count if owner.followers is not None else None
-    record: dict[str, Any] = {
+    unknown = sorted({c for f in failed_fields for c in COLUMNS_BY_FIELD.get(f, ())})
+    record: StoredRecord = {
         "node_id": repo.id,
         "full_name": repo.name_with_owner,
         "stars": repo.stargazer_count,
@@ -81,11 +88,10 @@ def to_record(
         "is_archived": repo.is_archived,
         "primary_language": repo.primary_language.name if repo.primary_language else None,
         "license": _license(repo),
+        "unknown_fields": ",".join(unknown) or None,
     }
-    unknown = sorted({c for f in failed_fields for c in COLUMNS_BY_FIELD.get(f, ())})
-    for column in unknown:
-        record[column] = None
-    record["unknown_fields"] = ",".join(unknown) or None
+    for column in unknown:  # COLUMNS_BY_FIELD names nullable record columns only
+        cast("dict[str, Any]", record)[column] = None
     return record
 
 
@@ -100,7 +106,7 @@ def records_from_nodes(
     errors: Sequence[GraphQLErrorPayload],
     prefix: Sequence[str],
     snapshot: datetime,
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[StoredRecord], list[str]]:
     """Records of the repositories in a response list, and the ids to fetch again.
 
     `prefix` is the path of the list in the response (`["search", "nodes"]`, `["nodes"]`);
@@ -117,7 +123,7 @@ def records_from_nodes(
                 fields = failed_fields.setdefault(index, set())
                 if len(path) > depth + 1:
                     fields.add(str(path[depth + 1]))
-    records: list[dict[str, Any]] = []
+    records: list[StoredRecord] = []
     retry: list[str] = []
     for index, node in enumerate(nodes):
         if not node:
@@ -143,7 +149,7 @@ def records_from_nodes(
 class AliasedRecords:
     """What a query of aliased repositories (`r0: repository(...)`, ...) got back, by alias."""
 
-    records: dict[str, dict[str, Any]]  # with the columns of failed fields unknown
+    records: dict[str, StoredRecord]  # with the columns of failed fields unknown
     not_found: frozenset[str]  # GitHub has no such repository (or can't show it to this token)
     failed: dict[str, str]  # null for another reason, or a malformed payload: why
 
@@ -175,7 +181,7 @@ def records_from_aliases(
         messages.setdefault(alias, []).append(error.message)
         if len(path) > 1:
             failed_fields.setdefault(alias, set()).add(str(path[1]))
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[str, StoredRecord] = {}
     failed: dict[str, str] = {}
     for alias in aliases:
         node = data.get(alias)

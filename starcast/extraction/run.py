@@ -9,6 +9,8 @@
 4. Contributors (when asked): one REST request per repository.
 
 Running the same spec again resumes an unfinished run; a finished one is refreshed by a new run.
+Every store call runs in a worker thread (`asyncio.to_thread`): SQLAlchemy blocks, and a commit
+on the event loop would stall every request in flight while the database works.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from starcast.extraction.payloads import (
     TopPayload,
 )
 from starcast.extraction.progress import ExtractProgress
-from starcast.extraction.records import records_from_nodes
+from starcast.extraction.records import StoredRecord, records_from_nodes
 from starcast.extraction.settings import GitHubSettings
 from starcast.extraction.slicing import PlannedSlice, SearchSlice, plan
 from starcast.extraction.spec import RunSpec
@@ -120,10 +122,12 @@ class Extraction:
 
     async def run(self, *, restart: bool = False) -> RunSummary:
         key = self.spec.key()
-        run = None if restart else self.store.unfinished_run(key)
+        run = None if restart else await asyncio.to_thread(self.store.unfinished_run, key)
         summary = RunSummary(run_id=0, resumed=run is not None)
         if run is None:
-            run = self.store.create_run(key, spec_json(self.spec.model_dump()), utc(self.clock))
+            run = await asyncio.to_thread(
+                self.store.create_run, key, spec_json(self.spec.model_dump()), utc(self.clock)
+            )
         else:
             logger.info("resuming run %d (%s)", run.run_id, run.phase)
         summary.run_id = run.run_id
@@ -134,21 +138,21 @@ class Extraction:
         if phase == Phase.FETCHING:
             await self._fetch(run)
             phase = Phase.RETRYING
-            self.store.set_phase(run.run_id, phase)
+            await asyncio.to_thread(self.store.set_phase, run.run_id, phase)
         if phase == Phase.RETRYING:
             await self._retry(run)
             phase = Phase.CONTRIBUTORS if self.spec.contributors else Phase.DONE
-            self.store.set_phase(run.run_id, phase)
+            await asyncio.to_thread(self.store.set_phase, run.run_id, phase)
         if phase == Phase.CONTRIBUTORS:
             await self._contributors(run)
-        self.store.set_phase(run.run_id, Phase.DONE, utc(self.clock))
-        planned = self.store.slices(run.run_id)
+        await asyncio.to_thread(self.store.set_phase, run.run_id, Phase.DONE, utc(self.clock))
+        planned = await asyncio.to_thread(self.store.slices, run.run_id)
         stats = self.client.stats
         summary.slices = len(planned)
         summary.truncated_slices = sum(s.truncated for s in planned)
         summary.expected = sum(s.expected for s in planned)
-        summary.stored = self.store.count(run.run_id)
-        summary.failed = self.store.failures(run.run_id)
+        summary.stored = await asyncio.to_thread(self.store.count, run.run_id)
+        summary.failed = await asyncio.to_thread(self.store.failures, run.run_id)
         summary.points_spent = stats.points_spent
         summary.graphql_requests = stats.graphql_requests
         summary.rest_requests = stats.rest_requests
@@ -170,7 +174,7 @@ class Extraction:
             first = top.nodes[0] if top.nodes else None
             max_stars = first.stargazer_count if first is not None else self.spec.min_stars
         planned = await plan(roots, self._count, max_stars)
-        self.store.save_plan(run.run_id, [_row(p) for p in planned])
+        await asyncio.to_thread(self.store.save_plan, run.run_id, [_row(p) for p in planned])
 
     async def _count(self, search_queries: Sequence[str]) -> list[int]:
         size = queries.MAX_PROBES_PER_QUERY
@@ -191,7 +195,7 @@ class Extraction:
 
     # -- 2. fetch --------------------------------------------------------------------------------
     async def _fetch(self, run: RunRow) -> None:
-        rows = self.store.slices(run.run_id)
+        rows = await asyncio.to_thread(self.store.slices, run.run_id)
         self.progress.phase(
             "fetching",
             sum(min(r.expected, queries.SEARCH_RESULT_CAP) for r in rows),
@@ -219,7 +223,7 @@ class Extraction:
             cursor = page.page_info.end_cursor or cursor
             done = not page.page_info.has_next_page or fetched >= queries.SEARCH_RESULT_CAP
             commit = PageCommit(records, retry, row.position, cursor, fetched, done)
-            self.store.commit_page(run.run_id, commit, utc(self.clock))
+            await asyncio.to_thread(self.store.commit_page, run.run_id, commit, utc(self.clock))
             self.progress.advance(len(page.nodes))
             self.progress.budget(self.client.pool.view())
             if done:
@@ -227,7 +231,7 @@ class Extraction:
 
     async def _fetch_page(
         self, run: RunRow, row: SliceRow, cursor: str | None, want: int
-    ) -> tuple[SearchPagePayload, list[dict[str, Any]], list[str]] | None:
+    ) -> tuple[SearchPagePayload, list[StoredRecord], list[str]] | None:
         """One page: its payload, its records, and the ids to fetch again by id."""
         page_plan = _PagePlan(row.query, want, cursor, self.clock)
         try:
@@ -266,7 +270,9 @@ class Extraction:
             count,
             len(planned),
         )
-        for part in self.store.replace_slice(run.run_id, row.position, [_row(p) for p in planned]):
+        for part in await asyncio.to_thread(
+            self.store.replace_slice, run.run_id, row.position, [_row(p) for p in planned]
+        ):
             await self._page_through(run, part)
         return True
 
@@ -277,7 +283,7 @@ class Extraction:
 
     # -- 3. retry --------------------------------------------------------------------------------
     async def _retry(self, run: RunRow) -> None:
-        waiting = self.store.pending_ids(run.run_id)
+        waiting = await asyncio.to_thread(self.store.pending_ids, run.run_id)
         if not waiting:
             return
         self.progress.phase("retrying", len(waiting))
@@ -286,7 +292,7 @@ class Extraction:
                 self._retry_batch(run, waiting[start : start + queries.MAX_PAGE])
                 for start in range(0, len(waiting), queries.MAX_PAGE)
             )
-            waiting = self.store.pending_ids(run.run_id)
+            waiting = await asyncio.to_thread(self.store.pending_ids, run.run_id)
 
     async def _retry_batch(self, run: RunRow, batch: Sequence[tuple[str, int]]) -> None:
         async with self._slots:
@@ -305,8 +311,14 @@ class Extraction:
         except (TransientError, MalformedResponseError) as error:
             if len(batch) == 1:
                 logger.error("repository %s keeps failing: %s", ids[0], error)
-                self.store.commit_retry(
-                    run.run_id, [], [], [], [(ids[0], "failed", str(error))], snapshot
+                await asyncio.to_thread(
+                    self.store.commit_retry,
+                    run.run_id,
+                    [],
+                    [],
+                    [],
+                    [(ids[0], "failed", str(error))],
+                    snapshot,
                 )
                 return
             half = len(batch) // 2
@@ -335,12 +347,14 @@ class Extraction:
             else:
                 retry.append((node_id, message))
         resolved = [i for i in ids if i not in retry_ids and i not in not_found]
-        self.store.commit_retry(run.run_id, records, resolved, retry, failed, snapshot)
+        await asyncio.to_thread(
+            self.store.commit_retry, run.run_id, records, resolved, retry, failed, snapshot
+        )
         self.progress.advance(len(resolved))
 
     # -- 4. contributors -------------------------------------------------------------------------
     async def _contributors(self, run: RunRow) -> None:
-        todo = self.store.needing_contributors(run.run_id, run.started_at)
+        todo = await asyncio.to_thread(self.store.needing_contributors, run.run_id, run.started_at)
         self.progress.phase("contributors", len(todo))
         buffer: list[tuple[str, int | None, str]] = []
         slots = asyncio.Semaphore(self.client.settings.max_concurrency)
@@ -352,14 +366,16 @@ class Extraction:
             self.progress.advance(1)
             self.progress.budget(self.client.pool.view(Resource.REST), "rest")
             if len(buffer) >= CONTRIBUTOR_FLUSH:
-                self.store.set_contributors(buffer[:], utc(self.clock))
+                # Taken before the write awaits: counts that arrive meanwhile wait for the next.
+                flushed = buffer[:]
                 buffer.clear()
+                await asyncio.to_thread(self.store.set_contributors, flushed, utc(self.clock))
 
         try:
             await _all(one(node_id, full_name) for node_id, full_name in todo)
         finally:
             if buffer:
-                self.store.set_contributors(buffer, utc(self.clock))
+                await asyncio.to_thread(self.store.set_contributors, buffer, utc(self.clock))
 
 
 def _row(planned: PlannedSlice) -> PlannedRow:

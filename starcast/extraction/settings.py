@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Final
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-GITHUB_API_URL: Final = "https://api.github.com"
-GITHUB_GRAPHQL_URL: Final = f"{GITHUB_API_URL}/graphql"
-PLACEHOLDER: Final = re.compile(
-    r"^(changeme|change-me|token|your[-_ ]?token.*|<.*>|\$\{.*\}|x+|ghp_x+|(ghp_)?\.\.\.|todo)$",
-    re.IGNORECASE,
-)
+from starcast.github import GITHUB_API_URL
+from starcast.placeholders import is_placeholder
 
 
 class TokenError(ValueError):
@@ -62,7 +57,17 @@ class GitHubSettings(BaseSettings):
     secondary_wait_seconds: float = Field(
         default=60.0,
         ge=0,
-        description="wait after a secondary limit without Retry-After (GitHub: at least a minute)",
+        description="wait after a secondary limit without Retry-After (GitHub: at least a minute); "
+        "doubles while the limit goes on, up to secondary_max_wait_seconds",
+    )
+    secondary_max_wait_seconds: float = Field(
+        default=600.0, ge=0, description="longest wait after one secondary limit"
+    )
+    secondary_attempts: int = Field(
+        default=8,
+        ge=1,
+        description="tries of one request that keeps meeting a secondary limit, then the run "
+        "stops with an error (it resumes where it stopped)",
     )
     reset_margin_seconds: float = Field(
         default=1.0, ge=0, description="extra wait past a rate-limit reset"
@@ -113,7 +118,7 @@ class GitHubSettings(BaseSettings):
             value = value.strip()
             if not value:
                 continue
-            if PLACEHOLDER.match(value):
+            if is_placeholder(value):
                 raise TokenError(f"the token from {source} is a placeholder; set a real token")
             if any(value == t.get_secret_value() for t in found):
                 continue

@@ -5,7 +5,8 @@ and refreshes rows instead of replacing the table. The checkpoint (the run, its 
 with their cursors, and the repositories waiting for a retry) is written in the same transaction
 as the page it follows, so a run killed at any instant resumes from the last committed page and
 loses at most the pages in flight. SQLite (the default, in WAL mode) and PostgreSQL use native
-upserts; other dialects fall back to update-then-insert.
+upserts; other dialects fall back to update-then-insert. The schema is Alembic's (`migrate.py`):
+opening a store upgrades an older database in place.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -39,7 +40,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
-from starcast.features import FEATURES_BY_NAME, RECORD_COLUMNS, FeatureKind
+from starcast.extraction import migrate
+from starcast.extraction.records import StoredRecord
+from starcast.features import FEATURES_BY_NAME, RECORD_COLUMNS, FeatureKind, RepositoryRecord
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +157,7 @@ class PlannedRow:
 class PageCommit:
     """One search page, and where its slice stands after it."""
 
-    records: Sequence[Mapping[str, Any]]
+    records: Sequence[StoredRecord]
     retry_ids: Sequence[str]
     position: int
     cursor: str | None
@@ -176,7 +179,7 @@ def open_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
 
-    metadata.create_all(engine)
+    migrate.upgrade(engine)
     return engine
 
 
@@ -315,7 +318,7 @@ class Store:
     def commit_retry(
         self,
         run_id: int,
-        records: Sequence[Mapping[str, Any]],
+        records: Sequence[StoredRecord],
         resolved: Sequence[str],
         retry: Sequence[tuple[str, str]],
         failed: Sequence[tuple[str, str, str]],
@@ -387,7 +390,7 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def iter_records(self, batch: int = 10_000) -> Iterator[list[dict[str, Any]]]:
+    def iter_records(self, batch: int = 10_000) -> Iterator[list[RepositoryRecord]]:
         """Every repository as a record (RECORD_COLUMNS), times in UTC, in batches."""
         columns = [repositories.c[name] for name in RECORD_COLUMNS]
         with self.engine.connect() as conn:
@@ -395,7 +398,7 @@ class Store:
                 select(*columns).order_by(repositories.c.node_id)
             )
             while rows := result.fetchmany(batch):
-                yield [_aware(dict(r._mapping)) for r in rows]
+                yield [cast("RepositoryRecord", _aware(dict(r._mapping))) for r in rows]
 
     def contributor_status_counts(self) -> dict[str, int]:
         query = select(repositories.c.contributors_status, func.count()).group_by(
@@ -406,7 +409,7 @@ class Store:
 
     # -- internals -------------------------------------------------------------------------------
     def _upsert(
-        self, conn: Connection, run_id: int, records: Sequence[Mapping[str, Any]], now: datetime
+        self, conn: Connection, run_id: int, records: Sequence[StoredRecord], now: datetime
     ) -> None:
         if not records:
             return

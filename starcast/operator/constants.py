@@ -42,3 +42,23 @@ FIELD_MANAGER: Final = MANAGER_NAME
 # The RayJob's name: deterministic from its TrainingRun's (RayJob names feed the RayCluster's
 # and its pods' names; KubeRay trims them, so a short prefix keeps them readable).
 RAYJOB_NAME_PREFIX: Final = "tr-"
+
+# ModelRelease: the serving chart's worker labels (how a release finds its Deployment), the
+# model fields it owns on the workers, the canary's name and labels, and the user's actions.
+LABEL_APP_NAME: Final = "app.kubernetes.io/name"
+LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
+LABEL_COMPONENT: Final = "app.kubernetes.io/component"
+WORKER_COMPONENT: Final = "worker"
+WORKER_CONTAINER: Final = "worker"
+LABEL_MODEL_VERSION: Final = f"{GROUP}/model-version"
+LABEL_TRACK: Final = f"{GROUP}/track"
+TRACK_CANARY: Final = "canary"
+LABEL_MODEL_RELEASE: Final = f"{GROUP}/model-release"
+ENV_MODEL_URI: Final = "STARCAST_MODEL_URI"
+ENV_MODEL_SHA256: Final = "STARCAST_MODEL_SHA256"
+CANARY_SUFFIX: Final = "-canary"
+# On the worker Deployment: which ModelRelease holds it now (one release at a time).
+ANNOTATION_RELEASE: Final = f"{GROUP}/model-release"
+# On a ModelRelease: `kubectl annotate mr NAME starcast.io/promote=true` (or abort=true).
+ANNOTATION_PROMOTE: Final = f"{GROUP}/promote"
+ANNOTATION_ABORT: Final = f"{GROUP}/abort"

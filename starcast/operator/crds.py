@@ -64,6 +64,19 @@ MODEL_RELEASE: Final = CustomResourceKind(
         PrinterColumn(name="Weight", type="integer", json_path=".status.weight"),
         PrinterColumn(name="Stable", type="string", json_path=".status.stableVersion"),
         PrinterColumn(name="Age", type="date", json_path=".metadata.creationTimestamp"),
+        PrinterColumn(name="Step", type="integer", json_path=".status.currentStep", priority=1),
+        PrinterColumn(name="Reason", type="string", json_path=".status.reason", priority=1),
+    ],
+    root_validations=[
+        {
+            # Once the rollout began, a different model or target is a new ModelRelease.
+            "rule": "!has(oldSelf.status) || !has(oldSelf.status.phase) "
+            "|| oldSelf.status.phase == 'Pending' || self.spec == oldSelf.spec",
+            "message": "a ModelRelease's spec is fixed once its rollout began: create a new "
+            "ModelRelease (it supersedes this one)",
+            "fieldPath": ".spec",
+            "reason": "FieldValueForbidden",
+        }
     ],
 )
 

@@ -16,6 +16,7 @@ from starcast.operator import constants as c
 from starcast.operator.cluster import Cluster, ConflictError, TransientError, api_client
 from starcast.operator.metrics import TRAINING_RUN, OperatorMetrics
 from starcast.operator.reconcile import Context, InvalidObjectError, Outcome, sync_training_run
+from starcast.operator.release.handlers import register_model_release_handlers
 from starcast.operator.settings import OperatorSettings
 from starcast.operator.status import TERMINAL_PHASES, phase_event
 from starcast.operator.storage_access import StorageUnreachableError
@@ -231,4 +232,5 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
                 logger.error("%s", error)
                 return
 
+    register_model_release_handlers(registry, settings, metrics)
     return registry

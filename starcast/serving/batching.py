@@ -35,6 +35,7 @@ class BatchSubmitter(Protocol):
 class RowPrediction:
     stars: float
     model_version: str
+    model_features: tuple[str, ...] = ()
 
 
 @dataclass
@@ -181,4 +182,9 @@ def _columns(rows: Sequence[FeatureRow]) -> PredictBatch:
 
 def _slice(result: BatchResult, part: _Part) -> list[RowPrediction]:
     stars = result.stars[part.offset : part.offset + part.count]
-    return [RowPrediction(stars=value, model_version=result.model_version) for value in stars]
+    return [
+        RowPrediction(
+            stars=value, model_version=result.model_version, model_features=result.model_features
+        )
+        for value in stars
+    ]

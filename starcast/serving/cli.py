@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import sys
 from typing import Any
 
 import typer
+from rich.markup import escape  # help is rich markup: "[env ...]" would be taken for a style
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +34,10 @@ def _overrides(**options: Any) -> dict[str, Any]:
 
 @serve.command()
 def frontend(
-    host: str = typer.Option(None, help="Address to listen on [env STARCAST_HOST]."),
-    port: int = typer.Option(None, help="Port to listen on [env STARCAST_PORT, default 5100]."),
+    host: str = typer.Option(None, help=escape("Address to listen on [env STARCAST_HOST].")),
+    port: int = typer.Option(
+        None, help=escape("Port to listen on [env STARCAST_PORT, default 5100].")
+    ),
 ) -> None:
     """The HTTP frontend: pages, JSON API, /healthz, /readyz, /metrics and /docs."""
     import uvicorn
@@ -49,6 +53,8 @@ def frontend(
         raise typer.Exit(code=2) from error
     lookup = None
     if settings.github_token is not None:  # prediction by owner/name
+        # The one place the two components meet: this command plugs extraction's lookup into
+        # the frontend's `starcast.github.RepositoryLookup` seam (.importlinter names it).
         from starcast.extraction.lookup import GitHubRepositoryLookup
         from starcast.extraction.settings import TokenError
 
@@ -62,7 +68,7 @@ def frontend(
             typer.echo(f"error: STARCAST_GITHUB_TOKEN: {error}", err=True)
             raise typer.Exit(code=2) from error
     sys.setswitchinterval(FRONTEND_GIL_SWITCH_S)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings, lookup=lookup),
         host=settings.host,
         port=settings.port,
@@ -70,16 +76,21 @@ def frontend(
         access_log=False,  # /metrics counts requests; a log line each costs the hot path
         timeout_graceful_shutdown=math.ceil(settings.request_timeout_s),
     )
+    # An inherited socket (`starcast up`'s): socket() detects its family from the descriptor,
+    # where uvicorn's own `fd` option would take it for a Unix socket.
+    sockets = None if settings.listen_fd is None else [socket.socket(fileno=settings.listen_fd)]
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 @serve.command()
 def worker(
-    model: str = typer.Option(None, help="Model artifact URI [env STARCAST_MODEL_URI]."),
+    model: str = typer.Option(None, help=escape("Model artifact URI [env STARCAST_MODEL_URI].")),
     model_sha256: str = typer.Option(
-        None, help="Expected sha256 of the model file [env STARCAST_MODEL_SHA256]."
+        None,
+        help=escape("Expected sha256 of the model file, required [env STARCAST_MODEL_SHA256]."),
     ),
     concurrency: int = typer.Option(
-        None, help="Batches predicted at once (threads) [env STARCAST_WORKER_CONCURRENCY]."
+        None, help=escape("Batches predicted at once (threads) [env STARCAST_WORKER_CONCURRENCY].")
     ),
 ) -> None:
     """A Celery worker: verifies the model, smoke-tests it, then predicts batches."""

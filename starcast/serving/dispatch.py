@@ -275,7 +275,10 @@ class BatchDispatcher:
             except ValidationError as error:
                 pending.future.set_exception(WorkerFailedError(f"malformed result: {error}"))
                 return
-            self._metrics.batch_round_trip.observe(time.monotonic() - pending.published_at)
+            round_trip = time.monotonic() - pending.published_at
+            self._metrics.batch_round_trip.observe(round_trip)
+            self._metrics.version_latency.labels(result.model_version).observe(round_trip)
+            self._metrics.predictions.labels(result.model_version).inc(len(result.stars))
             self._metrics.queue_wait.observe(result.queue_wait_s)
             self._metrics.predict_time.observe(result.predict_s)
             pending.future.set_result(result)

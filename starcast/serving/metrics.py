@@ -80,6 +80,20 @@ class ServingMetrics:
             "Batches published and not answered yet",
             registry=self.registry,
         )
+        # Per model version, so a ModelRelease's analysis can compare a canary with the stable.
+        self.predictions = Counter(
+            "starcast_predictions",
+            "Repositories predicted, by the model version that answered",
+            ["model_version"],
+            registry=self.registry,
+        )
+        self.version_latency = Histogram(
+            "starcast_prediction_latency_seconds",
+            "From publishing a batch to its result, by the model version that answered",
+            ["model_version"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.republished = Counter(
             "starcast_batches_republished",
             "Batches sent again after the reply connection to the broker was re-established",

@@ -2,69 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from starcast.extraction.queries import NAME_PATTERN, OWNER_PATTERN
-from starcast.features import FEATURES_BY_NAME
+from starcast.features import FEATURES, FEATURES_BY_NAME, Feature, FeatureKind
+from starcast.github import NAME_PATTERN, OWNER_PATTERN
 from starcast.serving.wire import FeatureValue
 
 # GitHub's owner and name rules, as the lookup checks them (it also refuses "." and "..").
 FULL_NAME_PATTERN = f"^{OWNER_PATTERN}/{NAME_PATTERN}$"
+# Strict: "12" is not a count, `true` not a number, `0` or "yes" not a flag (pydantic's lax mode
+# would take them all); the error then names the field and the type it wants.
+STRICT: ConfigDict = ConfigDict(extra="forbid", strict=True)
 
 
-def _describe(name: str) -> Any:
-    return FEATURES_BY_NAME[name].description
+class FeatureValues(BaseModel):
+    """Base of the generated `RepositoryFeatures`: one optional field per feature."""
 
-
-def _count(name: str) -> Any:
-    # Numbers, not integers: the model reads floats, and public datasets hold averaged counts.
-    return Field(default=None, ge=0, allow_inf_nan=False, description=_describe(name))
-
-
-def _flag(name: str) -> Any:
-    return Field(default=None, description=_describe(name))
-
-
-def _category(name: str) -> Any:
-    return Field(default=None, min_length=1, max_length=100, description=_describe(name))
-
-
-class RepositoryFeatures(BaseModel):
-    """Every feature of `starcast.features.FEATURES`; leave out what you don't know."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    forks: float | None = _count("forks")
-    watchers: float | None = _count("watchers")
-    open_issues: float | None = _count("open_issues")
-    closed_issues: float | None = _count("closed_issues")
-    open_pull_requests: float | None = _count("open_pull_requests")
-    closed_pull_requests: float | None = _count("closed_pull_requests")
-    merged_pull_requests: float | None = _count("merged_pull_requests")
-    commits_total: float | None = _count("commits_total")
-    commits_last_year: float | None = _count("commits_last_year")
-    contributors: float | None = _count("contributors")
-    branches: float | None = _count("branches")
-    tags: float | None = _count("tags")
-    releases: float | None = _count("releases")
-    labels: float | None = _count("labels")
-    mentionable_users: float | None = _count("mentionable_users")
-    disk_usage_kb: float | None = _count("disk_usage_kb")
-    readme_size_bytes: float | None = _count("readme_size_bytes")
-    owner_followers: float | None = _count("owner_followers")
-    owner_repositories: float | None = _count("owner_repositories")
-    topics: float | None = _count("topics")
-    age_days: float | None = _count("age_days")
-    days_since_push: float | None = _count("days_since_push")
-    owner_is_organization: bool | None = _flag("owner_is_organization")
-    has_pages: bool | None = _flag("has_pages")
-    has_wiki: bool | None = _flag("has_wiki")
-    is_fork: bool | None = _flag("is_fork")
-    is_archived: bool | None = _flag("is_archived")
-    primary_language: str | None = _category("primary_language")
-    license: str | None = _category("license")
+    model_config = STRICT
 
     def to_row(self) -> dict[str, FeatureValue]:
         """Known values as the model reads them: numbers (flags as 0/1) and category names."""
@@ -75,9 +33,70 @@ class RepositoryFeatures(BaseModel):
             row[name] = value if isinstance(value, str) else float(value)
         return row
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Self:
+        """A request from a model row (floats, NaN unknown), as a client would type it: counts
+        rounded to whole numbers, 0/1 as flags."""
+        fields: dict[str, Any] = {}
+        for name, value in row.items():
+            feature = FEATURES_BY_NAME.get(name)
+            if feature is None or value is None or value != value:  # NaN is unknown
+                continue
+            if feature.kind == FeatureKind.BOOLEAN:
+                fields[name] = bool(value)
+            elif feature.kind == FeatureKind.NUMERIC:
+                fields[name] = round(value) if feature.whole else float(value)
+            else:
+                fields[name] = str(value)
+        return cls.model_validate(fields)
+
+
+def feature_field(feature: Feature) -> tuple[Any, Any]:
+    """The request field of one feature: its type from the feature's kind, its description."""
+    if feature.kind == FeatureKind.BOOLEAN:
+        return bool | None, Field(default=None, description=feature.description)
+    if feature.kind == FeatureKind.CATEGORICAL:
+        return str | None, Field(
+            default=None, min_length=1, max_length=100, description=feature.description
+        )
+    if feature.whole:
+        return int | None, Field(default=None, ge=0, description=feature.description)
+    return float | None, Field(
+        default=None, ge=0, allow_inf_nan=False, description=feature.description
+    )
+
+
+def features_model(features: Sequence[Feature]) -> type[FeatureValues]:
+    """The request model of a feature schema: a feature added to `starcast.features` is a field
+    of the API, with its type and description, and nowhere else to edit."""
+    fields = {feature.name: feature_field(feature) for feature in features}
+    model: type[FeatureValues] = create_model(  # type: ignore[call-overload]
+        "RepositoryFeatures",
+        __base__=FeatureValues,
+        __doc__="Every feature of `starcast.features.FEATURES`; leave out what you don't know.",
+        __module__=__name__,
+        **fields,
+    )
+    return model
+
+
+if TYPE_CHECKING:
+    RepositoryFeatures = FeatureValues
+else:
+    RepositoryFeatures = features_model(FEATURES)
+
 
 class RepositoryInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        **STRICT,
+        # Say in the schema itself what the validator below checks: one of the two is needed.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["features"], "properties": {"features": {"type": "object"}}},
+                {"required": ["full_name"], "properties": {"full_name": {"type": "string"}}},
+            ]
+        },
+    )
 
     full_name: str | None = Field(
         default=None,
@@ -98,7 +117,7 @@ class RepositoryInput(BaseModel):
 
 
 class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     repositories: list[RepositoryInput] = Field(
         min_length=1, description="the repositories to predict; the server bounds how many"
@@ -109,10 +128,44 @@ class Prediction(BaseModel):
     full_name: str | None = Field(description="as given in the request")
     predicted_stars: float = Field(ge=0)
     model_version: str = Field(description="version of the model that made this prediction")
+    ignored_features: list[str] = Field(
+        default_factory=list,
+        description="features given that this model does not read: they did not change the "
+        "prediction (`/api/v1/model` lists the ones it reads)",
+    )
+    warnings: list[str] = Field(default_factory=list, description="for a person to read")
 
 
 class PredictResponse(BaseModel):
     predictions: list[Prediction] = Field(description="in the order of the request")
+
+
+class CrossValidation(BaseModel):
+    family: str = Field(description="model family of the winner")
+    folds: int
+    rmsle: float = Field(description="RMSE on log1p(stars), lower is better")
+    r2_log: float = Field(description="R² on log1p(stars)")
+    mdape: float = Field(description="median absolute percentage error on stars")
+    baseline_rmsle: float = Field(description="RMSLE of predicting the median, for scale")
+
+
+class ModelInfo(BaseModel):
+    model_version: str
+    features: list[str] = Field(description="the features the model reads")
+    ignored_features: list[str] = Field(
+        description="features the API accepts but this model does not read"
+    )
+    cross_validation: CrossValidation | None = Field(
+        default=None, description="from the artifact's manifest (null: not known here)"
+    )
+    created_at: datetime | None = None
+    report_url: str | None = Field(
+        default=None, description="predicted against actual stars on the CV folds (PNG)"
+    )
+    source: Literal["artifact", "worker"] = Field(
+        description="`artifact`: read from the model artifact this frontend was given "
+        "(STARCAST_MODEL_URI); `worker`: what a worker reported"
+    )
 
 
 class FieldProblem(BaseModel):

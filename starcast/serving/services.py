@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
+from starcast.github import RepositoryLookup
 from starcast.serving.batching import MicroBatcher
 from starcast.serving.dispatch import BatchDispatcher
-from starcast.serving.lookup import RepositoryLookup
 from starcast.serving.metrics import ServingMetrics
+from starcast.serving.model_info import ServedModel
 from starcast.serving.probe import ReadinessProbe
 from starcast.serving.settings import FrontendSettings
 from starcast.serving.showcase import ShowcaseRepository
@@ -27,6 +28,7 @@ class Services:
     templates: Jinja2Templates
     lookup: RepositoryLookup | None = None
     showcase: list[ShowcaseRepository] = field(default_factory=list)
+    model: ServedModel | None = None  # with STARCAST_MODEL_URI: the artifact's manifest, report
 
 
 def services_of(request: Request) -> Services:

@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+from urllib.parse import unquote, urlsplit
 
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from starcast.extraction.settings import GITHUB_GRAPHQL_URL
+from starcast.github import GITHUB_GRAPHQL_URL
+from starcast.placeholders import is_placeholder
 from starcast.sample import sample_dataset_uri
 
 DEFAULT_PORT: Final = 5100
 DEFAULT_QUEUE: Final = "starcast.predict"
 RPC_BACKEND: Final = "rpc://"
-# Values people paste from examples; a token like this is a mistake, not a credential.
-PLACEHOLDER_SECRETS: Final = frozenset(
-    {"", "changeme", "change-me", "token", "<token>", "your-token", "xxx", "placeholder"}
+NO_BROKER: Final = (
+    "STARCAST_BROKER_URL is not set: name the RabbitMQ the frontend and the workers share "
+    "(amqp://user:password@host:5672/vhost); only `starcast up`, which starts a private broker, "
+    "chooses one for you"
+)
+NO_DIGEST: Final = (
+    "STARCAST_MODEL_SHA256 is not set: a worker serves only the model whose sha256 it is given "
+    "(the ModelRelease's digest, or manifest.json's model_sha256 of a model you trust), so an "
+    "artifact cannot vouch for itself; `starcast up` sets it for the model it trained"
 )
 
 
@@ -32,11 +40,15 @@ def _default_ready_file() -> Path:
 class QueueSettings(BaseSettings):
     """What both sides of the queue must agree on."""
 
-    model_config = SettingsConfigDict(env_prefix="STARCAST_", extra="ignore")
+    # Errors never echo the input: it holds the broker's password and the GitHub token.
+    model_config = SettingsConfigDict(
+        env_prefix="STARCAST_", extra="ignore", hide_input_in_errors=True
+    )
 
     broker_url: str = Field(
-        default="amqp://guest:guest@127.0.0.1:5672//",
-        description="Celery broker URL (RabbitMQ: amqp://user:password@host:port/vhost).",
+        min_length=1,
+        description="Celery broker URL (RabbitMQ: amqp://user:password@host:port/vhost); "
+        "required: the broker's credentials come from the deployment, never from a default",
     )
     broker_transport: str | None = Field(
         default=None,
@@ -60,6 +72,23 @@ class QueueSettings(BaseSettings):
         "batch goes back to the queue (time_limit.py)",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _broker_named(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not str(data.get("broker_url") or "").strip():
+            raise ValueError(NO_BROKER)
+        return data
+
+    @field_validator("broker_url")
+    @classmethod
+    def _no_placeholder_password(cls, value: str) -> str:
+        password = urlsplit(value).password
+        if password is not None and is_placeholder(unquote(password)):
+            raise ValueError(
+                "the password in STARCAST_BROKER_URL is a placeholder; set the broker's real one"
+            )
+        return value
+
     @field_validator("result_backend")
     @classmethod
     def _rpc_only(cls, value: str) -> str:
@@ -76,11 +105,10 @@ class WorkerSettings(QueueSettings):
     """A Celery worker serving one model version."""
 
     model_uri: str = Field(description="model artifact URI (file:// or s3://)")
-    model_sha256: str | None = Field(
-        default=None,
+    model_sha256: str = Field(
         pattern=r"^[0-9a-f]{64}$",
-        description="expected sha256 of the model file (the ModelRelease's digest); "
-        "the worker refuses to become ready on a mismatch",
+        description="expected sha256 of the model file (the ModelRelease's digest); required, "
+        "and the worker refuses to become ready on a mismatch",
     )
     worker_ready_file: Path = Field(
         default_factory=_default_ready_file,
@@ -109,6 +137,20 @@ class WorkerSettings(QueueSettings):
     worker_hostname: str | None = Field(
         default=None, description="Celery node name (default: starcast-worker-<pid>@<host>)"
     )
+    worker_metrics_host: str = Field(default="0.0.0.0", description="address of /metrics")
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Prometheus /metrics port (series labelled with model_version); 0: none",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _digest_given(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "model_uri" in data and not data.get("model_sha256"):
+            raise ValueError(NO_DIGEST)
+        return data
 
 
 class FrontendSettings(QueueSettings):
@@ -116,6 +158,17 @@ class FrontendSettings(QueueSettings):
 
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535, description="port to listen on")
+    listen_fd: int | None = Field(
+        default=None,
+        ge=0,
+        description="serve on this inherited listening socket instead of binding host:port "
+        "(`starcast up` holds the socket, so a restarted frontend keeps it)",
+    )
+    model_uri: str | None = Field(
+        default=None,
+        description="artifact of the model the workers serve: its manifest and report.png "
+        "feed `/` and `/api/v1/model` (unset: only what the workers report with each result)",
+    )
     request_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="deadline of one prediction request"
     )
@@ -163,6 +216,6 @@ class FrontendSettings(QueueSettings):
     @field_validator("github_token")
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+        if value is not None and is_placeholder(value.get_secret_value()):
             raise ValueError("STARCAST_GITHUB_TOKEN is a placeholder; set a real token or unset it")
         return value

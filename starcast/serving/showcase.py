@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from starcast.dataset import read_dataset
-from starcast.serving.lookup import rows_from_records
+from starcast.serving.lookup import rows_from_frame
 from starcast.serving.wire import FeatureValue
 
 logger = logging.getLogger(__name__)
@@ -27,12 +27,7 @@ def load_showcase(dataset_uri: str, count: int) -> list[ShowcaseRepository]:
     records = dataset.records.sort_values("stars", ascending=False, kind="stable")
     picks = np.unique(np.linspace(0, len(records) - 1, num=min(count, len(records))).astype(int))
     chosen = records.iloc[picks]
-    rows = rows_from_records(
-        [
-            {str(key): value for key, value in record.items()}
-            for record in chosen.to_dict(orient="records")
-        ]
-    )
+    rows = rows_from_frame(chosen)
     logger.info("showcase: %d repositories from %s", len(rows), dataset_uri)
     return [
         ShowcaseRepository(full_name=str(name), stars=int(stars), features=row)

@@ -15,15 +15,20 @@ from celery import Celery, Task
 from starcast.serving.inference import Predictor
 from starcast.serving.time_limit import TimeLimitWatchdog
 from starcast.serving.wire import PREDICT_TASK, BatchResult, PredictBatch
+from starcast.serving.worker_metrics import WorkerMetrics
 
 logger = logging.getLogger(__name__)
 
 
-def register_tasks(app: Celery, predictor: Predictor, watchdog: TimeLimitWatchdog) -> Task:
+def register_tasks(
+    app: Celery, predictor: Predictor, watchdog: TimeLimitWatchdog, metrics: WorkerMetrics
+) -> Task:
     """Register `starcast.predict_batch` on `app`, bound to `predictor`; returns the task.
 
-    Every batch runs under `watchdog`, which ends the worker if the batch overruns its limit.
+    Every batch runs under `watchdog`, which ends the worker if the batch overruns its limit,
+    and is counted in `metrics` under the model's version.
     """
+    model_features = tuple(predictor.model.manifest.feature_names)
 
     @app.task(  # type: ignore[untyped-decorator]
         name=PREDICT_TASK,
@@ -34,10 +39,15 @@ def register_tasks(app: Celery, predictor: Predictor, watchdog: TimeLimitWatchdo
     def predict_batch(task: Task, payload: dict[str, Any]) -> dict[str, Any]:
         started = time.time()
         with watchdog.watching(str(task.request.id)):
-            batch = PredictBatch.model_validate(payload)
-            clock = time.perf_counter()
-            stars = predictor.predict_stars(batch)
-            predict_s = time.perf_counter() - clock
+            try:
+                batch = PredictBatch.model_validate(payload)
+                clock = time.perf_counter()
+                stars = predictor.predict_stars(batch)
+                predict_s = time.perf_counter() - clock
+            except Exception as error:
+                metrics.batch_failed(predictor.version, error)
+                raise
+        metrics.batch_done(predictor.version, batch.rows, predict_s)
         logger.debug(
             "batch %s: %d rows in %.1f ms",
             task.request.id,
@@ -47,6 +57,7 @@ def register_tasks(app: Celery, predictor: Predictor, watchdog: TimeLimitWatchdo
         )
         return BatchResult(
             model_version=predictor.version,
+            model_features=model_features,
             stars=[float(value) for value in stars],
             worker=str(task.request.hostname),
             queue_wait_s=max(0.0, started - batch.sent_at),

@@ -64,6 +64,9 @@ class BatchResult(BaseModel):
     """What a worker returns for a batch."""
 
     model_version: str
+    model_features: tuple[str, ...] = Field(
+        default=(), description="the features the model reads; the others it ignores"
+    )
     stars: list[float]
     worker: str = Field(description="Celery node name of the worker that answered")
     queue_wait_s: float = Field(description="from publication to the start of the prediction")

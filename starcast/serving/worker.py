@@ -33,6 +33,7 @@ from starcast.serving.settings import WorkerSettings
 from starcast.serving.tasks import register_tasks
 from starcast.serving.time_limit import TimeLimitWatchdog
 from starcast.serving.wire import PredictBatch
+from starcast.serving.worker_metrics import WorkerMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +99,14 @@ def load_verified_model(settings: WorkerSettings) -> Predictor:
 
 
 def build_worker_app(
-    settings: WorkerSettings, predictor: Predictor, watchdog: TimeLimitWatchdog
+    settings: WorkerSettings,
+    predictor: Predictor,
+    watchdog: TimeLimitWatchdog,
+    metrics: WorkerMetrics | None = None,
 ) -> Celery:
     app = create_celery_app(settings)
     app.conf.worker_prefetch_multiplier = settings.worker_prefetch_multiplier
-    register_tasks(app, predictor, watchdog)
+    register_tasks(app, predictor, watchdog, metrics or WorkerMetrics())
     readiness = ReadinessFile(settings.worker_ready_file)
     details: dict[str, str | int] = {
         "model_version": predictor.version,
@@ -147,7 +151,10 @@ def run_worker(settings: WorkerSettings, *, log_level: str = "INFO") -> int:
         os._exit(code)
 
     watchdog = TimeLimitWatchdog(settings.task_time_limit_s, exit_process=exit_unready)
-    app = build_worker_app(settings, predictor, watchdog)
+    metrics = WorkerMetrics()
+    app = build_worker_app(settings, predictor, watchdog, metrics)
+    if settings.worker_metrics_port:
+        metrics.serve(settings.worker_metrics_host, settings.worker_metrics_port)
     # Everything alive now (libraries, the model) lives as long as the process: keep it out of
     # the collector's full passes, which would pause batches.
     gc.freeze()
@@ -171,6 +178,7 @@ def run_worker(settings: WorkerSettings, *, log_level: str = "INFO") -> int:
         worker.start()
     finally:
         watchdog.stop()
+        metrics.stop()
         readiness.clear()
     exitcode: int = worker.exitcode or 0
     return exitcode

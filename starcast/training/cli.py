@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from starcast.budget import Budget
 from starcast.sample import sample_dataset_uri
-from starcast.training.budget import Budget
+from starcast.timestamps import TIMESTAMP_UNITS
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -24,6 +25,13 @@ def train(
     data: Annotated[
         str | None,
         typer.Option(help="Dataset URI (Parquet or CSV; file:// or s3://). Default: the sample."),
+    ] = None,
+    timestamp_unit: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Unit of numeric timestamps in the dataset ({', '.join(TIMESTAMP_UNITS)}; "
+            "epoch seconds: s). Without it, a number where a time should be is refused.",
+        ),
     ] = None,
     budget: Annotated[
         Budget, typer.Option(help="Size of the hyper-parameter search.")
@@ -56,8 +64,14 @@ def train(
     from starcast.training.ray_runtime import RayStartError
     from starcast.training.run import TrainingError, train_model
 
+    if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
+        raise typer.BadParameter(
+            f"{timestamp_unit!r} is not one of {', '.join(TIMESTAMP_UNITS)}",
+            param_hint="--timestamp-unit",
+        )
     config = TrainingConfig(
         data_uri=data or sample_dataset_uri(),
+        timestamp_unit=timestamp_unit,
         out_uri=out,
         families=family or None,
         budget=budget,

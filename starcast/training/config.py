@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from starcast.budget import Budget as Budget
 from starcast.sample import sample_dataset_uri
-from starcast.training.budget import Budget as Budget
+from starcast.timestamps import TimestampUnit
 
 
 class TrainingConfig(BaseModel):
     data_uri: str = Field(default_factory=sample_dataset_uri, description="dataset URI")
     out_uri: str = Field(description="artifact directory URI; must not hold a committed artifact")
+    timestamp_unit: TimestampUnit | None = Field(
+        default=None,
+        description="unit of numeric timestamps in the dataset (epoch seconds: s); "
+        "unset, a number where a time should be is refused",
+    )
     families: list[str] | None = Field(
         default=None, description="model families to search; all of them when unset"
     )

@@ -31,7 +31,7 @@ def train_model(config: TrainingConfig, progress: SearchProgress | None = None) 
             f"an artifact is already committed at {config.out_uri}; choose another --out "
             "or pass --overwrite"
         )
-    dataset = read_dataset(config.data_uri)
+    dataset = read_dataset(config.data_uri, timestamp_unit=config.timestamp_unit)
     names = [
         name
         for name in feature_names(include_leaky=config.include_popularity)

@@ -9,34 +9,70 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from starcast.up.stack import Stack
 
 logger = logging.getLogger(__name__)
 
+# Settings fields and the option that sets each, for one-line errors.
+OPTION_OF = {
+    "model_uri": "--model",
+    "workers": "--workers",
+    "host": "--host",
+    "port": "--port",
+    "state_dir": "--state-dir",
+}
+
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM takes the same way out as Ctrl-C: every `finally` below stops what it started.
+    # SIGINT and SIGTERM take the way out of Ctrl-C: every `finally` below stops what it started.
     raise KeyboardInterrupt
 
 
+def handle_stop_signals() -> None:
+    """Ctrl-C and SIGTERM stop the stack, even when `up` was started with them ignored (a shell
+    runs a background job with SIGINT ignored, and `signal` leaves an ignored SIGINT alone)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+
+
+def settings_error(error: ValidationError) -> str:
+    """One line per bad setting, naming its option and variable, without pydantic's URL."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        name = str(problem["loc"][0]) if problem["loc"] else "settings"
+        option = OPTION_OF.get(name)
+        where = f"{option} / STARCAST_{name.upper()}" if option else f"STARCAST_{name.upper()}"
+        lines.append(f"error: {where}: {problem['msg']} (got {problem.get('input')!r})")
+    return "\n".join(lines)
+
+
 def up(
+    # Help texts are rich markup: `escape` keeps "[env ...]" from being read as a style tag.
     model: str = typer.Option(
         None,
         "--model",
-        help="Model artifact URI to serve [env STARCAST_MODEL_URI]. "
-        "Default: <state dir>/models/sample, trained on the bundled sample if absent.",
+        help=escape(
+            "Model artifact URI to serve [env STARCAST_MODEL_URI]. "
+            "Default: <state dir>/models/sample, trained on the bundled sample if absent."
+        ),
     ),
     workers: int = typer.Option(
-        None, help="Worker processes [env STARCAST_WORKERS; default cores-1]."
+        None, help=escape("Worker processes [env STARCAST_WORKERS; default cores-1].")
     ),
-    host: str = typer.Option(None, help="Frontend address [env STARCAST_HOST, default 127.0.0.1]."),
-    port: int = typer.Option(None, help="Frontend port [env STARCAST_PORT, default 5100]."),
+    host: str = typer.Option(
+        None, help=escape("Frontend address [env STARCAST_HOST, default 127.0.0.1].")
+    ),
+    port: int = typer.Option(None, help=escape("Frontend port [env STARCAST_PORT, default 5100].")),
     state_dir: str = typer.Option(
         None,
-        help="Models, logs and run files [env STARCAST_STATE_DIR, default "
-        "$XDG_DATA_HOME/starcast].",
+        help=escape(
+            "Models, logs and run files [env STARCAST_STATE_DIR, default $XDG_DATA_HOME/starcast]."
+        ),
     ),
 ) -> None:
     """Run the whole pipeline on this machine: broker, model, workers and frontend. Ctrl-C stops."""
@@ -44,12 +80,15 @@ def up(
 
     from starcast.artifact import ArtifactError
     from starcast.dataset import DatasetError
+    from starcast.training.ray_runtime import RayStartError
     from starcast.up.broker import BrokerUnreachableError, provide_broker
+    from starcast.up.listener import PortTakenError, bind_listener
     from starcast.up.model import ensure_model
     from starcast.up.processes import WaitError
     from starcast.up.rabbitmq import RabbitMQError
     from starcast.up.settings import UpSettings
     from starcast.up.stack import Stack
+    from starcast.up.supervisor import CrashLoopError
 
     overrides: dict[str, Any] = {
         name: value
@@ -65,22 +104,26 @@ def up(
     try:
         settings = UpSettings(**overrides)
     except ValidationError as error:
-        typer.echo(f"error: invalid settings:\n{error}", err=True)
+        typer.echo(settings_error(error), err=True)
         raise typer.Exit(code=2) from error
-    signal.signal(signal.SIGTERM, _interrupt)
-    logs_dir = settings.state_dir / "logs"
-    crashed = None
     try:
-        with provide_broker(settings.broker_url, logs_dir) as broker:
+        listener = bind_listener(settings.host, settings.port)  # before anything starts
+    except PortTakenError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    handle_stop_signals()  # before anything starts: a Ctrl-C then stops what did
+    logs_dir = settings.state_dir / "logs"
+    try:
+        with listener, provide_broker(settings.broker_url, logs_dir) as broker:
             typer.echo(f"broker: {broker.description}")
             model_uri = settings.resolved_model_uri
             manifest = ensure_model(model_uri)
             typer.echo(f"model: {manifest.model_version} from {model_uri}")
-            stack = Stack(settings, broker, model_uri, manifest)
+            stack = Stack(settings, broker, model_uri, manifest, listener)
             try:
                 stack.start()
                 _announce(stack)
-                crashed = stack.watch()
+                stack.supervise()
             finally:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(signum, signal.SIG_IGN)  # let the shutdown finish
@@ -95,16 +138,11 @@ def up(
         BrokerUnreachableError,
         ArtifactError,
         DatasetError,
+        RayStartError,
+        CrashLoopError,
     ) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from error
-    if crashed is not None:
-        typer.echo(
-            f"error: {crashed.name} exited with code {crashed.returncode}; "
-            f"log {crashed.log_path}:\n{crashed.log_tail()}",
-            err=True,
-        )
-        raise typer.Exit(code=1)
 
 
 def _announce(stack: Stack) -> None:

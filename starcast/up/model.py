@@ -4,31 +4,44 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Final
 
 from starcast import artifact
 from starcast.artifact import ModelManifest
 
 logger = logging.getLogger(__name__)
 
+# matplotlib (the report's plot) announces that it builds its font cache, once per machine and
+# version: nothing a demo user acts on.
+QUIET_LOGGERS: Final = ("matplotlib",)
+
 
 def ensure_model(uri: str) -> ModelManifest:
-    """The manifest of the artifact at `uri`; trains one (quick budget) if there is none."""
+    """The manifest of the artifact at `uri`; trains one (quick budget) if there is none, and
+    prints the score table `starcast train` prints."""
     if artifact.exists(uri):
         return artifact.read_manifest(uri)
     logger.info("no model at %s: training one on the bundled sample (quick budget)", uri)
     # Imported here: Ray takes seconds to import, and most runs find their model.
     import ray
+    from rich.console import Console
 
+    from starcast.training.cli import summary_table
     from starcast.training.config import Budget, TrainingConfig
     from starcast.training.progress import LogProgress, TerminalProgress
     from starcast.training.run import train_model
 
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     config = TrainingConfig(out_uri=uri, budget=Budget.QUICK)
     try:
         if sys.stderr.isatty():
             with TerminalProgress() as progress:
-                return train_model(config, progress)
-        return train_model(config, LogProgress())
+                manifest = train_model(config, progress)
+        else:
+            manifest = train_model(config, LogProgress())
     finally:
         if ray.is_initialized():
             ray.shutdown()  # the local Ray instance is not needed to serve
+    Console().print(summary_table(manifest))
+    return manifest

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Final
 
@@ -43,7 +44,9 @@ def starcast_command(*arguments: str) -> list[str]:
 class ManagedProcess:
     """One child in its own session (a Ctrl-C reaches only `up`, which then stops it in order).
 
-    It may be started again once it has exited (a broker restart); each run appends to the log.
+    It may be started again once it has exited (a crash, a broker restart). Each run appends to
+    the log after a marker line, and `log_tail` shows the current run only: an old run's lines
+    never pass for this one's.
     """
 
     def __init__(
@@ -54,14 +57,18 @@ class ManagedProcess:
         log_path: Path,
         *,
         cwd: Path | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.environment = dict(environment)
         self.log_path = log_path
         self.cwd = cwd
+        self.pass_fds = tuple(pass_fds)  # inherited open files, such as a listening socket
+        self.starts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._run_offset = 0  # where this run's lines start in the log
 
     @property
     def pid(self) -> int:
@@ -82,6 +89,11 @@ class ManagedProcess:
         self._close_log()  # left open if the previous run exited by itself
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
+        self.starts += 1
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        self._log.write(f"--- {self.name}: run {self.starts} started {started}\n".encode())
+        self._log.flush()
+        self._run_offset = self._log.tell()
         self._process = subprocess.Popen(
             self.argv,
             env=self.environment,
@@ -91,6 +103,7 @@ class ManagedProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=parent_death_signal,
+            pass_fds=self.pass_fds,
         )
         logger.info("started %s (pid %d), log %s", self.name, self._process.pid, self.log_path)
 
@@ -135,8 +148,11 @@ class ManagedProcess:
         self._process.wait()
 
     def log_tail(self, lines: int = 30) -> str:
+        """The last `lines` lines this run wrote (only this run's, whatever the log held)."""
         try:
-            text = self.log_path.read_text(errors="replace")
+            with self.log_path.open("rb") as log:
+                log.seek(self._run_offset)
+                text = log.read().decode(errors="replace")
         except FileNotFoundError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])

@@ -1,8 +1,9 @@
-"""The serving stack of `starcast up`: N workers and a frontend, started and stopped in order.
+"""The serving stack of `starcast up`: N workers and a frontend, started, supervised, stopped.
 
 Start: workers first (each becomes ready once its model is verified), then the frontend, which
-is ready once it reaches the broker and a worker answers. Stop: the frontend first (in-flight
-requests finish while the workers are still there), then the workers (their batches finish).
+is ready once it reaches the broker and a worker answers. While it runs, a process that dies is
+restarted (supervisor.py). Stop: the frontend first (in-flight requests finish while the
+workers are still there), then the workers (their batches finish).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from typing import Final
 
@@ -21,12 +22,20 @@ from starcast.artifact import ModelManifest
 from starcast.up.broker import Broker
 from starcast.up.processes import ManagedProcess, starcast_command, wait_until
 from starcast.up.settings import UpSettings
+from starcast.up.supervisor import DEFAULT_POLICY, RestartPolicy, Supervisor
 
 logger = logging.getLogger(__name__)
 
 POLL_S: Final = 0.25
 FRONTEND_STOP_S: Final = 20.0
 WORKER_STOP_S: Final = 40.0
+# Noise in a one-machine run, turned off on purpose:
+QUIET_ENVIRONMENT: Final = {
+    # Celery warns that a worker runs as root. `up` runs the workers as whoever ran `up` (root in
+    # a container or CI), and they accept JSON only, never pickle: nothing a warning can fix.
+    # Matched by the message's start, so no module is imported at interpreter start-up.
+    "PYTHONWARNINGS": "ignore:You're running the worker with superuser privileges",
+}
 
 
 @dataclass(frozen=True)
@@ -52,13 +61,20 @@ class StackUrls:
 
 class Stack:
     def __init__(
-        self, settings: UpSettings, broker: Broker, model_uri: str, manifest: ModelManifest
+        self,
+        settings: UpSettings,
+        broker: Broker,
+        model_uri: str,
+        manifest: ModelManifest,
+        listener: socket.socket,
+        policy: RestartPolicy = DEFAULT_POLICY,
     ) -> None:
         self.settings = settings
         self.urls = StackUrls.at(settings.host, settings.port)
         self.logs_dir = settings.state_dir / "logs"
+        self.supervisor = Supervisor(policy)
         run_dir = settings.state_dir / "run"
-        common = {**os.environ, **broker.environment()}
+        common = {**os.environ, **broker.environment(), **QUIET_ENVIRONMENT}
         host = socket.gethostname()
         self.ready_files = [run_dir / f"worker-{index}.ready" for index in range(settings.workers)]
         self.workers = [
@@ -83,6 +99,8 @@ class Stack:
                 **common,
                 "STARCAST_HOST": settings.host,
                 "STARCAST_PORT": str(settings.port),
+                "STARCAST_LISTEN_FD": str(listener.fileno()),
+                "STARCAST_MODEL_URI": model_uri,
                 # Two batches per worker process: one running, one queued behind it, so the
                 # worker never waits for a round trip; the rest of the load batches up in the
                 # frontend meanwhile.
@@ -91,6 +109,7 @@ class Stack:
                 ),
             },
             self.logs_dir / "frontend.log",
+            pass_fds=[listener.fileno()],
         )
 
     @property
@@ -107,14 +126,17 @@ class Stack:
         )
         self.frontend.start()
         self._wait(self._frontend_ready, "the frontend", self.processes)
+        for worker, ready_file in zip(self.workers, self.ready_files, strict=True):
+            self.supervisor.watch(
+                worker,
+                before_restart=partial(ready_file.unlink, missing_ok=True),
+                ready=ready_file.exists,
+            )
+        self.supervisor.watch(self.frontend, ready=self._frontend_ready)
 
-    def watch(self) -> ManagedProcess:
-        """Block until a process of the stack exits on its own; returns it."""
-        while True:
-            for process in self.processes:
-                if not process.alive:
-                    return process
-            time.sleep(POLL_S)
+    def supervise(self) -> None:
+        """Keep every process running until Ctrl-C; CrashLoopError if one keeps dying."""
+        self.supervisor.run()
 
     def stop(self) -> None:
         self.frontend.stop(FRONTEND_STOP_S)

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -197,3 +198,22 @@ def local_container(
     assert command, f"container {name} relies on the image's entrypoint; the chart sets none"
     argv = [str(bin_dir / command[0]) if "/" not in command[0] else command[0], *command[1:]]
     return LocalContainer([_expand(a, env) for a in argv], env, mounts, container)
+
+
+def _established(plane: KubePlane, crd: str) -> bool:
+    jsonpath = '{.status.conditions[?(@.type=="Established")].status}'
+    result = plane.kubectl("get", "crd", crd, f"-o=jsonpath={jsonpath}", check=False)
+    return result.stdout.strip() == "True"
+
+
+def install_operator_crds(plane: KubePlane, kuberay: Path) -> None:
+    """The operator chart's CRDs and KubeRay's RayJob CRD (``kuberay``: the KubeRay addon's
+    dir), so that the API server (and kubectl auth can-i) knows every kind the operator uses."""
+    from tests.support.kube import wait_until
+
+    files = [*sorted((OPERATOR_CHART / "crds").glob("*.yaml")),
+             kuberay / "config/crd/bases/ray.io_rayjobs.yaml"]  # fmt: skip
+    # Server-side: the RayJob CRD is too large for client-side apply's annotation.
+    plane.kubectl("apply", "--server-side", *[arg for f in files for arg in ("-f", str(f))])
+    for crd in ("trainingruns.starcast.io", "modelreleases.starcast.io", "rayjobs.ray.io"):
+        wait_until(partial(_established, plane, crd), f"CRD {crd} established")

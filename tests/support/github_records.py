@@ -5,23 +5,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import SecretStr
 
 from starcast.extraction import queries
 from starcast.extraction.clock import SystemClock, utc
 from starcast.extraction.graphql import GitHubClient
-from starcast.extraction.records import records_from_nodes
+from starcast.extraction.records import StoredRecord, records_from_nodes
 from starcast.extraction.run import YEAR
 from starcast.extraction.settings import GitHubSettings
 from starcast.extraction.tokens import TokenPool
 
 
-def extracted_records(api_url: str, secret: str, node_ids: Sequence[str]) -> list[dict[str, Any]]:
+def extracted_records(api_url: str, secret: str, node_ids: Sequence[str]) -> list[StoredRecord]:
     """Records of `node_ids` as the extractor fetches and stores them (its by-id path), in order."""
 
-    async def fetch() -> list[dict[str, Any]]:
+    async def fetch() -> list[StoredRecord]:
         settings = GitHubSettings(api_url=api_url, token=SecretStr(secret))
         clock = SystemClock()
         pool = TokenPool(settings.load_tokens(), clock)

@@ -9,7 +9,7 @@ So that the real HPA controller (in the plane's kube-controller-manager) scales 
   kwok and its three nodes stay as they are; workloads that need metrics select this node.
 - metrics-server, built from its module (hack/kube/addons/metrics-server), with the RBAC of its
   release manifests and a ServiceAccount token, scraping that node over plain HTTP (kwok's
-  server has no TLS) at the node's InternalDNS address, localhost.
+  server has no TLS) at the node's InternalIP, 127.0.0.1 (only this node: --node-selector).
 - its APIService ``v1beta1.metrics.k8s.io`` with an ExternalName Service to localhost, as kwokctl
   registers it; the plane's API server has the aggregation flags for it. The APIService goes
   away before metrics-server stops, so an unavailable API never breaks discovery for others.
@@ -29,16 +29,15 @@ from typing import Final
 import pytest
 import yaml
 
-from starcast.up.processes import ManagedProcess, free_port, wait_until
+from starcast.up.processes import ManagedProcess, WaitError, free_port, wait_until
+from tests.support.addons import build_addon
 from tests.support.kube import REPO_ROOT, KubePlane
 
-ADDONS_SCRIPT: Final = REPO_ROOT / "hack" / "kube-addons.sh"
 KWOK_MODULE_DIR: Final = REPO_ROOT / "hack" / "kube" / "kwok"
 METRICS_NODE_ANNOTATION: Final = "kwok.x-k8s.io/node=metrics"
 USAGE_CPU_ANNOTATION: Final = "kwok.x-k8s.io/usage-cpu"
 RESOLUTION_S: Final = 10  # metrics-server's smallest --metric-resolution
 START_TIMEOUT_S: Final = 120.0
-BUILD_TIMEOUT_S: Final = 60 * 60
 FIXTURE: Final = "resource_metrics"
 BUILD_RESULT: Final = pytest.StashKey[Path | str]()
 
@@ -50,20 +49,8 @@ class MetricsStack:
 
 
 def build_metrics_server() -> Path | str:
-    """metrics-server's addon dir, built once per machine by hack/kube-addons.sh; or why not."""
-    try:
-        result = subprocess.run(
-            ["bash", str(ADDONS_SCRIPT), "build", "metrics-server"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=BUILD_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        return f"hack/kube-addons.sh build metrics-server did not finish in {BUILD_TIMEOUT_S}s"
-    if result.returncode != 0:
-        return f"hack/kube-addons.sh build metrics-server failed:\n{result.stderr}"
-    return Path(result.stdout.strip().splitlines()[-1])
+    """metrics-server's addon dir, built once per machine; or why it could not be built."""
+    return build_addon("metrics-server")
 
 
 def build_at_collection_finish(session: pytest.Session) -> None:
@@ -125,9 +112,11 @@ def _node(name: str) -> dict[str, object]:
             },
         },
         "status": {
+            # Where metrics-server finds this node's kubelet endpoint: kwok's server on loopback.
+            # Both types, or kwok's node-initialize stage rewrites the list without ours.
             "addresses": [
-                {"type": "InternalIP", "address": "10.89.1.10"},
-                {"type": "InternalDNS", "address": "localhost"},
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": name},
             ],
             "allocatable": {"cpu": "16", "memory": "64Gi", "pods": "110"},
             "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"},
@@ -216,8 +205,9 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
                 "--bind-address=127.0.0.1", f"--secure-port={server_port}",
                 f"--cert-dir={workdir / 'metrics-server-certs'}",
                 f"--kubelet-port={kwok_port}", "--deprecated-kubelet-completely-insecure",
-                "--kubelet-preferred-address-types=InternalDNS",
+                "--kubelet-preferred-address-types=InternalIP",
                 "--node-selector=type=kwok-metrics", f"--metric-resolution={RESOLUTION_S}s",
+                "--kubelet-request-timeout=5s",  # must be below the resolution
             ],
             env,
             workdir / "metrics-server.log",
@@ -236,12 +226,25 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
         plane.kubectl("apply", "-f", "-", input=json.dumps(service))
         plane.kubectl("apply", "-f", "-", input=json.dumps(apiservice))
 
+        # Available, and serving: the node itself has metrics only once pods on it use CPU
+        # (metrics-server drops a node whose cumulative CPU is still 0).
         def node_metrics() -> bool:
-            path = f"/apis/metrics.k8s.io/v1beta1/nodes/{node}"
+            path = "/apis/metrics.k8s.io/v1beta1/pods"
             return plane.kubectl("get", "--raw", path, check=False).returncode == 0
 
-        wait_until(node_metrics, f"metrics.k8s.io serving {node}", processes,
-                   timeout_s=START_TIMEOUT_S)  # fmt: skip
+        try:
+            wait_until(node_metrics, "metrics.k8s.io served through the APIService", processes,
+                       timeout_s=START_TIMEOUT_S)  # fmt: skip
+        except WaitError as error:
+            conditions = plane.kubectl(
+                "get", "apiservice", "v1beta1.metrics.k8s.io",
+                "-o=jsonpath={.status.conditions}", check=False,
+            ).stdout  # fmt: skip
+            raw = plane.kubectl("get", "--raw", f"/apis/metrics.k8s.io/v1beta1/nodes/{node}",
+                                check=False).stderr  # fmt: skip
+            raise WaitError(
+                f"{error}\nAPIService: {conditions}\nGET node metrics: {raw}"
+            ) from error
         yield MetricsStack(node, tuple(processes))
     finally:
         plane.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io", "--ignore-not-found")

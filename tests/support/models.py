@@ -110,11 +110,11 @@ def build_model_artifact(
 def build_slow_model_artifact(directory: Path, replicas: int = 15) -> ModelArtifact:
     """A model whose predict takes about a second per thousand rows, on purpose.
 
-    A ball tree with a single leaf makes k-neighbours compare every query with every training
+    A KD tree with a single leaf makes k-neighbours compare every query with every training
     row, in compiled code and constant memory: tests can catch a worker mid-batch reliably.
     """
     features, _, _ = sample_training_data(replicas)
-    regressor = KNeighborsRegressor(n_neighbors=5, algorithm="ball_tree", leaf_size=len(features))
+    regressor = KNeighborsRegressor(n_neighbors=5, algorithm="kd_tree", leaf_size=len(features))
     return build_model_artifact(
         directory, regressor=regressor, family="k_neighbors", replicas=replicas
     )

@@ -65,6 +65,7 @@ class Fault:
     path_suffix: str
     status: int
     times: int
+    after_applying: bool  # the call takes effect, then the answer is lost in a 5xx
 
 
 @dataclass
@@ -86,9 +87,18 @@ class FakeOpenStack:
 
     # -- shaping the cloud --------------------------------------------------------------------
 
-    def fail_next(self, method: str, path_suffix: str, status: int, times: int = 1) -> None:
-        """Answer the next ``times`` ``method`` calls whose path ends with ``path_suffix``."""
-        self._faults.append(Fault(method, path_suffix, status, times))
+    def fail_next(
+        self,
+        method: str,
+        path_suffix: str,
+        status: int,
+        times: int = 1,
+        *,
+        after_applying: bool = False,
+    ) -> None:
+        """Answer the next ``times`` ``method`` calls whose path ends with ``path_suffix``
+        with ``status``; with ``after_applying``, only once the call has taken effect."""
+        self._faults.append(Fault(method, path_suffix, status, times, after_applying))
 
     def kill_client_after(self, mutations: int) -> None:
         """SIGKILL the client (see :meth:`set_client_pid`) once its Nth change is applied."""
@@ -151,15 +161,26 @@ class FakeOpenStack:
         headers: dict[str, str],
         body: Any,
     ) -> tuple[int, dict[str, str], Any]:
-        for fault in self._faults:
-            if fault.times > 0 and fault.method == method and path.endswith(fault.path_suffix):
-                fault.times -= 1
-                return fault.status, {}, _error_body(service, fault.status, "injected fault")
+        fault = next(
+            (
+                f
+                for f in self._faults
+                if f.times > 0 and f.method == method and path.endswith(f.path_suffix)
+            ),
+            None,
+        )
+        injected: tuple[int, dict[str, str], Any] | None = None
+        if fault is not None:
+            fault.times -= 1
+            injected = (fault.status, {}, _error_body(service, fault.status, "injected fault"))
+            if not fault.after_applying:
+                return injected
         authorised = headers.get("x-auth-token") in self.state.tokens
         try:
-            return route(self.state, self.url, method, service, path, query, body, authorised)
+            answer = route(self.state, self.url, method, service, path, query, body, authorised)
         except ApiError as error:
             return error.status, {}, _error_body(service, error.status, error.message, error.kind)
+        return injected or answer
 
     def _maybe_kill(self) -> None:
         kill = self._kill

@@ -42,7 +42,7 @@ def network_route(
         raise ApiError(404, f"no network path {path}", "HTTPNotFound")
     table = state.table(collection)
     if method == "GET" and len(parts) == 1:
-        items = [item for item in table.values() if _matches(item, query)]
+        items = [_shown(state, collection, i) for i in table.values() if _matches(i, query)]
         return 200, {}, {collection.replace("-", "_"): items}
     if method == "POST" and len(parts) == 1:
         spec = dict(body[SINGULAR[collection]])
@@ -54,7 +54,7 @@ def network_route(
     if collection == "routers" and len(parts) == 3:
         return 200, {}, _router_interface(state, item, parts[2], body)
     if method == "GET":
-        return 200, {}, {SINGULAR[collection]: item}
+        return 200, {}, {SINGULAR[collection]: _shown(state, collection, item)}
     if method == "PUT":
         item.update(body[SINGULAR[collection]])
         item["updated_at"] = now()
@@ -68,6 +68,17 @@ def network_route(
                     del state.table("security-group-rules")[rule["id"]]
         return 204, {}, None
     raise ApiError(405, f"{method} not allowed on {path}")
+
+
+def _shown(state: CloudState, collection: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A security group is shown with its rules, as Neutron does."""
+    if collection != "security-groups":
+        return item
+    rules = state.table("security-group-rules").values()
+    return {
+        **item,
+        "security_group_rules": [r for r in rules if r["security_group_id"] == item["id"]],
+    }
 
 
 def _matches(item: dict[str, Any], query: dict[str, list[str]]) -> bool:
@@ -132,8 +143,16 @@ def _egress(group_id: str, ethertype: str) -> dict[str, Any]:
 
 
 def _reject_duplicate_rule(state: CloudState, spec: dict[str, Any]) -> None:
-    keys = ("security_group_id", "direction", "ethertype", "protocol", "port_range_min")
-    keys += ("port_range_max", "remote_ip_prefix", "remote_group_id")
+    keys = (
+        "security_group_id",
+        "direction",
+        "ethertype",
+        "protocol",
+        "port_range_min",
+        "port_range_max",
+        "remote_ip_prefix",
+        "remote_group_id",
+    )
     for rule in state.table("security-group-rules").values():
         if all(rule.get(k) == spec.get(k) for k in keys):
             raise ApiError(
@@ -224,12 +243,6 @@ def _check_unused(state: CloudState, collection: str, item: dict[str, Any]) -> N
         "security-groups": any(item["id"] in p.get("security_groups", []) for p in ports),
         "ports": item.get("device_owner", "").startswith("network:router_interface"),
     }.get(collection, False)
-    if collection == "ports" and any(
-        f["port_id"] == item["id"] for f in state.table("floatingips").values()
-    ):
-        for fip in state.table("floatingips").values():  # Neutron disassociates, as here
-            if fip["port_id"] == item["id"]:
-                fip.update(port_id=None, fixed_ip_address=None, status="DOWN")
     if in_use:
         kind = SINGULAR[collection].replace("_", " ")
         raise ApiError(
@@ -237,6 +250,10 @@ def _check_unused(state: CloudState, collection: str, item: dict[str, Any]) -> N
             f"Unable to complete operation on {kind} {item['id']}: it is in use.",
             f"{SINGULAR[collection].title().replace('_', '')}InUse",
         )
+    if collection == "ports":  # a deleted port's floating IP is disassociated, not deleted
+        for fip in state.table("floatingips").values():
+            if fip["port_id"] == item["id"]:
+                fip.update(port_id=None, fixed_ip_address=None, status="DOWN")
     if collection == "subnets":
         network = state.table("networks").get(item["network_id"])
         if network:

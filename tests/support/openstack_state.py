@@ -67,8 +67,8 @@ class CloudState:
         }
 
     def add_image(self, name: str) -> dict[str, Any]:
-        image = {"id": new_id(), "name": name, "status": "active", "visibility": "public"}
-        image.update({"disk_format": "qcow2", "container_format": "bare", "tags": []})
+        image: dict[str, Any] = {"id": new_id(), "name": name, "status": "active"}
+        image.update(visibility="public", disk_format="qcow2", container_format="bare", tags=[])
         self.images[image["id"]] = image
         return image
 

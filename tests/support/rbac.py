@@ -6,19 +6,20 @@ from typing import Final
 
 from tests.support.kube import KubePlane
 
+# (A subresource goes in --subresource: `kubectl auth can-i VERB KIND/X` asks about the object X.)
 # What no starcast account may ever do, whatever it needs otherwise ({ns}: its own namespace).
 NEVER: Final = (
     ("list", "secrets", "--all-namespaces"),
     ("get", "secrets", "-n", "kube-system"),
-    ("create", "pods/exec", "-n", "{ns}"),
-    ("create", "pods/attach", "-n", "{ns}"),
+    ("create", "pods", "--subresource=exec", "-n", "{ns}"),
+    ("create", "pods", "--subresource=attach", "-n", "{ns}"),
     ("create", "rolebindings", "-n", "{ns}"),
     ("create", "clusterrolebindings"),
     ("escalate", "roles", "-n", "{ns}"),
     ("bind", "clusterroles"),
     ("patch", "clusterroles"),
     ("delete", "namespaces"),
-    ("create", "serviceaccounts/token", "-n", "{ns}"),
+    ("create", "serviceaccounts", "--subresource=token", "-n", "{ns}"),
     ("impersonate", "users"),
 )
 

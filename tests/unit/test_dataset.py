@@ -3,6 +3,7 @@
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from starcast.dataset import DatasetError, read_dataset
@@ -134,7 +135,7 @@ def test_unknown_columns_are_reported_not_used(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"full_name,stars\nocto/widget,3\n", "columns ['created_at'] are missing"),
+        (b"full_name,stars\nocto/widget,3\n", "columns ['created_at', 'snapshot_at'] are missing"),
         (b"PAR1 truncated", "is not valid Parquet or CSV"),
     ],
 )
@@ -157,3 +158,23 @@ def test_a_dataset_with_no_usable_record_is_an_error(tmp_path: Path) -> None:
 def test_a_missing_dataset_is_named(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="does not exist"):
         read_dataset((tmp_path / "nope.parquet").as_uri())
+
+
+def test_a_record_table_without_snapshot_at_fails_up_front(tmp_path: Path) -> None:
+    path = tmp_path / "records.parquet"
+    frame = records_frame(*(record(full_name=f"octo/r{i}") for i in range(200)))
+    frame.drop(columns=["snapshot_at"]).to_parquet(path)
+    with pytest.raises(DatasetError, match=re.escape("columns ['snapshot_at'] are missing")):
+        read_dataset(path.as_uri())
+
+
+@pytest.mark.parametrize("column", ["name", "star_count", "created_at", "updated_at"])
+def test_a_2022_file_without_a_required_column_fails_up_front(tmp_path: Path, column: str) -> None:
+    uri = _write_repos_2022(tmp_path / "repos.csv", [_repos_2022_row(0, "octo/widget")])
+    frame = pd.read_csv(tmp_path / "repos.csv").drop(columns=[column])
+    frame.to_csv(tmp_path / "repos.csv", index=False)
+    expected = f"columns ['{column}'] are missing"
+    if column in {"name", "star_count"}:  # no longer recognised as the 2022 format
+        expected = "is read as a starcast record table"
+    with pytest.raises(DatasetError, match=re.escape(expected)):
+        read_dataset(uri)

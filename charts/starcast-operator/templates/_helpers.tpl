@@ -71,29 +71,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The rules the operator needs in each namespace it watches (a Role there, or the ClusterRole
-when cluster-wide). Nothing is deleted by the operator: its children go by owner references.
+when cluster-wide). The only delete is of the canary Deployment a ModelRelease owns.
 */}}
 {{- define "starcast-operator.namespacedRules" -}}
+# TrainingRun (starcast/operator/rbac.py's NAMESPACED_RULES; a test keeps the two in step).
 - apiGroups: [starcast.io]
   resources: [trainingruns, modelreleases]
-  verbs: [get, list, watch, patch, update]
+  verbs: [get, list, watch, patch]
 - apiGroups: [starcast.io]
   resources: [trainingruns/status, modelreleases/status]
   verbs: [get, patch, update]
-# One RayJob per TrainingRun; KubeRay runs it.
+# blockOwnerDeletion on the children's owner references (OwnerReferencesPermissionEnforcement).
+- apiGroups: [starcast.io]
+  resources: [trainingruns/finalizers, modelreleases/finalizers]
+  verbs: [update]
+# One RayJob per TrainingRun; KubeRay runs it, the garbage collector deletes it.
 - apiGroups: [ray.io]
   resources: [rayjobs]
-  verbs: [get, list, watch, create, patch]
-# ModelRelease: the serving chart's worker Deployment (model fields) and its canary.
-- apiGroups: [apps]
-  resources: [deployments]
-  verbs: [get, list, watch, create, patch]
-- apiGroups: [apps]
-  resources: [replicasets]
-  verbs: [get, list, watch]
-- apiGroups: [""]
-  resources: [pods]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, create]
 # The storage Secret a TrainingRun names: read by name, never listed.
 - apiGroups: [""]
   resources: [secrets]
@@ -101,6 +96,21 @@ when cluster-wide). Nothing is deleted by the operator: its children go by owner
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+# ModelRelease: the serving chart's worker Deployment (model fields only, by server-side apply)
+# and the canary Deployment it owns; rollout progress from ReplicaSets and pods.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [apps]
+  resources: [replicasets]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
+# A TrainingRun's autoRelease creates its ModelRelease.
+- apiGroups: [starcast.io]
+  resources: [modelreleases]
+  verbs: [create]
 {{- if and .Values.peering.enabled (not .Values.watch.clusterWide) }}
 - apiGroups: [kopf.dev]
   resources: [kopfpeerings]

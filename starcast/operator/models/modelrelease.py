@@ -1,7 +1,6 @@
 """`ModelRelease` (starcast.io/v1alpha1): roll a model out to the serving workers.
 
-This module holds the schema only: the operator's ModelRelease behaviour is a later issue, which
-completes the status. What is here is what the CRD must accept from day one.
+The schema only: the behaviour is in `starcast.operator.release`.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from starcast.operator.models.common import (
 )
 
 INT_OR_PERCENT_PATTERN: Final = r"^([0-9]+|[0-9]{1,2}%|100%)$"
+LABEL_VALUE_PATTERN: Final = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 
 
 class ModelSource(
@@ -51,6 +51,14 @@ class ModelSource(
         min_length=1,
         max_length=253,
         description="Name of a TrainingRun in this namespace whose status gives uri and sha256.",
+    )
+    version: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        pattern=LABEL_VALUE_PATTERN,
+        description="The version the workers' pods are labelled with; default: the TrainingRun's "
+        "model version, or the first 12 characters of sha256.",
     )
 
 
@@ -171,10 +179,9 @@ class RollbackPolicy(WireModel):
     automatic: bool = Field(default=True, description="Restore the previous model on failure.")
 
 
-class ModelReleaseSpec(WireModel):
-    """Which model goes where, and how."""
+class RolloutPolicy(WireModel):
+    """Where a model goes and how: what a ModelRelease and a TrainingRun's autoRelease share."""
 
-    model: ModelSource = Field(description="The model to release.")
     target: ReleaseTarget = Field(description="The workers that serve it.")
     strategy: Strategy = Field(default_factory=Strategy, description="Rolling or Canary.")
     analysis: Analysis | None = Field(default=None, description="Checks canary steps can run.")
@@ -182,6 +189,43 @@ class ModelReleaseSpec(WireModel):
         default=600, ge=1, description="Fail (and roll back) a rollout that makes no progress."
     )
     rollback: RollbackPolicy = Field(default_factory=RollbackPolicy, description="Rollback policy.")
+
+
+class ModelReleaseSpec(RolloutPolicy):
+    """Which model goes where, and how."""
+
+    model: ModelSource = Field(description="The model to release.")
+
+
+class ReleaseTemplate(RolloutPolicy):
+    """A TrainingRun's release: the ModelRelease made on success if the model is good enough."""
+
+    min_improvement: float = Field(
+        default=0.0,
+        ge=0,
+        description="Release only when the new model's CV RMSLE is at least this much lower "
+        "than the serving model's (absolute, in RMSLE units).",
+    )
+
+
+class GateDecision(StrEnum):
+    RELEASED = "Released"
+    HELD = "Held"
+
+
+class ReleaseGate(WireModel):
+    """Whether a TrainingRun's model was released, and the figures that decided it."""
+
+    decision: GateDecision = Field(description="Released or Held.")
+    candidate_rmsle: float = Field(description="The new model's CV RMSLE.")
+    serving_rmsle: float | None = Field(
+        default=None, description="The serving model's CV RMSLE (none: nothing serves yet)."
+    )
+    serving_version: str | None = Field(default=None, description="The version serving now.")
+    min_improvement: float = Field(description="The margin the template asks for.")
+    model_release: str | None = Field(default=None, description="The ModelRelease created.")
+    message: str = Field(description="The decision, for people.")
+    decided_at: datetime = Field(description="When the gate decided.")
 
 
 class ReleasePhase(StrEnum):
@@ -194,10 +238,74 @@ class ReleasePhase(StrEnum):
     SUPERSEDED = "Superseded"
 
 
+class Stage(StrEnum):
+    """What the operator is doing inside the Progressing and Paused phases."""
+
+    ROLLING_OUT = "RollingOut"
+    CANARY = "Canary"
+    PROMOTING = "Promoting"
+    ROLLING_BACK = "RollingBack"
+
+
+class Outcome(StrEnum):
+    """How a version's time on the workers ended (history entries)."""
+
+    PROGRESSING = "Progressing"
+    SERVING = "Serving"
+    SUCCEEDED = "Succeeded"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+    SUPERSEDED = "Superseded"
+    ABORTED = "Aborted"
+
+
+class ModelVersion(WireModel):
+    """A resolved model: what the workers' env and pod label carry."""
+
+    version: str = Field(description="The `starcast.io/model-version` pod label.")
+    uri: str = Field(description="`STARCAST_MODEL_URI`.")
+    sha256: str = Field(description="`STARCAST_MODEL_SHA256`.")
+
+
+class HistoryEntry(WireModel):
+    """One version that was (or was to be) served by the target's workers."""
+
+    version: str = Field(description="Model version.")
+    uri: str = Field(description="Artifact directory URI.")
+    sha256: str = Field(description="sha256 of the model file.")
+    release: str | None = Field(default=None, description="The ModelRelease that rolled it out.")
+    started_at: datetime | None = Field(default=None, description="When its rollout began.")
+    finished_at: datetime | None = Field(default=None, description="When its rollout ended.")
+    outcome: Outcome = Field(description="Serving, Succeeded, RolledBack, Failed, ...")
+    reason: str | None = Field(default=None, description="Why it ended that way.")
+
+
+class VersionReplicas(WireModel):
+    """Ready pods of one version."""
+
+    version: str = Field(description="Model version.")
+    deployment: str = Field(description="The Deployment whose pods these are.")
+    replicas: int = Field(ge=0, description="Desired pods.")
+    ready: int = Field(ge=0, description="Ready pods.")
+
+
+class AnalysisRun(WireModel):
+    """Measurements of the current step's analysis."""
+
+    step: int = Field(ge=0, description="The step they belong to.")
+    measurements: int = Field(default=0, ge=0, description="Measurements taken.")
+    failures: int = Field(default=0, ge=0, description="Measurements that failed a check.")
+    last_measured_at: datetime | None = Field(default=None, description="Last measurement.")
+    last_message: str | None = Field(default=None, description="What the last one found.")
+
+
 class ModelReleaseStatus(WireModel):
-    """What the operator observed (completed by the ModelRelease issue)."""
+    """What the operator observed and where the release is."""
 
     phase: ReleasePhase | None = Field(default=None, description="Where the release is.")
+    stage: Stage | None = Field(default=None, description="What the operator is doing now.")
+    reason: str | None = Field(default=None, description="Why the phase is what it is.")
+    message: str | None = Field(default=None, description="The same, for people.")
     conditions: list[Condition] = Field(
         default_factory=list,
         description=CONDITIONS_DESCRIPTION,
@@ -206,11 +314,41 @@ class ModelReleaseStatus(WireModel):
     observed_generation: int | None = Field(
         default=None, ge=0, description="The `metadata.generation` this status is for."
     )
+    target_deployment: str | None = Field(default=None, description="The workers' Deployment.")
     version: str | None = Field(default=None, description="The candidate model version.")
     stable_version: str | None = Field(default=None, description="The version serving before.")
+    candidate: ModelVersion | None = Field(default=None, description="The model released.")
+    stable: ModelVersion | None = Field(default=None, description="The model to roll back to.")
     weight: int | None = Field(default=None, ge=0, le=100, description="Canary weight now.")
     current_step: int | None = Field(default=None, ge=0, description="Index of the canary step.")
+    step_started_at: datetime | None = Field(default=None, description="When the step began.")
+    analysis: AnalysisRun | None = Field(default=None, description="The step's analysis.")
+    replicas: list[VersionReplicas] = Field(
+        default_factory=list, description="Desired and ready pods per version."
+    )
     started_at: datetime | None = Field(default=None, description="When the rollout began.")
+    failure_observed_at: datetime | None = Field(
+        default=None, description="When the operator saw the rollout fail."
+    )
+    rollback_started_at: datetime | None = Field(
+        default=None, description="When the operator began restoring the stable model."
+    )
+    finished_at: datetime | None = Field(default=None, description="When the release ended.")
+    gate: ReleaseGate | None = Field(
+        default=None, description="For a release made by a TrainingRun: its gate's figures."
+    )
+    history: list[HistoryEntry] = Field(
+        default_factory=list,
+        description="Versions of the target's workers, oldest first; the last Succeeded (or "
+        "Serving) entry before this release is what a rollback restores.",
+    )
 
 
 CanaryStep.model_rebuild()
+
+
+class ModelRelease(WireModel):
+    """The whole object as the reconcile reads it (metadata stays a plain mapping)."""
+
+    spec: ModelReleaseSpec = Field(description="Which model goes where.")
+    status: ModelReleaseStatus | None = Field(default=None, description="What happened.")

@@ -8,6 +8,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
+from starcast.budget import Budget
 from starcast.operator.models.common import (
     CONDITIONS_DESCRIPTION,
     URI_PATTERN,
@@ -16,7 +17,7 @@ from starcast.operator.models.common import (
     SecretReference,
     WireModel,
 )
-from starcast.training.config import Budget
+from starcast.operator.models.modelrelease import ReleaseGate, ReleaseTemplate
 
 # The families `starcast.training` searches (tests keep this equal to training's list).
 FamilyName = Literal[
@@ -161,6 +162,11 @@ class TrainingRunSpec(
         le=10,
         description="How many times KubeRay may rerun a failed job on a new cluster.",
     )
+    auto_release: ReleaseTemplate | None = Field(
+        default=None,
+        description="On success, release the model with this (a ModelRelease named after the "
+        "run) if its CV RMSLE beats the serving model's by minImprovement.",
+    )
 
 
 class Phase(StrEnum):
@@ -224,6 +230,9 @@ class TrainingRunStatus(WireModel):
     )
     metrics: RunMetrics | None = Field(default=None, description="Scores, once succeeded.")
     model: ModelReference | None = Field(default=None, description="The model, once succeeded.")
+    release: ReleaseGate | None = Field(
+        default=None, description="Whether autoRelease released the model, and why."
+    )
 
 
 class TrainingRun(WireModel):

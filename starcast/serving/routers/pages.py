@@ -1,23 +1,71 @@
-"""The pages users of the original Flask apps know: `/` and `/predictions`."""
+"""The pages users of the original Flask apps know: `/` and `/predictions`.
+
+Every file a page uses comes from this server (`/static`, the model's report): the pages work
+offline, and their Content-Security-Policy makes a browser refuse anything from another host.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Final
 
 from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse
 
+from starcast.features import FEATURES_BY_NAME, FeatureKind
 from starcast.serving.dispatch import DeadlineExceededError, DispatchError
+from starcast.serving.routers.model import current_model
+from starcast.serving.schemas import FULL_NAME_PATTERN, ModelInfo
 from starcast.serving.services import ServicesDep
+
+PAGE_POLICY: Final = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
 
 router = APIRouter(tags=["pages"])
 
 
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    kind: str  # the input's: integer, number, boolean or text
+    description: str
+
+
+def form_fields(model: ModelInfo | None) -> list[FormField]:
+    """An input per feature the model reads (every feature, if the model is not known)."""
+    names = model.features if model is not None else list(FEATURES_BY_NAME)
+    fields = []
+    for name in names:
+        feature = FEATURES_BY_NAME[name]
+        if feature.kind == FeatureKind.NUMERIC:
+            kind = "integer" if feature.whole else "number"
+        else:
+            kind = "boolean" if feature.kind == FeatureKind.BOOLEAN else "text"
+        fields.append(FormField(name, kind, feature.description))
+    return fields
+
+
 @router.get("/", response_class=HTMLResponse, summary="Welcome page")
 async def index(request: Request, services: ServicesDep) -> HTMLResponse:
-    return services.templates.TemplateResponse(
-        request, "index.html", {"settings": services.settings}
+    model: ModelInfo | None = None
+    model_error = None
+    try:
+        model = await current_model(services)
+    except DispatchError as error:
+        model_error = str(error)
+    page = services.templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "model": model,
+            "model_error": model_error,
+            "form_fields": form_fields(model),
+            "by_name": services.lookup is not None,
+            "full_name_pattern": FULL_NAME_PATTERN.strip("^$"),
+        },
     )
+    page.headers["Content-Security-Policy"] = PAGE_POLICY
+    return page
 
 
 @router.get(
@@ -36,9 +84,11 @@ async def predictions(request: Request, services: ServicesDep) -> HTMLResponse:
             if isinstance(error, DeadlineExceededError)
             else status.HTTP_503_SERVICE_UNAVAILABLE
         )
-        return services.templates.TemplateResponse(
+        page = services.templates.TemplateResponse(
             request, "predictions.html", {"rows": [], "error": str(error)}, status_code=code
         )
+        page.headers["Content-Security-Policy"] = PAGE_POLICY
+        return page
     rows = [
         {
             "full_name": repo.full_name,
@@ -49,6 +99,8 @@ async def predictions(request: Request, services: ServicesDep) -> HTMLResponse:
         for repo, prediction in zip(showcase, predicted, strict=True)
     ]
     versions = sorted({prediction.model_version for prediction in predicted})
-    return services.templates.TemplateResponse(
+    page = services.templates.TemplateResponse(
         request, "predictions.html", {"rows": rows, "versions": versions, "error": None}
     )
+    page.headers["Content-Security-Policy"] = PAGE_POLICY
+    return page

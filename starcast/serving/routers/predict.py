@@ -9,12 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 
-from starcast.serving.lookup import (
-    InvalidRepositoryNameError,
-    LookupFailedError,
-    LookupUnavailableError,
-    rows_from_records,
-)
+from starcast.github import LookupFailedError, LookupUnavailableError, RepositoryNameError
+from starcast.serving.lookup import rows_from_records
+from starcast.serving.model_info import FEATURES_HEADER, feature_notes
 from starcast.serving.schemas import ErrorResponse, Prediction, PredictRequest, PredictResponse
 from starcast.serving.services import Services, ServicesDep
 from starcast.serving.wire import FeatureValue
@@ -22,7 +19,9 @@ from starcast.serving.wire import FeatureValue
 router = APIRouter(prefix="/api/v1", tags=["predictions"])
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "the body is not UTF-8, or nested too deeply"},
     413: {"model": ErrorResponse, "description": "request body too large"},
+    415: {"model": ErrorResponse, "description": "the body is not JSON (`application/json`)"},
     422: {"model": ErrorResponse, "description": "invalid request; `problems` names the fields"},
     501: {"model": ErrorResponse, "description": "by owner/name without a GitHub token"},
     502: {"model": ErrorResponse, "description": "a worker (or GitHub) failed"},
@@ -38,7 +37,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     "/predict",
     summary="Predict the stars of repositories",
     response_model=PredictResponse,
-    responses=ERROR_RESPONSES,
+    responses={
+        200: {
+            "description": "one prediction per repository, in order",
+            "headers": {
+                FEATURES_HEADER: {
+                    "description": "the features the answering model reads, comma-separated",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **ERROR_RESPONSES,
+    },
 )
 async def predict(request: PredictRequest, services: ServicesDep) -> Response:
     settings = services.settings
@@ -51,18 +61,27 @@ async def predict(request: PredictRequest, services: ServicesDep) -> Response:
         )
     rows = await _feature_rows(request, services, deadline)
     predictions = await services.batcher.predict(rows, deadline)
-    answer = PredictResponse(
-        predictions=[
+    answers = []
+    for item, row, prediction in zip(request.repositories, rows, predictions, strict=True):
+        # Only what the client typed: features fetched from GitHub are the server's business.
+        ignored, warnings = ([], []) if item.features is None else feature_notes(row, prediction)
+        answers.append(
             Prediction(
                 full_name=item.full_name,
                 predicted_stars=prediction.stars,
                 model_version=prediction.model_version,
+                ignored_features=ignored,
+                warnings=warnings,
             )
-            for item, prediction in zip(request.repositories, predictions, strict=True)
-        ]
-    )
+        )
     # Serialised here, once: FastAPI would validate the model it was just built from again.
-    return Response(answer.model_dump_json(), media_type="application/json")
+    response = Response(
+        PredictResponse(predictions=answers).model_dump_json(), media_type="application/json"
+    )
+    models = {prediction.model_features for prediction in predictions}
+    if len(models) == 1 and predictions[0].model_features:  # one model answered
+        response.headers[FEATURES_HEADER] = ",".join(predictions[0].model_features)
+    return response
 
 
 async def _feature_rows(
@@ -104,7 +123,7 @@ async def _look_up(
             records = await services.lookup.records(names)
     except TimeoutError as error:
         raise LookupFailedError("GitHub did not answer before the deadline") from error
-    except InvalidRepositoryNameError as error:
+    except RepositoryNameError as error:
         # The lookup names the bad name; the first item that asked for it takes the blame.
         where = [i for i, name in by_name.items() if name == error.full_name][:1]
         loc: tuple[str | int, ...] = ("body", "repositories", *where, "full_name")

@@ -112,12 +112,22 @@ def _register_kwok_node(plane: KubePlane, name: str) -> None:
     plane.kubectl("apply", "-f", "-", input=yaml.safe_dump(node))
 
 
+def as_k3s_writes_it(kubeconfig: str) -> str:
+    """The plane's kubeconfig with k3s's entry names ("default" cluster, user and context)."""
+    document = yaml.safe_load(kubeconfig)
+    (cluster,), (user,), (context,) = document["clusters"], document["users"], document["contexts"]
+    cluster["name"] = user["name"] = context["name"] = "default"
+    context["context"].update(cluster="default", user="default")
+    document["current-context"] = "default"
+    return yaml.safe_dump(document)
+
+
 @pytest.fixture
 def live_cluster(
     cluster: Cluster, ssh_server: SshServer, kube_plane: KubePlane
 ) -> Iterator[Cluster]:
     """The cluster with a reachable "server VM": sshd with the plane's kubeconfig, kwok nodes."""
-    ssh_server.kubeconfig.write_text(kube_plane.kubeconfig.read_text())
+    ssh_server.kubeconfig.write_text(as_k3s_writes_it(kube_plane.kubeconfig.read_text()))
     state = cluster.cloud.state
     state.console_output = cloud_init_console(ssh_server.host_public_key)
     state.authorized_keys = ssh_server.authorized_keys

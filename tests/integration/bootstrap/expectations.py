@@ -20,10 +20,10 @@ def up_mutations(agents: int) -> list[str]:
         "PUT /v2.0/routers/*/add_router_interface",
         "POST /v2.0/security-groups",
         *["POST /v2.0/security-group-rules"] * RULES,
-        "POST /os-keypairs",
+        "POST /v2.1/os-keypairs",
         *["POST /v2.0/ports"] * (agents + 1),
         "POST /v2.0/floatingips",
-        *["POST /servers"] * (agents + 1),
+        *["POST /v2.1/servers"] * (agents + 1),
     ]
 
 

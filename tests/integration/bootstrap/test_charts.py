@@ -13,6 +13,7 @@ from tests.support.kube import KubePlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 TINY_CHART = Path(__file__).parent / "testdata" / "tiny-chart"
+OPERATOR_CHART = Path(__file__).resolve().parents[3] / "charts" / "starcast-operator"
 
 
 @pytest.fixture
@@ -57,3 +58,17 @@ def test_a_chart_helm_cannot_install_fails_up_with_helms_reason(
     assert f"helm could not install broken from {missing} into namespace {namespace}" in (
         result.output
     )
+
+
+def test_up_installs_the_operator_chart_as_the_example_would(
+    live_cluster: Cluster, kube_plane: KubePlane, namespace: str
+) -> None:
+    release = f"op-{namespace.rsplit('-', 1)[1]}"  # cluster-scoped RBAC is named per release
+    chart = {"release": release, "chart": str(OPERATOR_CHART), "namespace": namespace}
+    live_cluster.write(charts=[chart])
+    result = live_cluster.run("up")
+    assert result.exit_code == 0, result.output
+    status = kube_plane.helm("status", release, "-n", namespace, "-o", "json").stdout
+    assert '"status":"deployed"' in status.replace(" ", "")
+    kube_plane.kubectl("get", "crd", "trainingruns.starcast.io", "modelreleases.starcast.io")
+    kube_plane.helm("uninstall", release, "-n", namespace)

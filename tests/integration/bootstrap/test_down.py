@@ -65,18 +65,18 @@ def test_down_deletes_only_tagged_resources_in_order_and_twice_is_a_no_op(
     assert "deleted 12 resource(s)" in result.output
     assert [shape(r) for r in cloud.mutations()] == [
         "DELETE /v2.0/floatingips/*",
-        *["DELETE /servers/*"] * 3,
+        *["DELETE /v2.1/servers/*"] * 3,
         *["DELETE /v2.0/ports/*"] * 3,
         "PUT /v2.0/routers/*/remove_router_interface",
         "DELETE /v2.0/routers/*",
         "DELETE /v2.0/subnets/*",
         "DELETE /v2.0/networks/*",
         "DELETE /v2.0/security-groups/*",
-        "DELETE /os-keypairs/" + f"{live_cluster.name}-key",
+        "DELETE /v2.1/os-keypairs/" + f"{live_cluster.name}-key",
     ]
     # Each VM was seen gone before the ports it used were deleted.
     shapes = [shape(r) for r in cloud.requests]
-    last_server_read = max(i for i, s in enumerate(shapes) if s.startswith("GET /servers/*"))
+    last_server_read = max(i for i, s in enumerate(shapes) if s.startswith("GET /v2.1/servers/*"))
     first_port_delete = shapes.index("DELETE /v2.0/ports/*")
     assert last_server_read < first_port_delete
     assert +resource_counts(cloud, live_cluster.name) == {}

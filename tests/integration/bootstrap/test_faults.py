@@ -50,7 +50,7 @@ def test_instance_quota_exceeded_then_raised(live_cluster: Cluster, kube_plane: 
         "instances: Requested 1, but already used 2 of 2 instances" in result.output
     )
     assert "lower `agents` in cluster.yaml, or ask for a larger quota" in result.output
-    assert [shape(r) for r in cloud.requests].count("POST /servers") == 3  # not retried
+    assert [shape(r) for r in cloud.requests].count("POST /v2.1/servers") == 3  # not retried
     assert _all_tagged(cloud, live_cluster.name)
     cloud.state.quotas["instances"] = 10
     _finishes(live_cluster)
@@ -82,7 +82,7 @@ def test_a_vm_that_goes_error_is_named_then_replaced(
     assert f"replace  server            {failing}" in live_cluster.run("plan").output
     cloud.clear_requests()
     _finishes(live_cluster)
-    assert [shape(r) for r in cloud.mutations()] == ["DELETE /servers/*", "POST /servers"]
+    assert [shape(r) for r in cloud.mutations()] == ["DELETE /v2.1/servers/*", "POST /v2.1/servers"]
 
 
 @pytest.mark.parametrize(
@@ -105,6 +105,18 @@ def test_a_conflict_or_server_error_on_one_call_is_retried_without_duplicates(
     assert len(failed) == 1 and failed[0].path.endswith(path)
     retried = [r for r in cloud.requests if r.method == method and r.path.endswith(path)]
     assert len(retried) >= 2  # the failed call was made again after looking again
+
+
+@pytest.mark.parametrize("path", ["/v2.1/servers", "/v2.0/floatingips", "/v2.0/networks"])
+def test_a_500_after_the_create_took_effect_finds_it_instead_of_doubling_it(
+    live_cluster: Cluster, kube_plane: KubePlane, path: str
+) -> None:
+    cloud = live_cluster.cloud
+    cloud.fail_next("POST", path, 500, after_applying=True)
+    _finishes(live_cluster)
+    assert len([r for r in cloud.requests if r.method == "POST" and r.path == path]) == (
+        3 if path.endswith("servers") else 1
+    )
 
 
 def test_a_conflict_during_down_is_retried(live_cluster: Cluster, kube_plane: KubePlane) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from collections import Counter
 
 import pytest
 import yaml
@@ -17,6 +18,7 @@ from tests.integration.bootstrap.expectations import (
 )
 from tests.support.kube import KubePlane
 from tests.support.openstack_cloud import PASSWORD
+from tests.support.ssh_server import SshServer, cloud_init_console
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
@@ -32,6 +34,7 @@ def test_up_creates_what_plan_said_in_order_then_a_second_up_creates_nothing(
     first = live_cluster.run("up")
     assert first.exit_code == 0, first.output
     first_requests, first_mutations = len(cloud.requests), cloud.mutations()
+    first_by_service = Counter(f"{r.service} {r.method}" for r in cloud.requests)
     assert [shape(r) for r in first_mutations] == up_mutations(agents=2)
     assert resource_counts(cloud, live_cluster.name) == complete(agents=2)
     for node in ("server", "agent-1", "agent-2"):
@@ -46,16 +49,17 @@ def test_up_creates_what_plan_said_in_order_then_a_second_up_creates_nothing(
     assert names_are_unique(cloud)
     print(
         f"\nrequest counts: first up {first_requests} requests ({len(first_mutations)} changes), "
-        f"second up {len(cloud.requests)} requests ({len(cloud.mutations())} changes)"
+        f"second up {len(cloud.requests)} requests ({len(cloud.mutations())} changes)\n"
+        f"  first by service: {dict(sorted(first_by_service.items()))}\n"
+        f"  second by service: "
+        f"{dict(sorted(Counter(f'{r.service} {r.method}' for r in cloud.requests).items()))}"
     )
     assert "Plan: 20 to keep." in live_cluster.run("plan").output
 
 
 def test_the_kubeconfig_is_fetched_over_ssh_rewritten_and_owner_only(
-    live_cluster: Cluster, kube_plane: KubePlane
+    live_cluster: Cluster, kube_plane: KubePlane, ssh_server: SshServer
 ) -> None:
-    from tests.support.ssh_server import SshServer
-
     result = live_cluster.run("up")
     assert result.exit_code == 0, result.output
     path = live_cluster.state_dir / "kubeconfig"
@@ -70,7 +74,20 @@ def test_the_kubeconfig_is_fetched_over_ssh_rewritten_and_owner_only(
     assert server == f"https://{fip['floating_ip_address']}:{plane_port}"
     nodes = kube_plane.kubectl("--kubeconfig", str(path), "get", "nodes", "-o", "name").stdout
     assert f"node/{live_cluster.name}-server" in nodes
-    assert isinstance(SshServer, type)
+    # One login, with the generated key, asking for k3s's file (as root: no sudo).
+    assert ssh_server.commands == ["cat /etc/rancher/k3s/k3s.yaml"]
+    assert "Accepted publickey for" in ssh_server.log()
+
+
+def test_a_vm_presenting_another_host_key_is_refused(
+    live_cluster: Cluster, kube_plane: KubePlane
+) -> None:
+    live_cluster.cloud.state.console_output = cloud_init_console("ssh-ed25519 " + "A" * 68)
+    live_cluster.write(timeouts={**live_cluster.raw["timeouts"], "kubeconfig": 3})
+    result = live_cluster.run("up")
+    assert result.exit_code == 1
+    assert "is not one the VM's console printed" in result.output
+    assert not (live_cluster.state_dir / "kubeconfig").exists()
 
 
 def test_no_secret_appears_in_output_or_logs(

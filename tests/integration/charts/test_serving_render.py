@@ -64,9 +64,9 @@ def test_the_default_install_renders_the_whole_stack(kube_plane: KubePlane) -> N
         ("NetworkPolicy", "test-starcast-serving-frontend"),
         ("NetworkPolicy", "test-starcast-serving-rabbitmq"),
         ("NetworkPolicy", "test-starcast-serving-worker"),
+        ("Pod", "test-starcast-serving-test-prediction"),
         ("PodDisruptionBudget", "test-starcast-serving-frontend"),
         ("PodDisruptionBudget", "test-starcast-serving-worker"),
-        ("Pod", "test-starcast-serving-test-prediction"),
         ("Secret", "test-starcast-serving-broker"),
         ("Service", "test-starcast-serving-frontend"),
         ("Service", "test-starcast-serving-rabbitmq"),
@@ -185,11 +185,11 @@ def test_a_config_change_rolls_the_pods(kube_plane: KubePlane) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--set", "frontend.replicaCount=two"], "frontend.replicaCount"),
+        (["--set", "frontend.replicaCount=two"], "/frontend/replicaCount"),
         (["--set", "worker.autoscalling.enabled=true"], "autoscalling"),
-        (["--set", "worker.model.sha256=not-hex"], "worker.model.sha256"),
-        (["--set", "worker.keda.mode=Sometimes"], "worker.keda.mode"),
-        (["--set", "frontend.ingress.path=predictions"], "frontend.ingress.path"),
+        (["--set", "worker.model.sha256=not-hex"], "/worker/model/sha256"),
+        (["--set", "worker.keda.mode=Sometimes"], "/worker/keda/mode"),
+        (["--set", "frontend.ingress.path=predictions"], "/frontend/ingress/path"),
     ],
 )
 def test_the_schema_refuses_bad_values_naming_the_path(

@@ -34,7 +34,37 @@ def post(stack: ServingStack, **request: Any) -> httpx.Response:
         (
             {"repositories": [{"features": {"open_issues": 1}}, {"features": {"forks": "many"}}]},
             "repositories[1].features.forks",
-            "valid number",
+            "valid integer",
+        ),
+        (
+            {"repositories": [{"features": {"contributors": "12"}}]},
+            "repositories[0].features.contributors",
+            "valid integer",
+        ),
+        (
+            {"repositories": [{"features": {"open_issues": True}}]},
+            "repositories[0].features.open_issues",
+            "valid integer",
+        ),
+        (
+            {"repositories": [{"features": {"topics": 2.5}}]},
+            "repositories[0].features.topics",
+            "valid integer",
+        ),
+        (
+            {"repositories": [{"features": {"is_fork": "yes"}}]},
+            "repositories[0].features.is_fork",
+            "valid boolean",
+        ),
+        (
+            {"repositories": [{"features": {"has_wiki": 0}}]},
+            "repositories[0].features.has_wiki",
+            "valid boolean",
+        ),
+        (
+            {"repositories": [{"features": {"license": 3}}]},
+            "repositories[0].features.license",
+            "valid string",
         ),
         (
             {"repositories": [{"features": {"has_pages": "perhaps"}}]},
@@ -59,6 +89,12 @@ def post(stack: ServingStack, **request: Any) -> httpx.Response:
         "negative-count",
         "unknown-feature",
         "wrong-type",
+        "count-as-string",
+        "count-as-boolean",
+        "fractional-count",
+        "flag-as-string",
+        "flag-as-integer",
+        "category-as-number",
         "not-a-boolean",
         "empty-batch",
         "nothing-to-predict",
@@ -75,6 +111,7 @@ def test_invalid_request_is_refused_naming_the_field(
     error = answer.json()
     assert any(p["field"] == field and problem in p["problem"] for p in error["problems"]), error
     assert field in error["detail"]
+    assert "Value error" not in answer.text
 
 
 def test_invalid_json_is_refused(shared_stack: ServingStack) -> None:
@@ -84,6 +121,36 @@ def test_invalid_json_is_refused(shared_stack: ServingStack) -> None:
     assert answer.status_code == 422
     assert answer.json()["problems"][0]["field"] == "body"
     assert "not valid JSON" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_a_body_that_is_not_json_gets_a_hint_to_send_json(
+    shared_stack: ServingStack, content_type: str
+) -> None:
+    answer = post(shared_stack, content=b"repositories=1", headers={"content-type": content_type})
+    assert answer.status_code == 415, answer.text
+    assert "content-type: application/json" in answer.json()["detail"]
+    assert content_type in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"repositories": [{"full_name": "caf\xe9/x"}]}', "not UTF-8"),
+        (b"[" * 20_000 + b"]" * 20_000, "nested too deeply"),
+    ],
+    ids=["latin-1", "deep"],
+)
+def test_an_unreadable_body_is_a_400_in_the_error_contract(
+    shared_stack: ServingStack, body: bytes, said: str
+) -> None:
+    answer = post(shared_stack, content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    error = answer.json()
+    assert said in error["detail"]
+    assert error["problems"] == []
 
 
 def test_body_over_the_limit_is_refused_by_its_length(shared_stack: ServingStack) -> None:

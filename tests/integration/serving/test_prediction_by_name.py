@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from starcast.features import RepositoryRecord
 from starcast.serving.lookup import rows_from_records
 from starcast.serving.schemas import RepositoryFeatures
 from tests.integration.serving.conftest import SHARED_FRONTEND
@@ -64,9 +65,9 @@ def predict(stack: ServingStack, *repositories: dict[str, Any]) -> httpx.Respons
     )
 
 
-def features_of(record: dict[str, Any]) -> dict[str, Any]:
+def features_of(record: RepositoryRecord) -> dict[str, Any]:
     [row] = rows_from_records([record])
-    return RepositoryFeatures.model_validate(row).model_dump(exclude_none=True)
+    return RepositoryFeatures.from_row(row).model_dump(exclude_none=True)
 
 
 def test_a_repository_by_name_is_predicted_as_its_record_by_features(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from starcast.artifact import load_artifact
-from starcast.serving.lookup import rows_from_records
+from starcast.serving.lookup import rows_from_frame
 from starcast.serving.schemas import RepositoryFeatures
 from starcast.serving.wire import PredictBatch
 from tests.integration.serving.stack import ServingStack
@@ -21,13 +21,11 @@ pytestmark = pytest.mark.integration
 
 def sample_repositories(count: int, offset: int = 0) -> list[dict[str, Any]]:
     records = sample_dataset().records.iloc[offset : offset + count]
-    rows = rows_from_records(
-        [{str(k): v for k, v in record.items()} for record in records.to_dict(orient="records")]
-    )
+    rows = rows_from_frame(records)
     return [
         {
             "full_name": str(name),
-            "features": RepositoryFeatures.model_validate(row).model_dump(exclude_none=True),
+            "features": RepositoryFeatures.from_row(row).model_dump(exclude_none=True),
         }
         for name, row in zip(records["full_name"], rows, strict=True)
     ]
@@ -134,6 +132,22 @@ def test_welcome_page_and_api_docs(shared_stack: ServingStack) -> None:
     assert "/api/v1/predict" in schema["paths"]
     assert "RepositoryFeatures" in schema["components"]["schemas"]
     assert httpx.get(f"{shared_stack.base_url}/docs", timeout=10).status_code == 200
+
+
+def test_a_frontend_not_given_the_artifact_asks_a_worker_what_model_it_serves(
+    shared_stack: ServingStack, model_artifact: ModelArtifact
+) -> None:
+    model = httpx.get(f"{shared_stack.base_url}/api/v1/model", timeout=30).json()
+    assert model["source"] == "worker"
+    assert model["model_version"] == model_artifact.version
+    assert model["features"] == load_artifact(model_artifact.uri).manifest.feature_names
+    assert model["cross_validation"] is None
+    report = httpx.get(f"{shared_stack.base_url}/model/report.png", timeout=30)
+    assert report.status_code == 404
+    assert "STARCAST_MODEL_URI" in report.json()["detail"]
+    home = httpx.get(f"{shared_stack.base_url}/", timeout=30).text
+    assert model_artifact.version in home
+    assert 'id="report"' not in home
 
 
 def test_health_readiness_and_metrics(shared_stack: ServingStack) -> None:

@@ -5,81 +5,35 @@ Run as a user runs it: the `starcast` command in its own process, stopped with S
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from starcast.up.processes import ManagedProcess, free_port, starcast_command
-from tests.support.models import ModelArtifact, model_artifact
-
-__all__ = ["model_artifact"]
+from tests.integration.up.launch import (
+    alive,
+    clean_environment,
+    ctrl_c,
+    descendants,
+    listening,
+    run_up,
+)
+from tests.support.models import ModelArtifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-START_TIMEOUT_S = 300.0  # the first test trains a model on the sample before serving it
-
-
-def descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found |= {int(child), *descendants(int(child))}
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    return state != "Z"
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def run_up(tmp_path: Path, *arguments: str, **environment: str) -> tuple[ManagedProcess, int]:
-    port = free_port()
-    variables = {k: v for k, v in os.environ.items() if not k.startswith("STARCAST_")}
-    variables.update(environment)
-    up = ManagedProcess(
-        "starcast up",
-        starcast_command(
-            "up", "--port", str(port), "--workers", "1", "--state-dir", str(tmp_path), *arguments
-        ),
-        variables,
-        tmp_path / "up.out",
-    )
-    up.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while "Ctrl-C stops everything" not in up.log_tail(5):
-        assert up.alive, f"starcast up exited ({up.returncode}):\n{up.log_tail(40)}"
-        assert time.monotonic() < deadline, f"starcast up not up:\n{up.log_tail(40)}"
-        time.sleep(0.5)
-    return up, port
-
-
-@pytest.fixture
-def started() -> Iterator[list[ManagedProcess]]:
-    processes: list[ManagedProcess] = []
-    yield processes
-    for process in processes:
-        process.stop(60)
-
-
-def ctrl_c(up: ManagedProcess) -> int:
-    os.kill(up.pid, signal.SIGINT)
-    return up.wait(120)
+# Noise of a first run that `up` configures away (Ray, matplotlib, Celery as root).
+NOISE = (
+    "Token authentication is enabled",
+    "building the font cache",
+    "generated new fontManager",
+    "superuser privileges",
+)
 
 
 def test_up_trains_a_model_serves_predictions_and_stops_cleanly(
@@ -87,12 +41,16 @@ def test_up_trains_a_model_serves_predictions_and_stops_cleanly(
 ) -> None:
     up, port = run_up(tmp_path)
     started.append(up)
-    output = up.log_tail(60)
+    output = up.log_tail(200)
     version = re.search(r"model: (\S+) from", output)
     broker_port = re.search(r"a private RabbitMQ node on 127\.0\.0\.1:(\d+)", output)
     assert version and broker_port, output
     assert "no model at" in output  # it trained one on the sample first
     assert (tmp_path / "models" / "sample" / "manifest.json").exists()
+    assert "cross-validated scores (5 folds, log1p(stars))" in output  # as `starcast train`
+    assert "median baseline" in output
+    logs = [up.log_tail(10_000), *(p.read_text() for p in (tmp_path / "logs").glob("*.log"))]
+    assert not [(n, log[:80]) for n in NOISE for log in logs if n in log]
     children = descendants(up.pid)
 
     page = httpx.get(f"http://127.0.0.1:{port}/predictions", timeout=30)
@@ -141,10 +99,7 @@ def test_up_with_an_unreachable_broker_says_so_and_stops(
             "up", "--port", str(free_port()), "--workers", "1", "--state-dir", str(tmp_path),
             "--model", model_artifact.uri,
         ),
-        {
-            **{k: v for k, v in os.environ.items() if not k.startswith("STARCAST_")},
-            "STARCAST_BROKER_URL": f"amqp://starcast:s3cret@127.0.0.1:{port}//",
-        },
+        clean_environment(STARCAST_BROKER_URL=f"amqp://starcast:s3cret@127.0.0.1:{port}//"),
         tmp_path / "up.out",
     )  # fmt: skip
     started.append(up)
@@ -154,3 +109,46 @@ def test_up_with_an_unreachable_broker_says_so_and_stops(
     assert "cannot reach the broker named by STARCAST_BROKER_URL" in output
     assert f"127.0.0.1:{port}" in output
     assert "s3cret" not in output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_up_started_with_sigint_ignored_still_stops_on_a_signal(
+    tmp_path: Path,
+    started: list[ManagedProcess],
+    model_artifact: ModelArtifact,
+    signum: signal.Signals,
+) -> None:
+    up, port = run_up(tmp_path, "--model", model_artifact.uri, sigint_ignored=True)
+    started.append(up)
+    children = descendants(up.pid)
+    stopping = time.monotonic()
+    assert ctrl_c(up, signum) == 0
+    assert time.monotonic() - stopping < 60
+    assert "stopped" in up.log_tail(3)
+    assert not listening(port)
+    assert not [pid for pid in children if alive(pid)]
+
+
+def test_up_on_a_taken_port_says_which_and_how_to_move_it_before_starting_anything(
+    tmp_path: Path, started: list[ManagedProcess], model_artifact: ModelArtifact
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        up = ManagedProcess(
+            "starcast up",
+            starcast_command(
+                "up", "--port", str(port), "--state-dir", str(tmp_path),
+                "--model", model_artifact.uri,
+            ),
+            clean_environment(),
+            tmp_path / "up.out",
+        )  # fmt: skip
+        started.append(up)
+        up.start()
+        assert up.wait(120) == 2
+    output = up.log_tail()
+    assert f"port {port} on 127.0.0.1 is already in use" in output
+    assert "--port N or STARCAST_PORT=N" in output
+    assert not (tmp_path / "logs").exists()  # no broker, no worker was started

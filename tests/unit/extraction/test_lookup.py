@@ -16,7 +16,7 @@ from starcast.extraction.lookup import FailFastTokenPool, GitHubRepositoryLookup
 from starcast.extraction.run import YEAR
 from starcast.extraction.tokens import Lease, Resource
 from starcast.features import RECORD_COLUMNS
-from starcast.serving.lookup import InvalidRepositoryNameError, LookupFailedError
+from starcast.github import LookupFailedError, RepositoryNameError
 from tests.support.github_fixture import FakeRepo, Fixture, generate
 from tests.support.github_records import extracted_records
 from tests.support.github_server import FakeGitHub, Faults, Limits
@@ -136,7 +136,7 @@ def test_an_invalid_name_is_refused_before_github_is_asked(
     github: GitHubFactory, repos: Fixture
 ) -> None:
     server = github()
-    with pytest.raises(InvalidRepositoryNameError, match=r"'octo/\.\.' is not a GitHub") as bad:
+    with pytest.raises(RepositoryNameError, match=r"'octo/\.\.' is not a GitHub") as bad:
         ask(lookup_for(server), [repos.repos[0].full_name, "octo/.."])
     assert bad.value.full_name == "octo/.."
     assert server.graphql_requests() == []

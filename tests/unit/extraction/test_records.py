@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starcast.extraction.payloads import RepositoryPayload
-from starcast.extraction.records import to_record
+from starcast.extraction.records import StoredRecord, to_record
 from starcast.features import RECORD_COLUMNS
 
 SNAPSHOT = datetime(2025, 6, 1, tzinfo=UTC)
@@ -58,7 +58,7 @@ def payload(**changes: Any) -> dict[str, Any]:
     return {**base, **changes}
 
 
-def record(**changes: Any) -> dict[str, Any]:
+def record(**changes: Any) -> StoredRecord:
     return to_record(RepositoryPayload.model_validate(payload(**changes)), SNAPSHOT)
 
 

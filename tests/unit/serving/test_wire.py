@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from starcast.features import FEATURES, compute_features
-from starcast.serving.lookup import rows_from_records
+from starcast.serving.lookup import rows_from_frame
 from starcast.serving.wire import PredictBatch
 from tests.support.models import sample_dataset
 
@@ -23,9 +23,7 @@ def batch_of(rows: list[dict[str, float | str | None]]) -> PredictBatch:
 def test_frame_from_the_wire_equals_the_training_features_of_the_same_records() -> None:
     records = sample_dataset().records.iloc[:50]
     training = compute_features(records).reset_index(drop=True)
-    rows = rows_from_records(
-        [{str(k): v for k, v in r.items()} for r in records.to_dict(orient="records")]
-    )
+    rows = rows_from_frame(records)
     served = batch_of(list(rows)).to_frame()
     assert list(served.columns) == [feature.name for feature in FEATURES]
     assert served.dtypes.to_dict() == training.dtypes.to_dict()

@@ -5,24 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sklearn.dummy import DummyRegressor
+from sklearn.linear_model import Ridge
 
+from starcast import artifact
 from starcast.artifact import ArtifactError, load_artifact
 from starcast.serving.inference import PipelinePredictor
 from starcast.serving.settings import WorkerSettings
 from starcast.serving.worker import ReadinessFile, SmokeTestError, load_verified_model, smoke_test
-from tests.support.models import ModelArtifact, build_model_artifact
+from starcast.training.pipeline import build_pipeline
+from tests.support.models import ModelArtifact, manifest_for, sample_training_data
 
 
 def test_a_verified_model_passes_its_smoke_prediction(model_artifact: ModelArtifact) -> None:
-    settings = WorkerSettings(model_uri=model_artifact.uri, model_sha256=model_artifact.sha256)
+    settings = WorkerSettings(
+        broker_url="memory://", model_uri=model_artifact.uri, model_sha256=model_artifact.sha256
+    )
     predictor = load_verified_model(settings)
     assert predictor.version == model_artifact.version
     assert predictor.kind == "compiled"
 
 
 def test_a_digest_other_than_expected_is_refused(model_artifact: ModelArtifact) -> None:
-    settings = WorkerSettings(model_uri=model_artifact.uri, model_sha256="f" * 64)
+    settings = WorkerSettings(
+        broker_url="memory://", model_uri=model_artifact.uri, model_sha256="f" * 64
+    )
     with pytest.raises(ArtifactError, match=r"but f{64} was expected"):
         load_verified_model(settings)
 
@@ -30,11 +36,13 @@ def test_a_digest_other_than_expected_is_refused(model_artifact: ModelArtifact) 
 @pytest.mark.filterwarnings("ignore:overflow encountered in expm1:RuntimeWarning")
 def test_a_model_predicting_nonsense_fails_the_smoke_test(tmp_path: Path) -> None:
     # log1p(stars) of a million: expm1 overflows to an infinite number of stars
-    nonsense = build_model_artifact(
-        tmp_path / "inf", regressor=DummyRegressor(strategy="constant", constant=1e6)
-    )
+    features, target, names = sample_training_data()
+    model = build_pipeline(names, Ridge()).fit(features, target + 1e6)
+    model_bytes = artifact.serialize_model(model)
+    uri = (tmp_path / "inf").as_uri()
+    artifact.write_artifact(uri, model_bytes, manifest_for(model_bytes, names, rows=len(target)))
     with pytest.raises(SmokeTestError, match="failed its smoke prediction"):
-        smoke_test(PipelinePredictor(load_artifact(nonsense.uri)))
+        smoke_test(PipelinePredictor(load_artifact(uri)))
 
 
 def test_readiness_file_is_written_whole_and_removed(tmp_path: Path) -> None:

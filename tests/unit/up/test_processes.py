@@ -54,13 +54,24 @@ def test_child_runs_in_the_directory_it_is_given(tmp_path: Path) -> None:
     assert child.log_tail(1) == str(workdir)
 
 
-def test_child_starts_again_after_it_exits_and_appends_to_its_log(tmp_path: Path) -> None:
-    child = python(tmp_path, "print('run')")
-    for _ in range(2):
+def test_child_starts_again_after_it_exits_and_its_tail_is_the_last_run_only(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "child.log").write_text("a line of an earlier `starcast up`\n")
+    child = python(tmp_path, "import os; print('run', os.environ['RUN'])")
+    for run in ("one", "two"):
+        child.environment["RUN"] = run
         child.start()
         assert child.wait(DEADLINE_S) == 0
         child.stop(DEADLINE_S)
-    assert child.log_tail() == "run\nrun"
+        assert child.log_tail() == f"run {run}"
+    log = (tmp_path / "child.log").read_text().splitlines()
+    assert log[0] == "a line of an earlier `starcast up`"
+    assert [line.split(" started ")[0] for line in log[1::2]] == [
+        "--- child: run 1",
+        "--- child: run 2",
+    ]
+    assert log[2::2] == ["run one", "run two"]
 
 
 def test_a_running_child_is_not_started_twice(tmp_path: Path) -> None:

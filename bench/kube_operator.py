@@ -6,8 +6,8 @@ measured is the operator: TrainingRun applied -> RayJob created, and -> status S
 model's digest. Baseline, in the same run: the same N RayJobs created directly by a client
 (create call -> RayJob seen by a watch), the API server's own floor.
 
-    python bench/operator.py --quick     # 100 runs
-    python bench/operator.py             # 1,000 runs
+    python bench/kube_operator.py --quick     # 100 runs
+    python bench/kube_operator.py             # 1,000 runs
 
 Goal: p50 under 1 s, p99 under 5 s, no error, no duplicate RayJob, operator RSS under 300 MiB.
 Last line: `operator: runs=... p50_s=... p99_s=... errors=... duplicates=... rss_mib=...

@@ -1,0 +1,128 @@
+"""One sync of one ModelRelease: what it read, what it decided, the Events it owes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from starcast.operator import constants as c
+from starcast.operator.models.modelrelease import (
+    ModelReleaseSpec,
+    ModelReleaseStatus,
+    ModelVersion,
+    Outcome,
+    ReleasePhase,
+    Stage,
+)
+from starcast.operator.release import history
+from starcast.operator.release.kube import Manifest, ReleaseCluster
+from starcast.operator.release.workers import canary_name
+
+TERMINAL_PHASES = frozenset(
+    {
+        ReleasePhase.SUCCEEDED,
+        ReleasePhase.ROLLED_BACK,
+        ReleasePhase.FAILED,
+        ReleasePhase.SUPERSEDED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class ReleaseEvent:
+    type: str
+    reason: str
+    message: str
+
+
+@dataclass
+class ReleaseContext:
+    """What every sync needs: the API, an HTTP client for Prometheus."""
+
+    cluster: ReleaseCluster
+    http: httpx.Client
+
+
+@dataclass
+class Sync:
+    """The release being synced; the steps change `status` and queue `events`."""
+
+    ctx: ReleaseContext
+    body: Manifest
+    spec: ModelReleaseSpec
+    status: ModelReleaseStatus
+    now: datetime
+    deployment: Manifest | None = None
+    candidate: ModelVersion | None = None
+    events: list[ReleaseEvent] = field(default_factory=list)
+    # Action annotations acted on, removed once the status that records it is written.
+    consumed_annotations: list[str] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> str:
+        namespace: str = self.body["metadata"]["namespace"]
+        return namespace
+
+    @property
+    def name(self) -> str:
+        name: str = self.body["metadata"]["name"]
+        return name
+
+    def annotation(self, key: str) -> bool:
+        value = (self.body["metadata"].get("annotations") or {}).get(key, "")
+        return str(value).lower() in ("true", "yes", "1")
+
+    def event(self, reason: str, message: str, *, warning: bool = False) -> None:
+        self.events.append(ReleaseEvent("Warning" if warning else "Normal", reason, message))
+
+    def canary(self) -> Manifest | None:
+        assert self.deployment is not None
+        return self.ctx.cluster.get_deployment(
+            self.namespace, canary_name(self.deployment["metadata"]["name"])
+        )
+
+    def owns(self, obj: Manifest) -> bool:
+        return any(
+            ref.get("uid") == self.body["metadata"]["uid"]
+            for ref in obj["metadata"].get("ownerReferences") or ()
+        )
+
+    def remove_canary(self) -> None:
+        canary = self.canary() if self.deployment is not None else None
+        if canary is not None and self.owns(canary):
+            self.ctx.cluster.delete_deployment(self.namespace, canary["metadata"]["name"])
+
+    def finish(
+        self, phase: ReleasePhase, outcome: Outcome, reason: str, message: str, *, warning: bool
+    ) -> None:
+        """End the release: phase, history, reason, one Event."""
+        self.status.phase = phase
+        self.status.stage = None
+        self.status.reason = reason
+        self.status.message = message
+        self.status.finished_at = self.now
+        history.end(self.status.history, outcome, reason, self.now)
+        self.event(reason, message, warning=warning)
+
+    def progressing(self, stage: Stage, reason: str, message: str) -> None:
+        self.status.phase = ReleasePhase.PROGRESSING
+        self.status.stage = stage
+        self.status.reason = reason
+        self.status.message = message
+
+
+def claim_of(deployment: Manifest) -> str | None:
+    claim: str | None = (deployment["metadata"].get("annotations") or {}).get(c.ANNOTATION_RELEASE)
+    return claim
+
+
+def status_patch(status: ModelReleaseStatus) -> dict[str, Any]:
+    """The whole status for a merge patch: cleared fields sent as null so they go away."""
+    wire = status.wire()
+    for name, info in ModelReleaseStatus.model_fields.items():
+        key = info.alias or name
+        wire.setdefault(key, None)
+    return wire

@@ -1,0 +1,48 @@
+"""An existing keypair: used as it is, never uploaded, never deleted; a missing one is named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from starcast.bootstrap.secrets import ClusterSecrets
+from tests.integration.bootstrap.conftest import Cluster
+from tests.integration.bootstrap.expectations import shape
+from tests.support.kube import KubePlane
+
+
+def _own_key(cluster: Cluster, tmp_path: Path) -> Path:
+    """A key the user made and uploaded themselves, outside starcast's state directory."""
+    mine = ClusterSecrets(tmp_path / "my-keys")
+    public = mine.ensure_key()
+    cluster.cloud.state.keypairs["my-key"] = {"name": "my-key", "public_key": public}
+    cluster.write(keypair="my-key", ssh_key_file=str(mine.key_path))
+    return mine.key_path
+
+
+def test_a_missing_keypair_is_named_with_the_fix(cluster: Cluster) -> None:
+    cluster.write(keypair="nobodys-key", ssh_key_file="/nonexistent/id_ed25519")
+    result = cluster.run("up")
+    assert result.exit_code == 1
+    assert "keypair 'nobodys-key' not found in cloud 'fake'" in result.output
+    assert "omit `keypair` to have one generated" in result.output
+    assert not any(r.path.endswith("/servers") for r in cluster.cloud.mutations())
+
+
+@pytest.mark.integration
+@pytest.mark.kube
+def test_an_existing_keypair_is_used_and_left_in_place(
+    live_cluster: Cluster, kube_plane: KubePlane, tmp_path: Path
+) -> None:
+    key_file = _own_key(live_cluster, tmp_path)
+    result = live_cluster.run("up")
+    assert result.exit_code == 0, result.output
+    shapes = [shape(r) for r in live_cluster.cloud.mutations()]
+    assert "POST /v2.1/os-keypairs" not in shapes
+    assert not (live_cluster.state_dir / "id_ed25519").exists()
+    assert all(s["key_name"] == "my-key" for s in live_cluster.cloud.state.servers.values())
+
+    assert live_cluster.run("down").exit_code == 0
+    assert "my-key" in live_cluster.cloud.state.keypairs
+    assert key_file.exists()
