@@ -142,7 +142,11 @@ class TrainingNamespace:
 
 @pytest.fixture
 def training_namespace(
-    kube_plane: KubePlane, kube_namespace: str, s3_bucket: str, s3_endpoint: str
+    kube_plane: KubePlane,
+    kube_namespace: str,
+    s3_bucket: str,
+    s3_endpoint: str,
+    starcast_crds: None,
 ) -> TrainingNamespace:
     """A namespace with a storage Secret, a bucket holding the sample dataset."""
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name=REGION)
