@@ -5,9 +5,10 @@ Deployment rolls out on kwok nodes. The containers that must really run, run as 
 from what the API server stored (tests/support/charts.py): the operator with the chart's
 ServiceAccount token (so the chart's RBAC is what it gets), the worker and the frontend against
 the tests' RabbitMQ and S3. The operator reconciles a TrainingRun into a RayJob (KubeRay's real
-CRD validates it); a model release is applied to the chart's worker Deployment with the same
-token, as field manager starcast-operator (what a ModelRelease does; issue 11 drives it from the
-operator), and the rendered worker then serves the released model through the frontend.
+CRD validates it); a ModelRelease rolls a second model out to the chart's worker Deployment
+(the operator applies the model fields as field manager starcast-operator), a `helm upgrade`
+with an unrelated change keeps it, and the rendered worker then serves the released model
+through the frontend.
 """
 
 from __future__ import annotations
@@ -72,6 +73,18 @@ def _template(plane: KubePlane, namespace: str, name: str) -> dict[str, Any]:
     deployment = plane.kubectl_json("get", "deployment", name, "-n", namespace)
     template: dict[str, Any] = deployment["spec"]["template"]
     return template
+
+
+def _model_env(plane: KubePlane, namespace: str) -> tuple[str, str, str]:
+    """The model the worker Deployment's pod template carries: URI, digest, version label."""
+    template = _template(plane, namespace, WORKER)
+    (container,) = (c for c in template["spec"]["containers"] if c["name"] == "worker")
+    env = {item["name"]: item.get("value") for item in container.get("env", [])}
+    return (
+        env["STARCAST_MODEL_URI"],
+        env["STARCAST_MODEL_SHA256"],
+        template["metadata"]["labels"]["starcast.io/model-version"],
+    )
 
 
 class Processes:
@@ -231,24 +244,38 @@ def test_walkthrough_train_release_and_predict(
     processes.ready(frontend, "frontend ready", front)
     assert _predict(frontend)["model_version"] == v1.model_version
 
-    # 4. Release v2 with the operator's own token, as the operator applies it.
+    # 4. A ModelRelease rolls v2 out: the operator (on the chart's token) applies the model
+    # fields to the chart's worker Deployment and follows the rollout.
     release = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": WORKER, "namespace": ns},
-        "spec": {"template": {
-            "metadata": {"labels": {"starcast.io/model-version": v2.model_version}},
-            "spec": {"containers": [{"name": "worker", "env": [
-                {"name": "STARCAST_MODEL_URI", "value": v2_uri},
-                {"name": "STARCAST_MODEL_SHA256", "value": v2.model_sha256},
-            ]}]},
-        }},
-    }  # fmt: skip
-    kube_plane.kubectl(
-        "apply", "--server-side", "--field-manager=starcast-operator", "--force-conflicts",
-        "--kubeconfig", str(kubeconfig), "-f", "-", input=json.dumps(release),
+        "apiVersion": "starcast.io/v1alpha1",
+        "kind": "ModelRelease",
+        "metadata": {"name": "v2", "namespace": ns},
+        "spec": {
+            "model": {"uri": v2_uri, "sha256": v2.model_sha256, "version": v2.model_version},
+            "target": {"release": "serving"},
+            "strategy": {"type": "Rolling"},
+        },
+    }
+    kube_plane.kubectl("apply", "-f", "-", input=json.dumps(release))
+
+    def release_phase() -> str | None:
+        found = kube_plane.kubectl_json("get", "modelrelease", "v2", "-n", ns)
+        phase: str | None = found.get("status", {}).get("phase")
+        assert phase not in {"Failed", "RolledBack"}, found.get("status")
+        return phase
+
+    kube_wait_until(lambda: release_phase() == "Succeeded", "the ModelRelease", timeout=120)
+    kube_plane.kubectl("rollout", "status", f"deployment/{WORKER}", "-n", ns, "--timeout=120s")
+    assert _model_env(kube_plane, ns) == (v2_uri, v2.model_sha256, v2.model_version)
+
+    # 5. `helm upgrade` with an unrelated change keeps the released model.
+    kube_plane.helm(
+        "upgrade", "serving", str(SERVING_CHART), "-n", ns, "--reuse-values",
+        "--set", "worker.podAnnotations.walkthrough=upgraded", "--wait", "--timeout=180s",
     )  # fmt: skip
     kube_plane.kubectl("rollout", "status", f"deployment/{WORKER}", "-n", ns, "--timeout=120s")
+    assert _template(kube_plane, ns, WORKER)["metadata"]["annotations"]["walkthrough"] == "upgraded"
+    assert _model_env(kube_plane, ns) == (v2_uri, v2.model_sha256, v2.model_version)
 
     # The new pod template, run as the kubelet would run the new pods: it serves v2.
     worker = local_container(_template(kube_plane, ns, WORKER)["spec"], "worker", objects,
