@@ -121,6 +121,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and .Values.worker.model.sha256 (not .Values.worker.model.uri) }}
 {{- fail "worker.model.sha256 is set without worker.model.uri" }}
 {{- end }}
+{{- if and .Values.worker.model.uri (not .Values.worker.model.sha256) }}
+{{- fail "worker.model.uri is set without worker.model.sha256: workers refuse a model whose digest they were not given" }}
+{{- end }}
 {{- end }}
 
 {{/* Env both the frontend and the workers read: the broker, from its Secret. */}}

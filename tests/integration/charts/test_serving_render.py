@@ -210,6 +210,8 @@ def test_the_schema_refuses_bad_values_naming_the_path(
           "--set", "worker.resources.requests.cpu=1"], "enable one of them"),
         (["--set", "worker.keda.enabled=true", "--set", "worker.keda.minReplicaCount=0"],
          "set frontend.readinessProbe.path=/healthz"),
+        (["--set", "worker.model.uri=s3://models/m1"],
+         "worker.model.uri is set without worker.model.sha256"),
     ],
 )  # fmt: skip
 def test_contradictory_values_fail_saying_what_to_change(
