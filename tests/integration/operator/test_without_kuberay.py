@@ -49,8 +49,13 @@ def test_no_kuberay_condition_then_recovery(
         assert "rayjobs.ray.io CRD is absent" in message and "helm install" in message
     finally:
         install_crds(kube_plane, kuberay_dir)
+    # Up to the resync timer's interval (60 s) and then some: on a loaded plane the retry the
+    # create handler scheduled can come after the recreated CRD is served.
     wait_for(
-        "the RayJob, once KubeRay is there", lambda: get(kube_plane, "rayjob", "tr-patient", ns)
+        "the RayJob, once KubeRay is there",
+        lambda: get(kube_plane, "rayjob", "tr-patient", ns),
+        timeout=150,
+        explain=operator.log_tail,
     )
     done = wait_phase(kube_plane, "patient", ns, "Succeeded", log=operator.log_tail)
     assert condition(done, "KubeRayAvailable")["status"] == "True"
