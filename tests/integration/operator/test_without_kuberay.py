@@ -34,7 +34,11 @@ def test_no_kuberay_condition_then_recovery(
 ) -> None:
     ns = training_namespace.name
     executor.serve(ns)
+    # An operator that starts where KubeRay is not installed (the case users meet). Taking the
+    # CRD away under a running operator is another matter: kopf's RayJob watch then fails.
+    operator.stop()
     uninstall_rayjob_crd(kube_plane)
+    operator.start()
     try:
         apply(kube_plane, training_namespace.run("patient"))
 
