@@ -16,8 +16,10 @@ def dry_run(target: str, tmp_path: Path) -> str:
     if make is None:
         pytest.fail("make is not installed: the two commands of the README need it")
     # A venv that does not exist yet: what a fresh clone's first run would do.
+    # --no-print-directory: under `make test` this make is a sub-make, which would
+    # otherwise wrap its output in "Entering/Leaving directory" lines.
     return subprocess.run(
-        [make, "-n", target, f"VENV={tmp_path / 'venv'}"],
+        [make, "--no-print-directory", "-n", target, f"VENV={tmp_path / 'venv'}"],
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
 
