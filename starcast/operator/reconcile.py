@@ -145,6 +145,8 @@ def _observe(
     name = rj.rayjob_name(run.name)
     job = seen_rayjob if seen_rayjob is not None else ctx.cluster.get_rayjob(run.namespace, name)
     options: dict[str, Any] = {}
+    if job is None and status.ray_job_name:  # it had one: deleted since, not made again
+        return Observation(**base, rayjob_lost=True)
     if job is not None and not _owned_by(job, run.uid):
         return Observation(
             **base,

@@ -11,6 +11,7 @@ from tests.integration.operator.conftest import TrainingNamespace
 from tests.integration.operator.resources import (
     apply,
     condition,
+    events_for,
     get,
     status,
     wait_for,
@@ -63,3 +64,52 @@ def test_no_kuberay_condition_then_recovery(
     )
     done = wait_phase(kube_plane, "patient", ns, "Succeeded", log=operator.log_tail)
     assert condition(done, "KubeRayAvailable")["status"] == "True"
+
+
+FOLLOW_RAYJOB = "build_registry.<locals>.follow_rayjob"
+
+
+def test_kuberay_removed_under_a_running_operator(
+    kube_plane: KubePlane,
+    kuberay_dir: Path,
+    served: TrainingNamespace,
+    operator: OperatorProcess,
+    executor: LocalRayJobExecutor,
+    prepared_artifact: Callable[[str], None],
+) -> None:
+    """The CRD deleted while the operator runs: it survives, waits, and resumes by itself."""
+    ns = served.name
+    pid = operator.pid
+    with executor.hold():
+        apply(kube_plane, served.run("interrupted"))
+        wait_phase(kube_plane, "interrupted", ns, "Running", log=operator.log_tail)
+        uninstall_rayjob_crd(kube_plane)
+    try:
+        apply(kube_plane, served.run("patient-too"))
+
+        def waiting() -> bool:
+            cond = condition(status(kube_plane, "patient-too", ns), "KubeRayAvailable")
+            return cond.get("reason") == "CRDNotInstalled"
+
+        wait_for("the KubeRay condition", waiting, explain=operator.log_tail)
+        assert status(kube_plane, "patient-too", ns)["phase"] == "Pending"
+        # The run that was Running lost its RayJob with the CRD: it says so, and is not re-run.
+        lost = wait_phase(kube_plane, "interrupted", ns, "Failed", log=operator.log_tail)
+        message = condition(lost, "Succeeded")["message"]
+        assert condition(lost, "Succeeded")["reason"] == "RayJobLost"
+        assert "tr-interrupted" in message and "rayjobs.ray.io CRD" in message
+        assert "RayJobLost" in [e["reason"] for e in events_for(kube_plane, "interrupted", ns)]
+    finally:
+        install_crds(kube_plane, kuberay_dir)
+    wait_for(
+        "the RayJob, once KubeRay is back",
+        lambda: get(kube_plane, "rayjob", "tr-patient-too", ns),
+        explain=operator.log_tail,
+    )
+    done = wait_phase(kube_plane, "patient-too", ns, "Succeeded", log=operator.log_tail)
+    assert condition(done, "KubeRayAvailable")["status"] == "True"
+    # The RayJob watch is back (not only the resync timer): its events reached the operator.
+    assert operator.handler_runs(FOLLOW_RAYJOB, "RayJob", "tr-patient-too") > 0
+    assert operator.alive and operator.pid == pid
+    assert operator.get(operator.liveness_url) is not None
+    assert get(kube_plane, "rayjob", "tr-interrupted", ns) is None
