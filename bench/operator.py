@@ -221,7 +221,11 @@ def serve_rayjobs(kubeconfig: str, s3_env: dict[str, str], stop: ProcessEvent) -
     os.environ |= s3_env
     model_bytes, manifest = fitted_model()
     executor = LocalRayJobExecutor(api_client(kubeconfig, APPLY_THREADS), ray_address="unused")
-    executor.write_artifact_from(lambda uri: artifact.write_artifact(uri, model_bytes, manifest))
+
+    def commit_model(uri: str) -> None:
+        artifact.write_artifact(uri, model_bytes, manifest)
+
+    executor.write_artifact_from(commit_model)
     executor.start().serve(NAMESPACE)
     stop.wait()
     executor.stop()
