@@ -13,7 +13,7 @@
 
 The machine's load average is printed with each figure; ratios are the comparable numbers.
 
-    python bench/training.py [--quick] [--budget standard] [--folds 5] [--small-rounds 3]
+    python -m bench.training [--quick] [--budget standard] [--folds 5] [--small-rounds 3]
 
 Last line: `training: starcast_s=... sklearn_s=... time_ratio=... halving_s=... halving_ratio=...
 starcast_rmsle=... sklearn_rmsle=... halving_rmsle=... score_gap_pct=... small_data_s=...
@@ -55,7 +55,6 @@ from starcast.training.ray_runtime import ensure_ray
 from starcast.training.search import make_folds, run_search
 
 SMALL_DATA_ROWS = 1000
-BENCH_DIR = Path(__file__).resolve().parent
 
 
 def load() -> float:
@@ -220,7 +219,7 @@ def small_data_comparison(args: argparse.Namespace, rounds: int) -> dict[str, fl
                 *("--data", data_uri, "--out", out.as_uri(), "--seed", str(args.seed)),
             ]
             sklearn_argv = [
-                *(sys.executable, str(BENCH_DIR / "sklearn_train.py")),
+                *(sys.executable, "-m", "bench.sklearn_train"),
                 *("--data", data_uri, "--out", str(directory / f"sklearn-{round_}.skops")),
                 *("--seed", str(args.seed)),
             ]
