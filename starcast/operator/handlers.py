@@ -97,6 +97,7 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
             prefix=c.KOPF_PREFIX, key="last-handled-configuration"
         )
         settings.persistence.finalizer = f"{c.KOPF_PREFIX}/finalizer"
+        settings.peering.lifetime = operator_settings.peering_lifetime_seconds
         settings.execution.max_workers = operator_settings.workers
         # Events are the phase changes the handlers post, not kopf's log lines (retries of a run
         # waiting for KubeRay would flood them).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Final
 
 import kopf
@@ -16,6 +17,11 @@ from starcast.operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
 
+# kopf freezes every operator that shares the highest priority ("Possibly conflicting operators
+# with the same priority": all of them pause), and a Deployment gives its replicas one priority.
+# So each process adds a random tiebreak below this band: the configured priority still orders
+# releases (a higher one always wins), the tiebreak orders one release's replicas.
+PRIORITY_BAND: Final = 2**31
 # A pause before kopf starts again (no tight loop on a flapping CRD).
 RESTART_DELAY_S: Final = 1.0
 
@@ -31,10 +37,11 @@ async def operate(settings: OperatorSettings, *, stop_flag: asyncio.Event | None
     whose initial scan is right, when a RayJob watch dies of a 404 or when the RayJob API's
     presence differs from what kopf started with; every handler is idempotent.
     """
+    priority = peering_priority(settings.priority)
     while True:
         changed = asyncio.Event()
         try:
-            await _operate_once(settings, changed, stop_flag)
+            await _operate_once(settings, priority, changed, stop_flag)
         except APINotFoundError as error:
             logger.warning("a watched API is gone (%s): starting kopf again", error)
         else:
@@ -46,8 +53,16 @@ async def operate(settings: OperatorSettings, *, stop_flag: asyncio.Event | None
         await asyncio.sleep(RESTART_DELAY_S)
 
 
+def peering_priority(priority: int) -> int:
+    """kopf's priority of this process: its release's band, then a random place in it."""
+    return priority * PRIORITY_BAND + secrets.randbelow(PRIORITY_BAND)
+
+
 async def _operate_once(
-    settings: OperatorSettings, changed: asyncio.Event, stop_flag: asyncio.Event | None
+    settings: OperatorSettings,
+    priority: int,
+    changed: asyncio.Event,
+    stop_flag: asyncio.Event | None,
 ) -> None:
     api = api_client(1)
     cluster = Cluster(api)
@@ -73,7 +88,7 @@ async def _operate_once(
             namespaces=settings.namespaces,
             standalone=settings.peering is None,
             peering_name=settings.peering,
-            priority=settings.priority,
+            priority=priority,
             liveness_endpoint=liveness,
             stop_flag=stop_kopf,
             memo=kopf.Memo(),
