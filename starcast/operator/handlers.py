@@ -98,6 +98,14 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         )
         settings.persistence.finalizer = f"{c.KOPF_PREFIX}/finalizer"
         settings.peering.lifetime = operator_settings.peering_lifetime_seconds
+        # Why a create handler ran twice under load: the status it writes makes a version that
+        # reaches the watch before kopf's own patch with the diff base, so kopf sees a new object
+        # again. kopf skips it while it waits for its patch to come back, up to this timeout,
+        # then handles the stale version ("possibly causing double-processing", kopf's docs on
+        # consistency). 5 s is less than the watch lags with 1,000 runs; a second run is
+        # harmless all the same (sync_training_run is idempotent: tests/integration/operator/
+        # test_create_once.py), only wasted work.
+        settings.persistence.consistency_timeout = operator_settings.kopf_consistency_seconds
         settings.execution.max_workers = operator_settings.workers
         # Events are the phase changes the handlers post, not kopf's log lines (retries of a run
         # waiting for KubeRay would flood them).

@@ -100,7 +100,7 @@ class OperatorProcess:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def handler_runs(self, handler: str, kind: str, name: str) -> int:
+    def handler_runs(self, handler: str, kind: str, name: str, namespace: str | None = None) -> int:
         """How many times kopf logged `handler` succeeding on the `kind` named `name`."""
         runs = 0
         for line in self.log_path.read_text(errors="replace").splitlines():
@@ -112,6 +112,7 @@ class OperatorProcess:
                 record.get("message") == f"Handler '{handler}' succeeded."
                 and ref.get("kind") == kind
                 and ref.get("name") == name
+                and namespace in (None, ref.get("namespace"))
             ):
                 runs += 1
         return runs
