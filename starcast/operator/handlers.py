@@ -218,9 +218,10 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         if owner is None:
             return
         known = next(iter(runs.get((namespace, owner["name"]), ())), None)
-        if known is not None and _reflects(known, body):
+        gone = kwargs.get("type") == "DELETED"  # its last state is no news: the run lost it
+        if not gone and known is not None and _reflects(known, body):
             return  # the run's status already says what this RayJob says
-        rayjob = dict(body)
+        rayjob = None if gone else dict(body)
         deadline = time.monotonic() + EVENT_RETRY_BUDGET_S
         delay = RETRY_DELAY_S / 4
         while True:

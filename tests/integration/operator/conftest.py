@@ -80,7 +80,8 @@ def ray_address() -> Iterator[str]:
     """A real local Ray: the jobs join it through RAY_ADDRESS, as on a RayJob's head."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    # address="local": a cluster of its own, never one another process's address file names.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     try:
         yield ray.get_runtime_context().gcs_address
     finally:

@@ -182,6 +182,28 @@ def test_deleting_the_run_garbage_collects_its_rayjob(
         )
 
 
+def test_a_rayjob_deleted_mid_run_fails_the_run_and_is_not_made_again(
+    kube_plane: KubePlane,
+    served: TrainingNamespace,
+    operator: OperatorProcess,
+    executor: LocalRayJobExecutor,
+    prepared_artifact: Callable[[str], None],
+) -> None:
+    ns = served.name
+    with executor.hold():
+        apply(kube_plane, served.run("orphaned"))
+        wait_phase(kube_plane, "orphaned", ns, "Running", log=operator.log_tail)
+        kube_plane.kubectl("delete", "rayjob", "tr-orphaned", "-n", ns, "--wait=true")
+        # Noticed from the RayJob's DELETED event, well before the resync timer (60 s).
+        lost = wait_phase(kube_plane, "orphaned", ns, "Failed", timeout=30, log=operator.log_tail)
+    reason, message = (
+        condition(lost, "Succeeded")["reason"],
+        condition(lost, "Succeeded")["message"],
+    )
+    assert reason == "RayJobLost" and "RayJob tr-orphaned is gone (deleted)" in message
+    assert get(kube_plane, "rayjob", "tr-orphaned", ns) is None
+
+
 @pytest.mark.parametrize(
     ("spec_change", "field", "reason"),
     [

@@ -24,6 +24,8 @@ from tests.support.rayjob_executor import LocalRayJobExecutor
 
 pytestmark = [pytest.mark.kube, pytest.mark.integration]
 
+FOLLOW_RAYJOB = "build_registry.<locals>.follow_rayjob"
+
 
 def test_no_kuberay_condition_then_recovery(
     kube_plane: KubePlane,
@@ -35,8 +37,8 @@ def test_no_kuberay_condition_then_recovery(
 ) -> None:
     ns = training_namespace.name
     executor.serve(ns)
-    # An operator that starts where KubeRay is not installed (the case users meet). Taking the
-    # CRD away under a running operator is another matter: kopf's RayJob watch then fails.
+    # An operator that starts where KubeRay is not installed (the case users meet); the CRD
+    # taken away under a running operator is the next test.
     operator.stop()
     uninstall_rayjob_crd(kube_plane)
     operator.start()
@@ -54,19 +56,15 @@ def test_no_kuberay_condition_then_recovery(
         assert "rayjobs.ray.io CRD is absent" in message and "helm install" in message
     finally:
         install_crds(kube_plane, kuberay_dir)
-    # Up to the resync timer's interval (60 s) and then some: on a loaded plane the retry the
-    # create handler scheduled can come after the recreated CRD is served.
     wait_for(
         "the RayJob, once KubeRay is there",
         lambda: get(kube_plane, "rayjob", "tr-patient", ns),
-        timeout=150,
         explain=operator.log_tail,
     )
     done = wait_phase(kube_plane, "patient", ns, "Succeeded", log=operator.log_tail)
     assert condition(done, "KubeRayAvailable")["status"] == "True"
-
-
-FOLLOW_RAYJOB = "build_registry.<locals>.follow_rayjob"
+    # Followed through its RayJob's events, not only by the resync timer.
+    assert operator.handler_runs(FOLLOW_RAYJOB, "RayJob", "tr-patient", ns) > 0
 
 
 def test_kuberay_removed_under_a_running_operator(
@@ -109,7 +107,7 @@ def test_kuberay_removed_under_a_running_operator(
     done = wait_phase(kube_plane, "patient-too", ns, "Succeeded", log=operator.log_tail)
     assert condition(done, "KubeRayAvailable")["status"] == "True"
     # The RayJob watch is back (not only the resync timer): its events reached the operator.
-    assert operator.handler_runs(FOLLOW_RAYJOB, "RayJob", "tr-patient-too") > 0
+    assert operator.handler_runs(FOLLOW_RAYJOB, "RayJob", "tr-patient-too", ns) > 0
     assert operator.alive and operator.pid == pid
     assert operator.get(operator.liveness_url) is not None
     assert get(kube_plane, "rayjob", "tr-interrupted", ns) is None
