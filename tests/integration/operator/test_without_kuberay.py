@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,36 @@ pytestmark = [pytest.mark.kube, pytest.mark.integration]
 FOLLOW_RAYJOB = "build_registry.<locals>.follow_rayjob"
 
 
+def _wait_for_kuberay_condition(
+    plane: KubePlane, name: str, ns: str, operator: OperatorProcess
+) -> dict[str, Any]:
+    """The run Pending with the condition that says KubeRay's CRD is absent; its status."""
+
+    def waiting() -> bool:
+        cond = condition(status(plane, name, ns), "KubeRayAvailable")
+        return cond.get("reason") == "CRDNotInstalled"
+
+    wait_for("the KubeRay condition", waiting, explain=operator.log_tail)
+    pending = status(plane, name, ns)
+    assert pending["phase"] == "Pending"
+    return pending
+
+
+def _converges_through_its_rayjob(
+    plane: KubePlane, name: str, ns: str, operator: OperatorProcess
+) -> None:
+    """Once KubeRay is there: its RayJob made, the run Succeeded, followed by the RayJob watch
+    (its events reached the operator, not only the resync timer)."""
+    wait_for(
+        "the RayJob, once KubeRay is there",
+        lambda: get(plane, "rayjob", f"tr-{name}", ns),
+        explain=operator.log_tail,
+    )
+    done = wait_phase(plane, name, ns, "Succeeded", log=operator.log_tail)
+    assert condition(done, "KubeRayAvailable")["status"] == "True"
+    assert operator.handler_runs(FOLLOW_RAYJOB, "RayJob", f"tr-{name}", ns) > 0
+
+
 def test_no_kuberay_condition_then_recovery(
     kube_plane: KubePlane,
     kuberay_dir: Path,
@@ -44,27 +75,12 @@ def test_no_kuberay_condition_then_recovery(
     operator.start()
     try:
         apply(kube_plane, training_namespace.run("patient"))
-
-        def waiting() -> bool:
-            cond = condition(status(kube_plane, "patient", ns), "KubeRayAvailable")
-            return cond.get("reason") == "CRDNotInstalled"
-
-        wait_for("the KubeRay condition", waiting, explain=operator.log_tail)
-        pending = status(kube_plane, "patient", ns)
-        assert pending["phase"] == "Pending"
+        pending = _wait_for_kuberay_condition(kube_plane, "patient", ns, operator)
         message = condition(pending, "KubeRayAvailable")["message"]
         assert "rayjobs.ray.io CRD is absent" in message and "helm install" in message
     finally:
         install_crds(kube_plane, kuberay_dir)
-    wait_for(
-        "the RayJob, once KubeRay is there",
-        lambda: get(kube_plane, "rayjob", "tr-patient", ns),
-        explain=operator.log_tail,
-    )
-    done = wait_phase(kube_plane, "patient", ns, "Succeeded", log=operator.log_tail)
-    assert condition(done, "KubeRayAvailable")["status"] == "True"
-    # Followed through its RayJob's events, not only by the resync timer.
-    assert operator.handler_runs(FOLLOW_RAYJOB, "RayJob", "tr-patient", ns) > 0
+    _converges_through_its_rayjob(kube_plane, "patient", ns, operator)
 
 
 def test_kuberay_removed_under_a_running_operator(
@@ -84,13 +100,7 @@ def test_kuberay_removed_under_a_running_operator(
         uninstall_rayjob_crd(kube_plane)
     try:
         apply(kube_plane, served.run("patient-too"))
-
-        def waiting() -> bool:
-            cond = condition(status(kube_plane, "patient-too", ns), "KubeRayAvailable")
-            return cond.get("reason") == "CRDNotInstalled"
-
-        wait_for("the KubeRay condition", waiting, explain=operator.log_tail)
-        assert status(kube_plane, "patient-too", ns)["phase"] == "Pending"
+        _wait_for_kuberay_condition(kube_plane, "patient-too", ns, operator)
         # The run that was Running lost its RayJob with the CRD: it says so, and is not re-run.
         lost = wait_phase(kube_plane, "interrupted", ns, "Failed", log=operator.log_tail)
         message = condition(lost, "Succeeded")["message"]
@@ -99,15 +109,7 @@ def test_kuberay_removed_under_a_running_operator(
         assert "RayJobLost" in [e["reason"] for e in events_for(kube_plane, "interrupted", ns)]
     finally:
         install_crds(kube_plane, kuberay_dir)
-    wait_for(
-        "the RayJob, once KubeRay is back",
-        lambda: get(kube_plane, "rayjob", "tr-patient-too", ns),
-        explain=operator.log_tail,
-    )
-    done = wait_phase(kube_plane, "patient-too", ns, "Succeeded", log=operator.log_tail)
-    assert condition(done, "KubeRayAvailable")["status"] == "True"
-    # The RayJob watch is back (not only the resync timer): its events reached the operator.
-    assert operator.handler_runs(FOLLOW_RAYJOB, "RayJob", "tr-patient-too", ns) > 0
+    _converges_through_its_rayjob(kube_plane, "patient-too", ns, operator)
     assert operator.alive and operator.pid == pid
     assert operator.get(operator.liveness_url) is not None
     assert get(kube_plane, "rayjob", "tr-interrupted", ns) is None
