@@ -7,13 +7,11 @@ the reconcile functions can be called directly by tests with a real API server b
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any, Final
 
-from cachetools import TTLCache
+from cachetools import TTLCache, cachedmethod
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
@@ -24,7 +22,6 @@ logger = logging.getLogger(__name__)
 
 RETRIABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 REQUEST_TIMEOUT_S: Final = 30.0
-EVENT_MESSAGE_LIMIT: Final = 1024
 DISCOVERY_MEMORY_S: Final = 10.0
 # A burst of runs on one Secret reads it once; a changed Secret is seen within this.
 SECRET_MEMORY_S: Final = 10.0
@@ -40,6 +37,10 @@ JSON_PATCH: Final = "application/json-patch+json"
 
 class TransientError(Exception):
     """The API server could not answer now; the same call may succeed later."""
+
+
+class _SecretMissingError(Exception):
+    """Raised out of the memoized Secret read, so that only Secrets found are remembered."""
 
 
 class ConflictError(Exception):
@@ -66,6 +67,7 @@ class Cluster:
             RUN_MEMORY_SIZE, RUN_MEMORY_S
         )
         self._lock = threading.Lock()
+        self._secrets_guard = threading.Condition()
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the API; None for 404, ConflictError for 409, TransientError when worth a retry."""
@@ -234,51 +236,29 @@ class Cluster:
             raise
         self._remember(namespace, name, written)
 
-    def post_event(self, involved: dict[str, str], type_: str, reason: str, message: str) -> None:
-        """A core/v1 Event about `involved` (apiVersion, kind, namespace, name, uid)."""
-        now = datetime.now(UTC)
-        event = client.CoreV1Event.from_dict(
-            {
-                "metadata": {
-                    "generateName": f"{involved['name']}.",
-                    "namespace": involved["namespace"],
-                },
-                "involvedObject": involved,
-                "type": type_,
-                "reason": reason,
-                "message": message[:EVENT_MESSAGE_LIMIT],
-                "source": {"component": c.MANAGER_NAME},
-                "reportingComponent": c.MANAGER_NAME,
-                "reportingInstance": socket.gethostname(),
-                "firstTimestamp": now,
-                "lastTimestamp": now,
-                "count": 1,
-            }
-        )
-        self._call(
-            f"post an Event on {involved['namespace']}/{involved['name']}",
-            self._core.create_namespaced_event,
-            involved["namespace"],
-            event,
-        )
-
     def get_secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
         """The Secret's data (still base64), or None when it does not exist.
 
-        A Secret found is remembered for SECRET_MEMORY_S; one not found never is.
+        A Secret found is remembered for SECRET_MEMORY_S; one not found never is. Reads of one
+        Secret at the same moment (a burst of runs) wait for the first one's answer.
         """
-        with self._lock:
-            remembered = self._secrets.get((namespace, name))
-        if remembered is not None:
-            return remembered
+        try:
+            return self._found_secret(namespace, name)
+        except _SecretMissingError:
+            return None
+
+    @cachedmethod(
+        lambda self: self._secrets,
+        lock=lambda self: self._secrets_guard,
+        condition=lambda self: self._secrets_guard,
+    )
+    def _found_secret(self, namespace: str, name: str) -> dict[str, str]:
         secret = self._call(
             f"get Secret {namespace}/{name}", self._core.read_namespaced_secret, name, namespace
         )
         if secret is None:
-            return None
+            raise _SecretMissingError(f"{namespace}/{name}")
         data: dict[str, str] = secret.data or {}
-        with self._lock:
-            self._secrets[(namespace, name)] = data
         return data
 
 

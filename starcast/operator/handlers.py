@@ -15,6 +15,7 @@ from typing import Any, Final
 import kopf
 
 from starcast.operator import constants as c
+from starcast.operator import events
 from starcast.operator.cluster import Cluster, ConflictError, TransientError, api_client
 from starcast.operator.metrics import TRAINING_RUN, OperatorMetrics
 from starcast.operator.reconcile import Context, InvalidObjectError, Outcome, sync_training_run
@@ -51,10 +52,7 @@ def _report(outcome: Outcome, ref: dict[str, str], ctx: Context, metrics: Operat
     if outcome.status is not None:
         event = phase_event(outcome.previous_phase, outcome.status)
         if event is not None:
-            try:
-                ctx.cluster.post_event(ref, *event)
-            except RETRIABLE as error:  # the status is written; an Event is not worth a retry
-                logger.warning("Event not posted: %s", error, extra={"object": ref["name"]})
+            events.post(ref, *event)
     metrics.reconciles.labels(TRAINING_RUN, "requeued" if outcome.requeue_after else "ok").inc()
 
 
@@ -110,9 +108,7 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         # test_create_once.py), only wasted work.
         settings.persistence.consistency_timeout = operator_settings.kopf_consistency_seconds
         settings.execution.max_workers = operator_settings.workers
-        # Events are the phase changes the handlers post, not kopf's log lines (retries of a run
-        # waiting for KubeRay would flood them).
-        settings.posting.enabled = False
+        events.configure_posting(settings)
         memo["ctx"] = Context(
             cluster=Cluster(api_client(operator_settings.workers)),
             settings=operator_settings,

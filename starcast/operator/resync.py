@@ -8,6 +8,7 @@ cost two writes per run, and nothing needs cleaning up that the RayJob's owner r
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
@@ -42,7 +43,8 @@ async def resync_forever(
     async def one(run: RunRef) -> None:
         async with slots:
             try:
-                await loop.run_in_executor(executor, sync, run)
+                # In a copy of this task's context: kopf's (its Event queue) is in it.
+                await loop.run_in_executor(executor, contextvars.copy_context().run, sync, run)
             except Exception as error:
                 logger.warning(
                     "resync failed, retried in %.0fs: %s",

@@ -76,7 +76,11 @@ class OperatorSettings(BaseSettings):
         "default). 0: no waiting; a create handler then runs again on its own status write.",
     )
     workers: int = Field(
-        default=16, ge=1, le=256, description="Threads for the synchronous handlers."
+        default=64,
+        ge=1,
+        le=256,
+        description="Threads for the synchronous handlers (each waits on one API call at a "
+        "time, so a burst of runs needs many).",
     )
     kuberay_check_seconds: float = Field(
         default=15.0, gt=0, description="How often a run waiting for KubeRay looks again."

@@ -16,6 +16,7 @@ import httpx
 import kopf
 
 from starcast.operator import constants as c
+from starcast.operator import events
 from starcast.operator.cluster import ConflictError, TransientError, api_client
 from starcast.operator.metrics import OperatorMetrics
 from starcast.operator.release import gate
@@ -33,11 +34,8 @@ GATE_INTERVAL_S: Final = 2.0
 MEMO_KEY: Final = "release_ctx"
 
 
-def _post(ctx: ReleaseContext, involved: dict[str, str], event: ReleaseEvent) -> None:
-    try:
-        ctx.cluster.post_event(involved, event.type, event.reason, event.message)
-    except (TransientError, ConflictError) as error:  # the status holds it already
-        logger.warning("Event not posted: %s", error, extra={"object": involved["name"]})
+def _post(involved: dict[str, str], event: ReleaseEvent) -> None:
+    events.post(involved, event.type, event.reason, event.message)
 
 
 def register_model_release_handlers(
@@ -80,7 +78,6 @@ def register_model_release_handlers(
         finally:
             metrics.observe_reconcile(time.monotonic() - started, MODEL_RELEASE)
         metrics.reconciles.labels(MODEL_RELEASE, "ok").inc()
-        ctx: ReleaseContext = memo[MEMO_KEY]
         involved = {
             "apiVersion": c.API_VERSION,
             "kind": c.MODEL_RELEASE_KIND,
@@ -89,7 +86,7 @@ def register_model_release_handlers(
             "uid": uid,
         }
         for event in result.events:
-            _post(ctx, involved, event)
+            _post(involved, event)
 
     @kopf.timer(
         c.GROUP,
@@ -118,4 +115,4 @@ def register_model_release_handlers(
             "uid": uid,
         }
         for event in events:
-            _post(ctx, involved, event)
+            _post(involved, event)

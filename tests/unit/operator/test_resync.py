@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -91,3 +92,20 @@ def test_the_operators_own_copy_wins_unless_the_spec_or_the_object_changed() -> 
     assert newest_copy(newer_spec, own) is newer_spec
     recreated = _body("v", 1, "Pending")
     assert newest_copy(recreated, own) is recreated
+
+
+def test_lookups_of_one_dataset_at_the_same_moment_share_one_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def slow_exists(uri: str, options: Any) -> bool:
+        calls.append(uri)
+        time.sleep(0.2)
+        return True
+
+    monkeypatch.setattr(sa, "object_exists", slow_exists)
+    check = sa.DatasetCheck()
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: check.exists("s3://b/d", {}), range(16)))
+    assert answers == [True] * 16 and calls == ["s3://b/d"]
