@@ -16,10 +16,9 @@ from typing import Final
 
 import pytest
 
-from tests.support.kube import REPO_ROOT, KubePlane
+from tests.support.addons import build_addon
+from tests.support.kube import KubePlane
 
-ADDONS_SCRIPT: Final = REPO_ROOT / "hack" / "kube-addons.sh"
-BUILD_TIMEOUT_S: Final = 60 * 60
 BUILD_RESULT: Final = pytest.StashKey[Path | str]()
 FIXTURE_NAMES: Final = frozenset({"kuberay_crds", "kuberay_dir"})
 CRDS: Final = ("ray.io_rayjobs.yaml", "ray.io_rayclusters.yaml")
@@ -27,22 +26,7 @@ CRDS: Final = ("ray.io_rayjobs.yaml", "ray.io_rayclusters.yaml")
 
 def build_kuberay() -> Path | str:
     """The cached KubeRay dir (bin/ray-operator, config/crd/bases/), or why the build failed."""
-    try:
-        result = subprocess.run(
-            ["bash", str(ADDONS_SCRIPT), "build", "kuberay"],
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return f"hack/kube-addons.sh build kuberay did not finish in {BUILD_TIMEOUT_S}s"
-    if result.returncode != 0:
-        return (
-            f"KubeRay could not be built (hack/kube-addons.sh build kuberay exited "
-            f"{result.returncode}):\n{result.stderr}"
-        )
-    return Path(result.stdout.strip().splitlines()[-1])
+    return build_addon("kuberay")
 
 
 def kuberay_dir_for(config: pytest.Config) -> Path:

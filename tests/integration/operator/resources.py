@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.support.kube import KubePlane
+from tests.support.rayjob_executor import LocalRayJobExecutor
 
 
 def training_run(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
@@ -113,3 +115,14 @@ def wait_phase(
 
 def last_status(plane: KubePlane, name: str, namespace: str) -> str:
     return f"last status: {json.dumps(status(plane, name, namespace), indent=1)}\n"
+
+
+@contextmanager
+def held_running(
+    plane: KubePlane, executor: LocalRayJobExecutor, run: dict[str, Any], log: Callable[[], str]
+) -> Iterator[dict[str, Any]]:
+    """`run` applied and Running (its status yielded), the job held by the stand-in till the end."""
+    meta = run["metadata"]
+    with executor.hold():
+        apply(plane, run)
+        yield wait_phase(plane, meta["name"], meta["namespace"], "Running", log=log)

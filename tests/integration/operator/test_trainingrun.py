@@ -15,6 +15,7 @@ from tests.integration.operator.resources import (
     condition,
     events_for,
     get,
+    held_running,
     items,
     status,
     wait_for,
@@ -111,12 +112,7 @@ def test_operator_killed_mid_run_resumes_with_one_rayjob(
     prepared_artifact: Callable[[str], None],
 ) -> None:
     ns = served.name
-    with executor.hold():
-        apply(
-            kube_plane,
-            served.run("survivor"),
-        )
-        wait_phase(kube_plane, "survivor", ns, "Running", log=operator.log_tail)
+    with held_running(kube_plane, executor, served.run("survivor"), operator.log_tail):
         operator.kill()
         # The job finishes while no operator runs; a restarted one picks the run up.
     wait_for(
@@ -170,12 +166,7 @@ def test_a_run_deleted_while_the_operator_is_down_goes_with_its_rayjob(
     prepared_artifact: Callable[[str], None],
 ) -> None:
     ns = served.name
-    with executor.hold():
-        apply(
-            kube_plane,
-            served.run("doomed"),
-        )
-        wait_phase(kube_plane, "doomed", ns, "Running", log=operator.log_tail)
+    with held_running(kube_plane, executor, served.run("doomed"), operator.log_tail):
         running = get(kube_plane, "trainingrun", "doomed", ns)
         # No finalizer (kopf would add one for a timer): nothing waits for the operator.
         assert running is not None and not running["metadata"].get("finalizers")
@@ -199,9 +190,7 @@ def test_a_rayjob_deleted_mid_run_fails_the_run_and_is_not_made_again(
     prepared_artifact: Callable[[str], None],
 ) -> None:
     ns = served.name
-    with executor.hold():
-        apply(kube_plane, served.run("orphaned"))
-        wait_phase(kube_plane, "orphaned", ns, "Running", log=operator.log_tail)
+    with held_running(kube_plane, executor, served.run("orphaned"), operator.log_tail):
         kube_plane.kubectl("delete", "rayjob", "tr-orphaned", "-n", ns, "--wait=true")
         # Noticed from the RayJob's DELETED event, well before the resync timer (60 s).
         lost = wait_phase(kube_plane, "orphaned", ns, "Failed", timeout=30, log=operator.log_tail)

@@ -14,6 +14,7 @@ from tests.integration.operator.resources import (
     condition,
     events_for,
     get,
+    held_running,
     status,
     wait_for,
     wait_phase,
@@ -94,9 +95,7 @@ def test_kuberay_removed_under_a_running_operator(
     """The CRD deleted while the operator runs: it survives, waits, and resumes by itself."""
     ns = served.name
     pid = operator.pid
-    with executor.hold():
-        apply(kube_plane, served.run("interrupted"))
-        wait_phase(kube_plane, "interrupted", ns, "Running", log=operator.log_tail)
+    with held_running(kube_plane, executor, served.run("interrupted"), operator.log_tail):
         uninstall_rayjob_crd(kube_plane)
     try:
         apply(kube_plane, served.run("patient-too"))
