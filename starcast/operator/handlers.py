@@ -7,6 +7,8 @@ the operator's settings closed over.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -28,7 +30,7 @@ from starcast.operator.storage_access import StorageUnreachableError
 RETRY_DELAY_S: Final = 2.0
 MAX_RETRY_DELAY_S: Final = 30.0
 RESYNC_INTERVAL_S: Final = 60.0
-# How long a RayJob event keeps retrying a failing sync before the resync timer takes over.
+# How long a RayJob event keeps retrying a failing sync before the resync loop takes over.
 EVENT_RETRY_BUDGET_S: Final = 120.0
 RETRIABLE: Final = (TransientError, ConflictError, StorageUnreachableError)
 
@@ -108,6 +110,7 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         # test_create_once.py), only wasted work.
         settings.persistence.consistency_timeout = operator_settings.kopf_consistency_seconds
         settings.execution.max_workers = operator_settings.workers
+        memo["executor"] = settings.execution.executor
         events.configure_posting(settings)
         memo["ctx"] = Context(
             cluster=Cluster(api_client(operator_settings.workers)),
@@ -117,12 +120,13 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
 
     operator_settings = settings
 
+    # Indexers are async, as they only read the body: kopf runs sync ones on the handler threads.
     @kopf.index(*tr, id="trainingruns_by_phase", registry=registry)
-    def trainingruns_by_phase(body: kopf.Body, **_: Any) -> dict[str, None]:
+    async def trainingruns_by_phase(body: kopf.Body, **_: Any) -> dict[str, None]:
         return {body.get("status", {}).get("phase") or "Pending": None}
 
     @kopf.index(*tr, id="trainingruns_by_name", registry=registry)
-    def trainingruns_by_name(
+    async def trainingruns_by_name(
         namespace: str | None, name: str, body: kopf.Body, **_: Any
     ) -> dict[tuple[str | None, str], dict[str, Any]]:
         """The last seen body of each run: a RayJob event rarely needs to read its owner."""
@@ -211,7 +215,7 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         labels={c.LABEL_TRAINING_RUN: kopf.PRESENT},
         registry=registry,
     )
-    def follow_rayjob(
+    async def follow_rayjob(
         namespace: str | None,
         body: kopf.Body,
         memo: Any,
@@ -237,21 +241,25 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         if not gone and known is not None and _reflects(known, body):
             return  # the run's status already says what this RayJob says
         rayjob = None if gone else dict(body)
+        sync = functools.partial(
+            _sync, namespace, owner["name"], owner["uid"], memo["ctx"], metrics,
+            body=known, rayjob=rayjob,
+        )  # fmt: skip
+        # Cheap checks above on the event loop; the blocking sync on the handler threads, and the
+        # backoff between tries holds none of them.
+        loop = asyncio.get_running_loop()
         deadline = time.monotonic() + EVENT_RETRY_BUDGET_S
         delay = RETRY_DELAY_S / 4
         while True:
             try:
-                _sync(
-                    namespace, owner["name"], owner["uid"], memo["ctx"], metrics,
-                    body=known, rayjob=rayjob,
-                )  # fmt: skip
+                await loop.run_in_executor(memo["executor"], contextvars.copy_context().run, sync)
                 return
             except RETRIABLE as error:
                 if time.monotonic() + delay > deadline:
-                    logger.warning("giving up on %s for now (the resync timer retries)", error)
+                    logger.warning("giving up on %s for now (the resync retries)", error)
                     return
                 logger.info("retrying in %.1fs: %s", delay, error)
-                time.sleep(delay)
+                await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY_S)
             except InvalidObjectError as error:
                 logger.error("%s", error)
