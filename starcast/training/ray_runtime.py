@@ -38,6 +38,9 @@ class RayStartError(RuntimeError):
 def local_ray_options(cpus: int | None = None) -> dict[str, Any]:
     """ray.init's arguments for a cluster of one machine that lives as long as this process."""
     return {
+        # A new instance even where another one runs on this machine (another user's, a test's):
+        # without it ray.init joins the latest instance started here, and refuses num_cpus.
+        "address": "local",
         "num_cpus": cpus or os.cpu_count() or 1,
         "object_store_memory": LOCAL_OBJECT_STORE_BYTES,
         "include_dashboard": False,  # no web UI for a run that ends by itself

@@ -4,13 +4,17 @@ Rung 0 fits every candidate on a small slice of each training fold; each later r
 best third and triples the rows, until the last rung fits on whole folds. The best candidate of
 every family always holds one of the seats, so each family gets a whole-fold CV score for the
 report, and the winner is chosen among whole-fold scores only.
+
+The shared preprocessing (impute, log1p, scale, one-hot) has nothing a candidate changes, so it
+runs once per fold of a rung, as its own task, and the fits of that rung start from its arrays:
+the scores are those of fitting each candidate's whole pipeline, for a fraction of the work.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, cast
 
@@ -84,6 +88,17 @@ def survivors(trials: Sequence[Trial], *, eta: int = ETA) -> list[Candidate]:
             break
         chosen.setdefault(position, trial)
     return [chosen[position].candidate for position in sorted(chosen)]
+
+
+def slowest_first(candidates: Sequence[Candidate], fit_seconds: Mapping[str, float]) -> list[int]:
+    """Positions of the candidates, those whose folds took longest at the previous rung first.
+
+    Started first, the long fits do not end the rung alone on one core while the others wait;
+    candidates without a time (the first rung) keep their order.
+    """
+    return sorted(
+        range(len(candidates)), key=lambda index: -fit_seconds.get(candidates[index].label, 0.0)
+    )
 
 
 def baseline_metrics(log_stars: np.ndarray, folds: Sequence[Fold]) -> Metrics:
@@ -186,9 +201,7 @@ def run_search(
 
     trials: list[Trial] = []
     alive = list(candidates)
-    # Seconds each candidate's folds took at the previous rung: the slowest start first, so
-    # the rung does not end on one long fit while the other cores wait.
-    fit_seconds: dict[str, float] = {}  # by candidate label
+    fit_seconds: dict[str, float] = {}  # the previous rung's, by candidate label
     rung_trials: list[Trial] = []
     prepared = {0: prepare(0)}
     for rung, rows in enumerate(schedule):
@@ -196,11 +209,8 @@ def run_search(
             progress.rung_started(rung, len(schedule), len(alive), rows)
         last_rung = rung == len(schedule) - 1
         fidelity = 1.0 if last_rung else rows / schedule[-1]
-        order = sorted(
-            range(len(alive)), key=lambda index: -fit_seconds.get(alive[index].label, 0.0)
-        )
         pending: dict[ray.ObjectRef[tuple[np.ndarray, float]], tuple[int, int]] = {}
-        for index in order:
+        for index in slowest_first(alive, fit_seconds):
             for fold, fold_arrays in enumerate(prepared[rung]):
                 ref = _fit_predict.remote(alive[index], seed, fidelity, *fold_arrays)
                 pending[ref] = (index, fold)

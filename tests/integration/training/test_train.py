@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
     """A local Ray instance shared by the module; subprocesses join it through RAY_ADDRESS."""
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
