@@ -67,6 +67,7 @@ def test_a_start_that_times_out_is_retried_after_its_processes_are_stopped(
     assert ray.get(_auth_mode.remote()) == "token"  # token authentication stays on
     assert not psutil.pid_exists(left_behind[0].pid)  # stopped (and reaped) before the retry
     # What a one-machine run does not need stays off.
+    assert calls[1]["address"] == "local"  # its own instance, never another one found here
     assert calls[1]["include_dashboard"] is False
     assert calls[1]["log_to_driver"] is False
 
