@@ -65,8 +65,8 @@ demo: venv system-deps ## Train on the bundled sample and serve predictions (Ctr
 .PHONY: bench
 bench: venv system-deps ## Run every benchmark in quick mode
 	@# bench/sklearn_train.py is the training bench's baseline script, not a bench.
-	for script in $(filter-out bench/__init__.py bench/sklearn_train.py,$(wildcard bench/*.py)); do \
-		$(BIN)/python "$$script" --quick; done
+	for name in $(basename $(notdir $(filter-out bench/__init__.py bench/sklearn_train.py,$(wildcard bench/*.py)))); do \
+		$(BIN)/python -m "bench.$$name" --quick || exit 1; done
 
 .PHONY: clean
 clean: ## Remove the venv and caches

@@ -1,5 +1,5 @@
-"""Benchmarks, run as scripts: `python bench/NAME.py --quick`.
+"""Benchmarks, run as modules from the repository's venv: `python -m bench.NAME --quick`.
 
-A package so that mypy names them bench.NAME. A script's directory comes first on sys.path, so no
-file here may take a standard module's name (`operator.py` broke every bench: kube_operator.py).
+As modules, not scripts: a script's own directory comes first on sys.path, and `bench/operator.py`
+would then shadow the standard library's `operator` for everything the script imports.
 """

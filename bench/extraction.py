@@ -21,7 +21,7 @@ against the theoretical maximum (budget efficiency); and repositories per token-
 seed's (5,000 REST requests an hour / requests per repository). Contributors, REST in both
 designs, are left out of both.
 
-    python bench/extraction.py [--quick]
+    python -m bench.extraction [--quick]
 
 Last line: `extraction: repos_per_point=... points_over_minimum_pct=... budget_efficiency_pct=...
 speedup_vs_seed=...`

@@ -23,7 +23,7 @@ hits each alike; the load average is printed. BLAS/OpenMP threads are limited to
 everywhere; the seed's Flask app runs on a fixed thread pool (see run_seed_frontend), which is
 kinder to it than Flask's thread-per-connection server.
 
-    python bench/serving.py [--quick] [--concurrency 16 64]
+    python -m bench.serving [--quick] [--concurrency 16 64]
 
 Last line: `serving: concurrency=... starcast_rps=... seed_rps=... speedup=... starcast_p99_ms=...
 seed_p50_ms=...` at the concurrency where starcast's speedup over the seed is lowest, then at the
@@ -521,7 +521,7 @@ def main() -> None:
             bodies = request_bodies()
             results.append(in_process(model_uri, bodies, seconds / 2))
             environment = {**os.environ, **ONE_THREAD}
-            script = [sys.executable, str(Path(__file__).resolve())]
+            script = [sys.executable, "-m", "bench.serving"]
             ports: dict[str, int] = {}
             groups: dict[str, list[ManagedProcess]] = {}
             for name, node, extra_env in (

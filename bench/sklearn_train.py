@@ -5,7 +5,7 @@ first rung of the same training rows, all cores (`n_jobs=-1`, joblib's process p
 the winner on every row and write it with skops. bench/training.py runs this file as a whole
 process against `starcast train`, and imports its search for the in-process comparison.
 
-    python bench/sklearn_train.py --data file:///.../repos.parquet --out model.skops [--folds 5]
+    python -m bench.sklearn_train --data file:///.../repos.parquet --out model.skops [--folds 5]
 """
 
 from __future__ import annotations

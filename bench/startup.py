@@ -4,7 +4,7 @@ Each command runs as a whole new process (`python -m starcast ... --help`, what 
 script runs), against `python -c pass` in the same run: rounds alternate every command with the
 baseline, so a machine's load falls on all of them alike. Figures are medians over the rounds.
 
-    python bench/startup.py [--quick] [--rounds N]
+    python -m bench.startup [--quick] [--rounds N]
 
 Last line: `startup: help_s=... python_s=... root_help_s=... slowest=... commands=... load=...`
 (help_s is the slowest command's median; the goal is under 0.5 s).

@@ -6,15 +6,15 @@
    candidate on every fold) for the best score. Every time includes its side's start-up: Ray's
    init (as `starcast train` starts it) and its shutdown, a fresh joblib process pool for each
    sklearn search. The two halving searches run in alternating rounds (medians reported), the
-   exhaustive one once. The score gap compares the candidate each search picked, scored the same way
-   (mean fold RMSE on log1p(stars), from the exhaustive search's own results).
+   exhaustive one once. The score gap compares the candidate each search picked, scored the
+   same way (mean fold RMSE on log1p(stars), from the exhaustive search's own results).
 2. Small data: `starcast train`, from the command to the written artifact, on 1,000 repositories
    drawn from the sample, against bench/sklearn_train.py (the same search with sklearn, refit
    and written) on the same rows; both as whole processes, in alternating rounds.
 
 The machine's load average is printed with each figure; ratios are the comparable numbers.
 
-    python bench/training.py [--quick] [--budget standard] [--folds 5] [--search-rounds 2]
+    python -m bench.training [--quick] [--budget standard] [--folds 5] [--search-rounds 2]
         [--small-rounds 3]
 
 Last line: `training: starcast_s=... sklearn_s=... time_ratio=... halving_s=... halving_ratio=...
@@ -57,7 +57,6 @@ from starcast.training.ray_runtime import ensure_ray
 from starcast.training.search import make_folds, run_search
 
 SMALL_DATA_ROWS = 1000
-BENCH_DIR = Path(__file__).resolve().parent
 
 
 def load() -> float:
@@ -235,7 +234,7 @@ def small_data_comparison(args: argparse.Namespace, rounds: int) -> dict[str, fl
                 *("--data", data_uri, "--out", out.as_uri(), "--seed", str(args.seed)),
             ]
             sklearn_argv = [
-                *(sys.executable, str(BENCH_DIR / "sklearn_train.py")),
+                *(sys.executable, "-m", "bench.sklearn_train"),
                 *("--data", data_uri, "--out", str(directory / f"sklearn-{round_}.skops")),
                 *("--seed", str(args.seed)),
             ]
