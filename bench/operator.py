@@ -35,13 +35,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
 from typing import Any, Final, cast
 
 import boto3
 import psutil
+import urllib3
 from kubernetes import client, config, watch
 
 from starcast import artifact
@@ -123,24 +124,36 @@ class Watcher:
         self.seen: dict[str, float] = {}
         self.uids: dict[str, set[str]] = {}  # a second object of the same name has another uid
         self._lister, self._args, self._done = lister, args, done
-        self._stop = threading.Event()
+        self.error: BaseException | None = None
+        self._stopped = False
+        self._watch = watch.Watch()  # type: ignore[no-untyped-call]
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
-                self._lister, *self._args, timeout_seconds=5
-            )
-            for event in stream:
-                obj = event["object"]
-                name = obj["metadata"]["name"]
-                self.uids.setdefault(name, set()).add(obj["metadata"]["uid"])
-                if name not in self.seen and self._done(obj):
-                    self.seen[name] = time.monotonic()
+        # One watch, resumed from the last resourceVersion when the server or the connection ends
+        # it: a new one would list every object again and stamp those it missed late.
+        try:
+            while not self._stopped:
+                try:
+                    for event in self._watch.stream(  # type: ignore[no-untyped-call]
+                        self._lister, *self._args, resource_version=self._watch.resource_version
+                    ):
+                        obj = event["object"]
+                        name = obj["metadata"]["name"]
+                        self.uids.setdefault(name, set()).add(obj["metadata"]["uid"])
+                        if name not in self.seen and self._done(obj):
+                            self.seen[name] = time.monotonic()
+                except urllib3.exceptions.ProtocolError:
+                    continue
+        except BaseException as error:  # reported by stop(): the figures would be wrong
+            self.error = error
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopped = True
+        self._watch.stop()  # type: ignore[no-untyped-call]
+        if self.error is not None:
+            sys.exit(f"a watch of the benchmark failed: {self.error!r}")
 
 
 def spec_for(dataset_uri: str) -> dict[str, Any]:
@@ -264,11 +277,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="override the number of runs")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to converge")
     parser.add_argument("--operator-log", type=Path, help="keep the operator's log here")
+    parser.add_argument("--workers", type=int, help="the operator's handler threads")
     args = parser.parse_args()
     runs = args.runs or (100 if args.quick else 1000)
 
     kuberay = Path(script(str(REPO / "hack" / "kube-addons.sh"), "build", "kuberay").split()[-1])
-    with s3_server() as endpoint, plane() as env, tempfile.TemporaryDirectory() as tmp:
+    with ExitStack() as cleanup:
+        endpoint = cleanup.enter_context(s3_server())
+        env = cleanup.enter_context(plane())
+        tmp = cleanup.enter_context(tempfile.TemporaryDirectory())
         s3_env = {
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": KEY,
@@ -308,13 +325,22 @@ def main() -> None:
             target=serve_rayjobs, args=(env["KUBECONFIG"], s3_env, stop_executor), daemon=True
         )
         executor.start()
+        cleanup.callback(executor.join, 30)
+        cleanup.callback(stop_executor.set)
         operator = OperatorProcess(
-            operator_env(env, storage_endpoint=endpoint, storage_region=REGION),
+            operator_env(
+                env,
+                storage_endpoint=endpoint,
+                storage_region=REGION,
+                **({"workers": str(args.workers)} if args.workers else {}),
+            ),
             args.operator_log or Path(tmp) / "operator.log",
             "--standalone",
             "--namespace",
             NAMESPACE,
-        ).start()
+        )
+        cleanup.callback(operator.stop)  # on any exit: a leftover would skew the next run
+        operator.start()
         rayjobs = Watcher(
             custom.list_namespaced_custom_object,
             ("ray.io", "v1", NAMESPACE, "rayjobs"),
@@ -357,8 +383,6 @@ def main() -> None:
         terminal.stop()
         rss = operator.peak_rss_mib()
         operator.stop()
-        stop_executor.set()
-        executor.join(30)
 
         listed: dict[str, Any] = cast(
             "dict[str, Any]",

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from cachetools import TTLCache
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
@@ -24,6 +26,16 @@ RETRIABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 REQUEST_TIMEOUT_S: Final = 30.0
 EVENT_MESSAGE_LIMIT: Final = 1024
 DISCOVERY_MEMORY_S: Final = 10.0
+# A burst of runs on one Secret reads it once; a changed Secret is seen within this.
+SECRET_MEMORY_S: Final = 10.0
+SECRET_MEMORY_SIZE: Final = 256
+# The TrainingRuns this operator last read or wrote, newer than kopf's copy after its own writes.
+RUN_MEMORY_S: Final = 600.0
+RUN_MEMORY_SIZE: Final = 4096
+# What a status write checks is still as read: what a racing sync's write would change.
+GUARDED_STATUS_FIELDS: Final = ("phase", "rayJobName", "jobStatus", "jobDeploymentStatus")
+MERGE_PATCH: Final = "application/merge-patch+json"
+JSON_PATCH: Final = "application/json-patch+json"
 
 
 class TransientError(Exception):
@@ -47,6 +59,13 @@ class Cluster:
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
         self._rayjob_api_seen_at = float("-inf")
+        self._secrets: TTLCache[tuple[str, str], dict[str, str]] = TTLCache(
+            SECRET_MEMORY_SIZE, SECRET_MEMORY_S
+        )
+        self._runs: TTLCache[tuple[str, str], dict[str, Any]] = TTLCache(
+            RUN_MEMORY_SIZE, RUN_MEMORY_S
+        )
+        self._lock = threading.Lock()
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the API; None for 404, ConflictError for 409, TransientError when worth a retry."""
@@ -90,6 +109,15 @@ class Cluster:
             raise _transient(error, "discovery of ray.io/v1") from error
         return any(resource.name == c.RAYJOB_PLURAL for resource in resources.resources or ())
 
+    def rayjob_crd_removed(self) -> bool:
+        """Whether KubeRay's RayJob CRD is gone or being deleted (its RayJobs go with it)."""
+        crd = self._call(
+            f"get CRD {c.RAYJOB_CRD}",
+            client.ApiextensionsV1Api(self._api).read_custom_resource_definition,
+            c.RAYJOB_CRD,
+        )
+        return crd is None or crd.metadata.deletion_timestamp is not None
+
     def get_rayjob(self, namespace: str, name: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = self._call(
             f"get RayJob {namespace}/{name}",
@@ -130,25 +158,81 @@ class Cluster:
             c.TRAINING_RUN_PLURAL,
             name,
         )
+        self._remember(namespace, name, found)
         return found
 
+    def last_seen_training_run(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The run as this operator last read or wrote it (None if not for a while)."""
+        with self._lock:
+            return self._runs.get((namespace, name))
+
+    def _remember(self, namespace: str, name: str, body: dict[str, Any] | None) -> None:
+        with self._lock:
+            if body is None:
+                self._runs.pop((namespace, name), None)
+            else:
+                self._runs[(namespace, name)] = body
+
     def write_training_run_status(
-        self, namespace: str, name: str, resource_version: str, status: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """Replace the status if the object is still at `resource_version` (else ConflictError)."""
-        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
-        written: dict[str, Any] | None = self._call(
-            f"write the status of TrainingRun {namespace}/{name}",
-            self._custom.patch_namespaced_custom_object_status,
-            c.GROUP,
-            c.VERSION,
-            namespace,
-            c.TRAINING_RUN_PLURAL,
-            name,
-            body,
-            field_manager=c.FIELD_MANAGER,
+        self,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        read_status: dict[str, Any] | None,
+        resource_version: str,
+    ) -> None:
+        """Write the status if it is still the one read (else ConflictError).
+
+        A status with a phase is guarded by JSON patch `test`s of its phase and RayJob fields, so
+        that writes to the metadata in between (kopf's annotations) are no conflict; the first
+        status, by resourceVersion. (Not a `test` of the whole status: the server compares the
+        bytes of strings and numbers, and encodes them otherwise than Python does.)
+        """
+        what = f"write the status of TrainingRun {namespace}/{name}"
+        # A `test` of null passes only where the field is absent (RFC 6902 can't say "absent").
+        guards = (
+            [
+                {"op": "test", "path": f"/status/{key}", "value": read_status.get(key)}
+                for key in GUARDED_STATUS_FIELDS
+            ]
+            if read_status and read_status.get("phase")
+            else []
         )
-        return written
+        body: Any
+        if guards:
+            body = [*guards, {"op": "add", "path": "/status", "value": status}]
+            content_type = JSON_PATCH
+        else:
+            body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+            content_type = MERGE_PATCH
+        try:
+            written: dict[str, Any] = self._call(
+                what,
+                self._custom.patch_namespaced_custom_object_status,
+                c.GROUP,
+                c.VERSION,
+                namespace,
+                c.TRAINING_RUN_PLURAL,
+                name,
+                body,
+                field_manager=c.FIELD_MANAGER,
+                _content_type=content_type,
+            )
+        except ConflictError:
+            self.get_training_run(namespace, name)  # what the next attempt starts from
+            raise
+        except ApiException as error:
+            # A failed `test` is a 422, as a status the schema refuses would be: tell them apart.
+            if error.status != 422 or not guards:
+                raise
+            current = (self.get_training_run(namespace, name) or {}).get("status") or {}
+            if any(
+                current.get(key) != (read_status or {}).get(key) for key in GUARDED_STATUS_FIELDS
+            ):
+                raise ConflictError(f"{what}: the status changed since it was read") from error
+            raise
+        self._remember(namespace, name, written)
 
     def post_event(self, involved: dict[str, str], type_: str, reason: str, message: str) -> None:
         """A core/v1 Event about `involved` (apiVersion, kind, namespace, name, uid)."""
@@ -179,13 +263,22 @@ class Cluster:
         )
 
     def get_secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
-        """The Secret's data (still base64), or None when it does not exist."""
+        """The Secret's data (still base64), or None when it does not exist.
+
+        A Secret found is remembered for SECRET_MEMORY_S; one not found never is.
+        """
+        with self._lock:
+            remembered = self._secrets.get((namespace, name))
+        if remembered is not None:
+            return remembered
         secret = self._call(
             f"get Secret {namespace}/{name}", self._core.read_namespaced_secret, name, namespace
         )
         if secret is None:
             return None
         data: dict[str, str] = secret.data or {}
+        with self._lock:
+            self._secrets[(namespace, name)] = data
         return data
 
 

@@ -6,8 +6,10 @@ the operator's settings closed over.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any, Final
 
 import kopf
@@ -17,6 +19,7 @@ from starcast.operator.cluster import Cluster, ConflictError, TransientError, ap
 from starcast.operator.metrics import TRAINING_RUN, OperatorMetrics
 from starcast.operator.reconcile import Context, InvalidObjectError, Outcome, sync_training_run
 from starcast.operator.release.handlers import register_model_release_handlers
+from starcast.operator.resync import RunRef, resync_forever
 from starcast.operator.settings import OperatorSettings
 from starcast.operator.status import TERMINAL_PHASES, phase_event
 from starcast.operator.storage_access import StorageUnreachableError
@@ -97,6 +100,15 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
             prefix=c.KOPF_PREFIX, key="last-handled-configuration"
         )
         settings.persistence.finalizer = f"{c.KOPF_PREFIX}/finalizer"
+        settings.peering.lifetime = operator_settings.peering_lifetime_seconds
+        # Why a create handler ran twice under load: the status it writes makes a version that
+        # reaches the watch before kopf's own patch with the diff base, so kopf sees a new object
+        # again. kopf skips it while it waits for its patch to come back, up to this timeout,
+        # then handles the stale version ("possibly causing double-processing", kopf's docs on
+        # consistency). 5 s is less than the watch lags with 1,000 runs; a second run is
+        # harmless all the same (sync_training_run is idempotent: tests/integration/operator/
+        # test_create_once.py), only wasted work.
+        settings.persistence.consistency_timeout = operator_settings.kopf_consistency_seconds
         settings.execution.max_workers = operator_settings.workers
         # Events are the phase changes the handlers post, not kopf's log lines (retries of a run
         # waiting for KubeRay would flood them).
@@ -165,22 +177,36 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         if outcome.requeue_after is not None:
             raise kopf.TemporaryError("waiting for KubeRay", delay=outcome.requeue_after)
 
-    @kopf.timer(
-        *tr,
-        interval=RESYNC_INTERVAL_S,
-        initial_delay=RESYNC_INTERVAL_S,
-        when=lambda status, **_: status.get("phase") not in TERMINAL_PHASES,
-        registry=registry,
-    )
-    def resync_training_run(
-        namespace: str | None, name: str, uid: str, memo: Any, **_: Any
-    ) -> None:
+    @kopf.on.startup(registry=registry)
+    async def start_resync(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
         """A safety net: a run whose RayJob events were missed still converges."""
-        assert namespace is not None
-        try:
-            _sync(namespace, name, uid, memo["ctx"], metrics)
-        except RETRIABLE as error:
-            raise kopf.TemporaryError(str(error), delay=RETRY_DELAY_S) from error
+        runs: kopf.Index[tuple[str | None, str], dict[str, Any]] = kwargs["trainingruns_by_name"]
+
+        def unfinished() -> Iterator[RunRef]:
+            for bodies in runs.values():
+                for body in bodies:
+                    meta = body["metadata"]
+                    if (body.get("status") or {}).get("phase") not in TERMINAL_PHASES:
+                        yield RunRef(meta["namespace"], meta["name"], meta["uid"])
+
+        def sync(run: RunRef) -> None:
+            _sync(run.namespace, run.name, run.uid, memo["ctx"], metrics)
+
+        memo["resync"] = asyncio.get_running_loop().create_task(
+            resync_forever(
+                unfinished,
+                sync,
+                interval=RESYNC_INTERVAL_S,
+                concurrency=max(1, operator_settings.workers // 4),
+                executor=settings.execution.executor,
+            )
+        )
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop_resync(memo: Any, **_: Any) -> None:
+        task: asyncio.Task[None] | None = memo.get("resync")
+        if task is not None:
+            task.cancel()
 
     @kopf.on.event(
         c.RAY_GROUP,
@@ -208,10 +234,13 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         )
         if owner is None:
             return
+        if not (body.get("status") or {}).get("jobDeploymentStatus"):
+            return  # not picked up by KubeRay yet: nothing the run's status lacks
         known = next(iter(runs.get((namespace, owner["name"]), ())), None)
-        if known is not None and _reflects(known, body):
+        gone = kwargs.get("type") == "DELETED"  # its last state is no news: the run lost it
+        if not gone and known is not None and _reflects(known, body):
             return  # the run's status already says what this RayJob says
-        rayjob = dict(body)
+        rayjob = None if gone else dict(body)
         deadline = time.monotonic() + EVENT_RETRY_BUDGET_S
         delay = RETRY_DELAY_S / 4
         while True:

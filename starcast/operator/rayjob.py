@@ -202,6 +202,30 @@ FAILED_DEPLOYMENT: Final = frozenset({"Failed", "ValidationFailed"})
 RETRYING_DEPLOYMENT: Final = frozenset({"Retrying", "Initializing", "Waiting"})
 
 
+# How far a RayJob has got, by jobDeploymentStatus. States a job can return to (retries,
+# suspension) have no rank: nothing is inferred from them.
+DEPLOYMENT_PROGRESS: Final = {
+    "": 0,
+    "Initializing": 1,
+    "Running": 2,
+    "Complete": 3,
+    "Failed": 3,
+    "ValidationFailed": 3,
+}
+
+
+def is_behind(rayjob: dict[str, Any], reflected_deployment_status: str | None) -> bool:
+    """Whether a RayJob body is older than what a TrainingRun's status already reflects.
+
+    A watch event can be handled after a fresher read of the same RayJob was written into the
+    status; its body then must not move the status back.
+    """
+    seen = (rayjob.get("status") or {}).get("jobDeploymentStatus") or ""
+    mine = DEPLOYMENT_PROGRESS.get(seen)
+    theirs = DEPLOYMENT_PROGRESS.get(reflected_deployment_status or "")
+    return mine is not None and theirs is not None and mine < theirs
+
+
 class RayJobStatus(BaseModel):
     """The RayJob status fields starcast reads (KubeRay v1.5 `RayJobStatus`)."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -26,6 +26,7 @@ from starcast.operator.status import TERMINAL_PHASES, BadInput, Observation, com
 logger = logging.getLogger(__name__)
 
 STATUS_WRITE_ATTEMPTS: Final = 5
+UID_FIELD: Final = "{uid}"
 
 
 class InvalidObjectError(Exception):
@@ -50,6 +51,7 @@ class Context:
     cluster: Cluster
     settings: OperatorSettings
     metrics: OperatorMetrics | None = None
+    datasets: sa.DatasetCheck = field(default_factory=sa.DatasetCheck)
 
 
 def _parse(body: dict[str, Any]) -> TrainingRun:
@@ -105,14 +107,16 @@ def validate(
             ), {}
     options = sa.storage_options(ctx.settings, secret)
     try:
-        if not sa.object_exists(spec.dataset_uri, options):
+        if not ctx.datasets.exists(spec.dataset_uri, options):
             return BadInput(
                 "spec.datasetUri",
                 "DatasetNotFound",
                 f"no dataset at {spec.dataset_uri}: check the URI (`starcast extract export` "
                 "writes one)",
             ), options
-        if sa.artifact_committed(out_uri, options):
+        # An output path with the run's uid can't hold another run's artifact; one without it
+        # can (a run created again under the same name).
+        if UID_FIELD not in spec.output_uri and sa.artifact_committed(out_uri, options):
             return BadInput(
                 "spec.outputUri",
                 "OutputExists",
@@ -122,6 +126,50 @@ def validate(
     except sa.StorageDeniedError as error:
         return BadInput("spec.storageSecretRef", "StorageAccessDenied", str(error)), options
     return None, options
+
+
+def _known_rayjob(
+    run: rj.RunIdentity, status: TrainingRunStatus, seen: dict[str, Any] | None, ctx: Context
+) -> dict[str, Any] | None:
+    """The run's RayJob as last seen or read; None for a run that has made none so far."""
+    if seen is not None and not rj.is_behind(seen, status.job_deployment_status):
+        return seen
+    if seen is None and status.ray_job_name is None:
+        # A fresh run: creating the RayJob is the check (a previous life's shows up as a 409).
+        return None
+    return ctx.cluster.get_rayjob(run.namespace, rj.rayjob_name(run.name))
+
+
+def _create_or_adopt(
+    run: rj.RunIdentity, tr: TrainingRun, out_uri: str, ctx: Context, created: list[bool]
+) -> tuple[dict[str, Any] | None, BadInput | None, dict[str, Any]]:
+    """Validate, then create the RayJob, or adopt the one a racing sync or earlier life made."""
+    name = rj.rayjob_name(run.name)
+    bad, options = validate(run, tr, out_uri, ctx)
+    if bad is not None:
+        # Input goes bad after a RayJob started (a dataset deleted): that run goes on.
+        existing = ctx.cluster.get_rayjob(run.namespace, name)
+        return existing, bad if existing is None else None, options
+    image = tr.spec.image or ctx.settings.trainer_image
+    storage = rj.StorageEnv(
+        endpoint=ctx.settings.storage_endpoint,
+        region=ctx.settings.storage_region,
+        secret_name=tr.spec.storage_secret_ref.name if tr.spec.storage_secret_ref else None,
+    )
+    manifest = rj.build_rayjob(run, tr.spec, image=image, out_uri=out_uri, storage=storage)
+    job = ctx.cluster.create_rayjob(manifest)
+    if job is not None:
+        created.append(True)
+        logger.info(
+            "created RayJob %s",
+            name,
+            extra={"object": f"{run.namespace}/{run.name}", "rayjob": name},
+        )
+        return job, None, options
+    job = ctx.cluster.get_rayjob(run.namespace, name)
+    if job is None:
+        raise ConflictError(f"RayJob {run.namespace}/{name} vanished while adopted")
+    return job, None, options
 
 
 def _observe(
@@ -143,9 +191,17 @@ def _observe(
     if not ctx.cluster.rayjob_api_installed():
         return Observation(**base, kuberay_installed=False)
     name = rj.rayjob_name(run.name)
-    job = seen_rayjob if seen_rayjob is not None else ctx.cluster.get_rayjob(run.namespace, name)
+    job = _known_rayjob(run, status, seen_rayjob, ctx)
     options: dict[str, Any] = {}
-    if job is not None and not _owned_by(job, run.uid):
+    if job is None and status.ray_job_name:  # it had one: deleted since, not made again
+        removed = ctx.cluster.rayjob_crd_removed()  # by hand, or with KubeRay's CRD?
+        return Observation(**base, rayjob_lost=True, kuberay_installed=not removed)
+    if job is None:
+        job, bad, options = _create_or_adopt(run, tr, out_uri, ctx, created)
+        if bad is not None:
+            return Observation(**base, bad_input=bad)
+        assert job is not None  # no bad input: made or adopted
+    if not _owned_by(job, run.uid):
         return Observation(
             **base,
             bad_input=BadInput(
@@ -155,29 +211,6 @@ def _observe(
                 "or give the TrainingRun another name",
             ),
         )
-    if job is None:
-        bad, options = validate(run, tr, out_uri, ctx)
-        if bad is not None:
-            return Observation(**base, bad_input=bad)
-        image = tr.spec.image or ctx.settings.trainer_image
-        storage = rj.StorageEnv(
-            endpoint=ctx.settings.storage_endpoint,
-            region=ctx.settings.storage_region,
-            secret_name=tr.spec.storage_secret_ref.name if tr.spec.storage_secret_ref else None,
-        )
-        manifest = rj.build_rayjob(run, tr.spec, image=image, out_uri=out_uri, storage=storage)
-        job = ctx.cluster.create_rayjob(manifest)
-        if job is None:  # made by a racing sync or a previous life of the operator: adopt it
-            job = ctx.cluster.get_rayjob(run.namespace, name)
-            if job is None:
-                raise ConflictError(f"RayJob {run.namespace}/{name} vanished while adopted")
-        else:
-            created.append(True)
-            logger.info(
-                "created RayJob %s",
-                name,
-                extra={"object": f"{run.namespace}/{run.name}", "rayjob": name},
-            )
     job_status = rj.RayJobStatus.model_validate(job.get("status") or {})
     created_at = job["metadata"].get("creationTimestamp")
     manifest_read: ModelManifest | None = None
@@ -203,6 +236,20 @@ def _observe(
     )
 
 
+def newest_copy(given: dict[str, Any], seen: dict[str, Any] | None) -> dict[str, Any]:
+    """kopf's copy of a run, or the operator's own last read or write of it if that is newer.
+
+    Only this operator writes a run's status, so its own last copy has the newest status; kopf's
+    copy wins when it is of a newer generation (the spec changed) or another object (re-created).
+    """
+    if seen is None:
+        return given
+    mine, theirs = seen["metadata"], given["metadata"]
+    if mine["uid"] != theirs["uid"] or mine.get("generation", 0) < theirs.get("generation", 0):
+        return given
+    return seen
+
+
 def sync_training_run(
     namespace: str,
     name: str,
@@ -220,8 +267,11 @@ def sync_training_run(
     started = time.monotonic()
     created: list[bool] = []
     for attempt in range(STATUS_WRITE_ATTEMPTS):
+        seen = ctx.cluster.last_seen_training_run(namespace, name)
         if attempt > 0 or body is None:
-            body = ctx.cluster.get_training_run(namespace, name)
+            body = seen or ctx.cluster.get_training_run(namespace, name)
+        else:
+            body = newest_copy(body, seen)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return Outcome(phase=None)  # gone: the garbage collector removes its RayJob
         tr = _parse(body)
@@ -233,10 +283,14 @@ def sync_training_run(
         try:
             if status != previous:
                 ctx.cluster.write_training_run_status(
-                    namespace, name, body["metadata"]["resourceVersion"], status.wire()
+                    namespace,
+                    name,
+                    status.wire(),
+                    read_status=body.get("status"),
+                    resource_version=body["metadata"]["resourceVersion"],
                 )
         except ConflictError:
-            continue  # changed since read (kopf's annotations, a racing sync): read again
+            continue  # a racing sync wrote the status since it was read: read again
         if ctx.metrics is not None:
             ctx.metrics.observe_reconcile(time.monotonic() - started)
         requeue = ctx.settings.kuberay_check_seconds if not obs.kuberay_installed else None

@@ -54,7 +54,26 @@ class OperatorSettings(BaseSettings):
         "standalone (a single replica, or tests).",
     )
     priority: int = Field(
-        default=0, description="kopf peering priority; the highest-priority replica acts."
+        default=0,
+        ge=-(2**31),
+        lt=2**31,
+        description="Peering priority of this release: an operator with a higher one always acts "
+        "first; replicas sharing one are ordered by a random tiebreak (see peering_priority).",
+    )
+    peering_lifetime_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="How long a replica that stopped answering (killed, its node lost) holds its "
+        "place in the peering before a standby takes over; it touches the peering this often.",
+    )
+    kopf_consistency_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="How long kopf waits for its own patch of an object to come back through "
+        "the watch before handling that object again (kopf's consistency_timeout, 5 s by "
+        "default). 0: no waiting; a create handler then runs again on its own status write.",
     )
     workers: int = Field(
         default=16, ge=1, le=256, description="Threads for the synchronous handlers."

@@ -30,6 +30,7 @@ KUBERAY_MISSING_MESSAGE: Final = (
     "kuberay-operator kuberay/kuberay-operator --version 1.5.1); this run proceeds on its own "
     "once KubeRay is there"
 )
+RAYJOB_LOST: Final = "RayJobLost"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Observation:
     generation: int
     output_uri: str
     kuberay_installed: bool = True
+    # The run's RayJob is gone (deleted, or with KubeRay's CRD) though the status names one.
+    rayjob_lost: bool = False
     bad_input: BadInput | None = None
     rayjob_name: str | None = None
     rayjob: RayJobStatus | None = None
@@ -93,6 +96,29 @@ def _metrics(manifest: ModelManifest) -> RunMetrics:
     )
 
 
+def _lost(
+    previous: TrainingRunStatus, conds: list[Condition], update: dict[str, object], obs: Observation
+) -> TrainingRunStatus:
+    """Failed: a RayJob that disappeared is not made again, as a Job's lost pod counts as a
+    failure when no retry is allowed. Its Ray cluster may still run and write the output URI
+    (a delete with --cascade=orphan), and a rerun would silently double the bill; a new
+    TrainingRun gets a new uid, so a new output URI."""
+    how = (
+        "with the rayjobs.ray.io CRD (KubeRay was removed)"
+        if not obs.kuberay_installed
+        else ("deleted")
+    )
+    message = (
+        f"RayJob {previous.ray_job_name} is gone ({how}) while the run was "
+        f"{(previous.phase or Phase.PENDING).value}: its training is lost and is not restarted; "
+        "create a new TrainingRun to train again"
+    )
+    conds = _set(conds, SUCCEEDED, ConditionStatus.FALSE, RAYJOB_LOST, message, obs)
+    return previous.model_copy(
+        update={**update, "phase": Phase.FAILED, "conditions": conds, "completion_time": obs.now}
+    )
+
+
 def compute_status(previous: TrainingRunStatus, obs: Observation) -> TrainingRunStatus:
     """The status after `obs`; a terminal status never changes."""
     if previous.phase in TERMINAL_PHASES:
@@ -107,6 +133,9 @@ def compute_status(previous: TrainingRunStatus, obs: Observation) -> TrainingRun
         conds = _set(
             conds, KUBERAY_AVAILABLE, false, "CRDNotInstalled", KUBERAY_MISSING_MESSAGE, obs
         )
+    if previous.ray_job_name and (obs.rayjob_lost or not obs.kuberay_installed):
+        return _lost(previous, conds, update, obs)
+    if not obs.kuberay_installed:
         return previous.model_copy(update={**update, "phase": Phase.PENDING, "conditions": conds})
     conds = _set(conds, KUBERAY_AVAILABLE, true, "CRDInstalled", "rayjobs.ray.io is served", obs)
     if obs.bad_input is not None:

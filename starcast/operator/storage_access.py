@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
+
+from cachetools import TTLCache
 
 from starcast import artifact, storage
 from starcast.operator.settings import OperatorSettings
@@ -20,6 +23,9 @@ SUPPORTED_SCHEMES: Final = ("s3",)
 ACCESS_KEY: Final = "AWS_ACCESS_KEY_ID"
 SECRET_KEY: Final = "AWS_SECRET_ACCESS_KEY"
 REGION_KEY: Final = "AWS_DEFAULT_REGION"
+# A burst of runs on one dataset looks it up once; a dataset removed is noticed within this.
+DATASET_MEMORY_S: Final = 10.0
+DATASET_MEMORY_SIZE: Final = 1024
 
 
 class StorageUnreachableError(Exception):
@@ -73,6 +79,28 @@ def object_exists(uri: str, options: Mapping[str, Any]) -> bool:
         return storage.exists(uri, options)
     except (OSError, ValueError) as error:
         raise _classify(error, uri) from error
+
+
+class DatasetCheck:
+    """Whether datasets exist; a dataset found is remembered briefly, one missing never is."""
+
+    def __init__(self, memory_s: float = DATASET_MEMORY_S) -> None:
+        self._found: TTLCache[tuple[str, str | None, str | None], bool] = TTLCache(
+            DATASET_MEMORY_SIZE, memory_s
+        )
+        self._lock = threading.Lock()
+
+    def exists(self, uri: str, options: Mapping[str, Any]) -> bool:
+        # Credentials are part of the key: another Secret may not be allowed to read it.
+        key = (uri, options.get("endpoint_url"), options.get("key"))
+        with self._lock:
+            if key in self._found:
+                return True
+        found = object_exists(uri, options)
+        if found:
+            with self._lock:
+                self._found[key] = True
+        return found
 
 
 def artifact_committed(uri: str, options: Mapping[str, Any]) -> bool:

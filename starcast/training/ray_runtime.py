@@ -42,8 +42,8 @@ class RayStartError(RuntimeError):
 def local_ray_options(cpus: int | None = None) -> dict[str, Any]:
     """ray.init's arguments for a cluster of one machine that lives as long as this process."""
     return {
-        # A new instance even where another one runs on this machine (another user's, a test's):
-        # without it ray.init joins the latest instance started here, and refuses num_cpus.
+        # A new instance even when another Ray runs here: ray.init() would join that one (and
+        # then refuse num_cpus). Joining a cluster is what RAY_ADDRESS asks for.
         "address": "local",
         "num_cpus": cpus or os.cpu_count() or 1,
         "object_store_memory": LOCAL_OBJECT_STORE_BYTES,

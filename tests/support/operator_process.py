@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -94,6 +95,27 @@ class OperatorProcess:
                 self._proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def handler_runs(self, handler: str, kind: str, name: str, namespace: str | None = None) -> int:
+        """How many times kopf logged `handler` succeeding on the `kind` named `name`."""
+        runs = 0
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if not line.startswith("{"):
+                continue
+            record = json.loads(line)
+            ref = record.get("k8s_ref") or {}
+            if (
+                record.get("message") == f"Handler '{handler}' succeeded."
+                and ref.get("kind") == kind
+                and ref.get("name") == name
+                and namespace in (None, ref.get("namespace"))
+            ):
+                runs += 1
+        return runs
 
     def log_tail(self, chars: int = 6000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]

@@ -32,6 +32,7 @@ from tests.support.kuberay import (
     kuberay_dir_for,
     wait_established,
 )
+from tests.support.local_ray import local_ray
 from tests.support.models import fitted_model
 from tests.support.operator_process import OperatorProcess, operator_env
 from tests.support.rayjob_executor import LocalRayJobExecutor
@@ -78,13 +79,8 @@ def api_client(kube_plane: KubePlane) -> client.ApiClient:
 @pytest.fixture(scope="session")
 def ray_address() -> Iterator[str]:
     """A real local Ray: the jobs join it through RAY_ADDRESS, as on a RayJob's head."""
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
+    with local_ray() as address:
+        yield address
 
 
 @pytest.fixture(scope="session")

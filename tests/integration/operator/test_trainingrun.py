@@ -80,8 +80,8 @@ def test_a_run_trains_as_an_owned_rayjob_and_reports_its_model(
     )  # fmt: skip
     assert done["startTime"] <= done["completionTime"]
     assert condition(done, "Succeeded")["reason"] == "ModelVerified"
-    reasons = [e["reason"] for e in events_for(kube_plane, "nightly", ns)]
-    assert "Succeeded" in reasons and "Running" in reasons
+    reasons = sorted(e["reason"] for e in events_for(kube_plane, "nightly", ns))
+    assert reasons == ["Pending", "Running", "Succeeded"]  # one Event per phase change
     assert len(_rayjobs(kube_plane, ns)) == 1
     row = kube_plane.kubectl("get", "tr", "nightly", "-n", ns, "--no-headers").stdout.split()
     assert row[1:3] == ["Succeeded", "ridge"]
@@ -162,9 +162,10 @@ def test_two_operators_racing_make_one_rayjob(
         assert changes, name
 
 
-def test_deleting_the_run_garbage_collects_its_rayjob(
+def test_a_run_deleted_while_the_operator_is_down_goes_with_its_rayjob(
     kube_plane: KubePlane,
     served: TrainingNamespace,
+    operator: OperatorProcess,
     executor: LocalRayJobExecutor,
     prepared_artifact: Callable[[str], None],
 ) -> None:
@@ -174,12 +175,42 @@ def test_deleting_the_run_garbage_collects_its_rayjob(
             kube_plane,
             served.run("doomed"),
         )
-        wait_for("the RayJob", lambda: get(kube_plane, "rayjob", "tr-doomed", ns))
-        kube_plane.kubectl("delete", "tr", "doomed", "-n", ns, "--wait=true", "--timeout=60s")
-        # No finalizer: the owner reference is enough for the real garbage collector.
-        wait_for(
-            "the RayJob to be collected", lambda: get(kube_plane, "rayjob", "tr-doomed", ns) is None
-        )
+        wait_phase(kube_plane, "doomed", ns, "Running", log=operator.log_tail)
+        running = get(kube_plane, "trainingrun", "doomed", ns)
+        # No finalizer (kopf would add one for a timer): nothing waits for the operator.
+        assert running is not None and not running["metadata"].get("finalizers")
+        operator.stop()
+        try:
+            kube_plane.kubectl("delete", "tr", "doomed", "-n", ns, "--wait=true", "--timeout=60s")
+            # The owner reference is enough for the real garbage collector.
+            wait_for(
+                "the RayJob to be collected",
+                lambda: get(kube_plane, "rayjob", "tr-doomed", ns) is None,
+            )
+        finally:
+            operator.start()
+
+
+def test_a_rayjob_deleted_mid_run_fails_the_run_and_is_not_made_again(
+    kube_plane: KubePlane,
+    served: TrainingNamespace,
+    operator: OperatorProcess,
+    executor: LocalRayJobExecutor,
+    prepared_artifact: Callable[[str], None],
+) -> None:
+    ns = served.name
+    with executor.hold():
+        apply(kube_plane, served.run("orphaned"))
+        wait_phase(kube_plane, "orphaned", ns, "Running", log=operator.log_tail)
+        kube_plane.kubectl("delete", "rayjob", "tr-orphaned", "-n", ns, "--wait=true")
+        # Noticed from the RayJob's DELETED event, well before the resync timer (60 s).
+        lost = wait_phase(kube_plane, "orphaned", ns, "Failed", timeout=30, log=operator.log_tail)
+    reason, message = (
+        condition(lost, "Succeeded")["reason"],
+        condition(lost, "Succeeded")["message"],
+    )
+    assert reason == "RayJobLost" and "RayJob tr-orphaned is gone (deleted)" in message
+    assert get(kube_plane, "rayjob", "tr-orphaned", ns) is None
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import ray
 
 from starcast.training.config import Budget
 from starcast.training.families import candidates
 from starcast.training.metrics import score
 from starcast.training.search import make_folds, run_search, rung_rows
+from tests.support.local_ray import local_ray
 from tests.support.models import sample_training_data
 
 pytestmark = pytest.mark.integration
@@ -21,21 +21,12 @@ SEED = 5
 
 
 @pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        configure_logging=False,
-        log_to_driver=False,
-    )
-    try:
-        yield
-    finally:
-        ray.shutdown()
+def ray_address() -> Iterator[str]:
+    with local_ray() as address:
+        yield address
 
 
-def test_every_trial_scores_what_its_whole_pipeline_scores(local_ray: None) -> None:
+def test_every_trial_scores_what_its_whole_pipeline_scores(ray_address: str) -> None:
     all_features, all_stars, names = sample_training_data()
     features, log_stars = all_features.iloc[:ROWS].reset_index(drop=True), all_stars[:ROWS]
     folds = make_folds(ROWS, 3, SEED)

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import ray
 
 from starcast import artifact
 from starcast.artifact import ArtifactExistsError, load_artifact
@@ -18,6 +17,7 @@ from starcast.training.config import Budget, TrainingConfig
 from starcast.training.families import FAMILIES_BY_NAME
 from starcast.training.run import train_model
 from starcast.training.search import Trial
+from tests.support.local_ray import local_ray
 from tests.support.records import record, records_frame
 
 pytestmark = pytest.mark.integration
@@ -26,11 +26,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
     """A local Ray instance shared by the module; subprocesses join it through RAY_ADDRESS."""
-    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
+    with local_ray() as address:
+        yield address
 
 
 class RecordingProgress:

@@ -44,3 +44,19 @@ def test_namespaced_rights_are_bound_only_in_watched_namespaces() -> None:
     (cluster_binding,) = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
     roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
     assert roles[cluster_binding["roleRef"]["name"]]["rules"] == CLUSTER_RULES
+
+
+def test_replicas_of_one_release_never_share_a_peering_priority() -> None:
+    from starcast.operator.runner import PRIORITY_BAND, peering_priority
+
+    replicas = {peering_priority(0) for _ in range(50)}
+    assert len(replicas) == 50  # kopf would freeze replicas of equal priority
+    assert all(0 <= p < PRIORITY_BAND for p in replicas)
+    assert min(peering_priority(1) for _ in range(50)) > max(replicas)  # a higher release wins
+    assert peering_priority(2**31 - 1) < 2**63  # fits the peering object's int64
+
+
+def test_priority_out_of_the_band_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STARCAST_OPERATOR_PRIORITY", str(2**31))
+    with pytest.raises(ValidationError, match="priority"):
+        OperatorSettings()

@@ -9,6 +9,7 @@ from starcast.operator.models.trainingrun import Phase, TrainingRunStatus
 from starcast.operator.rayjob import RayJobStatus
 from starcast.operator.status import (
     KUBERAY_AVAILABLE,
+    RAYJOB_LOST,
     SUCCEEDED,
     BadInput,
     Observation,
@@ -59,6 +60,27 @@ def test_without_kuberay_the_run_waits_and_says_how_to_install_it() -> None:
     state, reason, message = _condition(status, KUBERAY_AVAILABLE)
     assert (state, reason) == ("False", "CRDNotInstalled")
     assert "helm install kuberay-operator" in message
+
+
+def test_a_run_whose_rayjob_went_with_kuberay_fails_naming_it() -> None:
+    running = compute_status(TrainingRunStatus(), _obs(**_job(jobDeploymentStatus="Running")))
+    assert running.phase == Phase.RUNNING
+    status = compute_status(running, _obs(kuberay_installed=False))
+    assert status.phase == Phase.FAILED and status.completion_time == T0
+    state, reason, message = _condition(status, SUCCEEDED)
+    assert (state, reason) == ("False", RAYJOB_LOST)
+    assert "RayJob tr-run" in message and "rayjobs.ray.io CRD" in message
+    assert "while the run was Running" in message and "new TrainingRun" in message
+    assert _condition(status, KUBERAY_AVAILABLE)[1] == "CRDNotInstalled"
+    assert phase_event(Phase.RUNNING, status) == ("Warning", RAYJOB_LOST, message)
+
+
+def test_a_deleted_rayjob_fails_the_run_instead_of_a_rerun() -> None:
+    pending = compute_status(TrainingRunStatus(), _obs(**_job(jobDeploymentStatus="Initializing")))
+    status = compute_status(pending, _obs(rayjob_lost=True))
+    assert status.phase == Phase.FAILED
+    _, reason, message = _condition(status, SUCCEEDED)
+    assert reason == RAYJOB_LOST and "(deleted)" in message and "was Pending" in message
 
 
 def test_bad_input_fails_with_the_field() -> None:
