@@ -5,15 +5,17 @@
    (same factor, first rung of the same training rows, `n_jobs=-1`), and GridSearchCV (every
    candidate on every fold) for the best score. Every time includes its side's start-up: Ray's
    init (as `starcast train` starts it) and its shutdown, a fresh joblib process pool for each
-   sklearn search. The score gap compares the candidate each search picked, scored the same way
-   (mean fold RMSE on log1p(stars), from the exhaustive search's own results).
+   sklearn search. The two halving searches run in alternating rounds (medians reported), the
+   exhaustive one once. The score gap compares the candidate each search picked, scored the
+   same way (mean fold RMSE on log1p(stars), from the exhaustive search's own results).
 2. Small data: `starcast train`, from the command to the written artifact, on 1,000 repositories
    drawn from the sample, against bench/sklearn_train.py (the same search with sklearn, refit
    and written) on the same rows; both as whole processes, in alternating rounds.
 
 The machine's load average is printed with each figure; ratios are the comparable numbers.
 
-    python -m bench.training [--quick] [--budget standard] [--folds 5] [--small-rounds 3]
+    python -m bench.training [--quick] [--budget standard] [--folds 5] [--search-rounds 2]
+        [--small-rounds 3]
 
 Last line: `training: starcast_s=... sklearn_s=... time_ratio=... halving_s=... halving_ratio=...
 starcast_rmsle=... sklearn_rmsle=... halving_rmsle=... score_gap_pct=... small_data_s=...
@@ -115,7 +117,7 @@ def ray_startup_anatomy() -> float:
     return init_s
 
 
-def search_comparison(args: argparse.Namespace, folds_k: int) -> dict[str, float]:
+def search_comparison(args: argparse.Namespace, folds_k: int, rounds: int) -> dict[str, float]:
     dataset = read_dataset(sample_dataset_uri())
     names = [
         n
@@ -153,8 +155,21 @@ def search_comparison(args: argparse.Namespace, folds_k: int) -> dict[str, float
             refit=False,
         ).fit(features, log_stars)
 
-    starcast_s, starcast_result = timed("starcast (Ray init + successive halving)", starcast_search)
-    halving_s, halving_result = timed("sklearn HalvingGridSearchCV(n_jobs=-1)", halving)
+    # Alternating rounds of the two halving searches: the load other work puts on a shared
+    # machine changes within minutes, and a median of turns is fair to both.
+    starcast_times: list[float] = []
+    halving_times: list[float] = []
+    for round_ in range(rounds):
+        seconds, starcast_result = timed(
+            f"round {round_ + 1} starcast (Ray init + successive halving)", starcast_search
+        )
+        starcast_times.append(seconds)
+        seconds, halving_result = timed(
+            f"round {round_ + 1} sklearn HalvingGridSearchCV(n_jobs=-1)", halving
+        )
+        halving_times.append(seconds)
+        print(f"    round {round_ + 1}: starcast {starcast_times[-1] / seconds:.2f}x halving")
+    starcast_s, halving_s = statistics.median(starcast_times), statistics.median(halving_times)
     sklearn_s, grid_result = timed("sklearn GridSearchCV(n_jobs=-1)", grid)
     fits = sum(len(folds) for _ in starcast_result.trials)
     print(
@@ -248,6 +263,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 folds, 1 small-data round")
     parser.add_argument("--budget", type=Budget, default=Budget.STANDARD, choices=list(Budget))
     parser.add_argument("--folds", type=int, default=None, help="K of K-fold CV (default 5)")
+    parser.add_argument(
+        "--search-rounds",
+        type=int,
+        default=None,
+        help="starcast/halving turns (default 2; quick: 1)",
+    )
     parser.add_argument("--small-rounds", type=int, default=None, help="default 3 (quick: 1)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -255,7 +276,7 @@ def main() -> None:
     loads = [load()]
 
     ray_init_s = ray_startup_anatomy()
-    figures = search_comparison(args, folds_k)
+    figures = search_comparison(args, folds_k, args.search_rounds or (1 if args.quick else 2))
     loads.append(load())
     figures |= small_data_comparison(args, args.small_rounds or (1 if args.quick else 3))
     loads.append(load())

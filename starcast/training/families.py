@@ -52,14 +52,17 @@ class Candidate:
 
     def build(self, feature_names: Sequence[str], seed: int, fidelity: float = 1.0) -> Pipeline:
         """The pipeline to fit; below fidelity 1 a screening version, cheaper where it can be."""
+        return build_pipeline(feature_names, self.regressor(seed, fidelity))
+
+    def regressor(self, seed: int, fidelity: float = 1.0) -> Any:
+        """The pipeline's last step alone, for a search that preprocesses each fold once."""
         family = FAMILIES_BY_NAME[self.family]
-        params = dict(self.params)
-        regressor = family.make(seed).set_params(**params)
+        regressor = family.make(seed).set_params(**dict(self.params))
         if fidelity < 1 and family.fidelity_param is not None:
             full = int(regressor.get_params()[family.fidelity_param])
             screening = max(family.min_fidelity_value, math.ceil(full * fidelity))
             regressor.set_params(**{family.fidelity_param: min(full, screening)})
-        return build_pipeline(feature_names, regressor)
+        return regressor
 
 
 def _forest_grid(trees: int) -> dict[Budget, Grid]:

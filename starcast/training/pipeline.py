@@ -17,7 +17,7 @@ from starcast.features import FEATURES_BY_NAME, FeatureKind
 MIN_CATEGORY_FREQUENCY = 10
 
 
-def build_pipeline(feature_names: Sequence[str], regressor: Any) -> Pipeline:
+def build_preprocessor(feature_names: Sequence[str]) -> ColumnTransformer:
     """Counts are heavy-tailed, so they enter as log1p; unknown values are imputed, never zero."""
     numeric = [n for n in feature_names if FEATURES_BY_NAME[n].kind != FeatureKind.CATEGORICAL]
     categorical = [n for n in feature_names if FEATURES_BY_NAME[n].kind == FeatureKind.CATEGORICAL]
@@ -41,8 +41,12 @@ def build_pipeline(feature_names: Sequence[str], regressor: Any) -> Pipeline:
             ),
         ]
     )
-    preprocess = ColumnTransformer(
+    return ColumnTransformer(
         [("numeric", numeric_steps, numeric), ("categorical", categorical_steps, categorical)],
         verbose_feature_names_out=False,
     )
-    return Pipeline([("preprocess", preprocess), ("regress", regressor)])
+
+
+def build_pipeline(feature_names: Sequence[str], regressor: Any) -> Pipeline:
+    """The model an artifact holds: the shared preprocessing, then the regressor."""
+    return Pipeline([("preprocess", build_preprocessor(feature_names)), ("regress", regressor)])

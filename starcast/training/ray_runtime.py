@@ -2,6 +2,10 @@
 
 A run on one machine needs Ray's GCS, a raylet and its workers; it does not need the web
 dashboard, task output forwarded to the terminal, or Ray's own logging set-up, so those stay off.
+It always starts its own instance (`address="local"`): by default ray.init would join the latest
+instance anyone started on the machine. Ray 2.x starts more than that (the API server, the
+dashboard and runtime-env agents the raylet waits for, the autoscaler, the log monitor) and
+ray.init has no switch to leave them out; `bench/training.py` prints what each costs.
 Ray waits a fixed 30 s (not configurable in Ray 2.x) for its raylet to register, and on a busy
 machine the raylet can miss that while its Python agents start; the start is then retried once
 after the processes of the failed attempt are stopped, and a second failure is one clear error.

@@ -4,14 +4,19 @@ Rung 0 fits every candidate on a small slice of each training fold; each later r
 best third and triples the rows, until the last rung fits on whole folds. The best candidate of
 every family always holds one of the seats, so each family gets a whole-fold CV score for the
 report, and the winner is chosen among whole-fold scores only.
+
+The shared preprocessing (impute, log1p, scale, one-hot) has nothing a candidate changes, so it
+runs once per fold of a rung, as its own task, and the fits of that rung start from its arrays:
+the scores are those of fitting each candidate's whole pipeline, for a fraction of the work.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -21,6 +26,7 @@ from sklearn.model_selection import KFold
 from starcast.artifact import Metrics
 from starcast.training.families import Candidate
 from starcast.training.metrics import score
+from starcast.training.pipeline import build_preprocessor
 
 ETA: Final = 3
 MIN_ROWS: Final = 400
@@ -84,6 +90,17 @@ def survivors(trials: Sequence[Trial], *, eta: int = ETA) -> list[Candidate]:
     return [chosen[position].candidate for position in sorted(chosen)]
 
 
+def slowest_first(candidates: Sequence[Candidate], fit_seconds: Mapping[str, float]) -> list[int]:
+    """Positions of the candidates, those whose folds took longest at the previous rung first.
+
+    Started first, the long fits do not end the rung alone on one core while the others wait;
+    candidates without a time (the first rung) keep their order.
+    """
+    return sorted(
+        range(len(candidates)), key=lambda index: -fit_seconds.get(candidates[index].label, 0.0)
+    )
+
+
 def baseline_metrics(log_stars: np.ndarray, folds: Sequence[Fold]) -> Metrics:
     """Predict each validation fold with the median of its training fold."""
     predictions = np.empty_like(log_stars)
@@ -92,21 +109,41 @@ def baseline_metrics(log_stars: np.ndarray, folds: Sequence[Fold]) -> Metrics:
     return score(log_stars, predictions)
 
 
-@ray.remote(num_cpus=1)
-def _fit_predict(
-    candidate: Candidate,
+@ray.remote(num_cpus=1, num_returns=3)
+def _prepare_fold(
     feature_names: list[str],
     features: pd.DataFrame,
     log_stars: np.ndarray,
     train: np.ndarray,
     test: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One fold of one rung through the shared preprocessing, fitted on its training rows.
+
+    The preprocessing has no parameter a candidate changes, so every fit of the rung on this
+    fold starts from these arrays: the same numbers a whole pipeline's fit would compute, once
+    per fold instead of once per fit, and the DataFrame is read here only.
+    """
+    preprocess = build_preprocessor(feature_names)
+    x_train: np.ndarray = preprocess.fit_transform(features.iloc[train])
+    x_test: np.ndarray = preprocess.transform(features.iloc[test])
+    return x_train, log_stars[train], x_test
+
+
+@ray.remote(num_cpus=1)
+def _fit_predict(
+    candidate: Candidate,
     seed: int,
     fidelity: float,
-) -> np.ndarray:
-    model = candidate.build(feature_names, seed, fidelity)
-    model.fit(features.iloc[train], log_stars[train])
-    predictions: np.ndarray = model.predict(features.iloc[test])
-    return predictions
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """The fold's predictions and the seconds the fit took (to order the next rung)."""
+    started = time.perf_counter()
+    regressor = candidate.regressor(seed, fidelity)
+    regressor.fit(x_train, y_train)
+    predictions: np.ndarray = regressor.predict(x_test)
+    return predictions, time.perf_counter() - started
 
 
 @ray.remote(num_cpus=1)
@@ -118,6 +155,11 @@ def _refit(
     seed: int,
 ) -> Any:
     return candidate.build(feature_names, seed).fit(features, log_stars)
+
+
+FoldArrays = tuple[
+    "ray.ObjectRef[np.ndarray]", "ray.ObjectRef[np.ndarray]", "ray.ObjectRef[np.ndarray]"
+]
 
 
 def run_search(
@@ -141,36 +183,51 @@ def run_search(
     shuffled = [(rng.permutation(train), test) for train, test in folds]
     schedule = rung_rows(min(len(train) for train, _ in folds), eta=eta, min_rows=min_rows)
 
+    def prepare(rung: int) -> list[FoldArrays]:
+        last_rung = rung == len(schedule) - 1
+        return [
+            cast(  # num_returns=3: one reference per array, which Ray's types do not model
+                "FoldArrays",
+                _prepare_fold.remote(
+                    feature_names,
+                    features_ref,
+                    stars_ref,
+                    train if last_rung else train[: schedule[rung]],
+                    test,
+                ),
+            )
+            for train, test in shuffled
+        ]
+
     trials: list[Trial] = []
     alive = list(candidates)
-    best: Trial | None = None
+    fit_seconds: dict[str, float] = {}  # the previous rung's, by candidate label
     rung_trials: list[Trial] = []
+    prepared = {0: prepare(0)}
     for rung, rows in enumerate(schedule):
         if progress:
             progress.rung_started(rung, len(schedule), len(alive), rows)
         last_rung = rung == len(schedule) - 1
-        pending: dict[ray.ObjectRef[np.ndarray], tuple[int, int]] = {}
-        for index, candidate in enumerate(alive):
-            for fold, (train, test) in enumerate(shuffled):
-                train_slice = train if last_rung else train[:rows]
-                ref = _fit_predict.remote(
-                    candidate,
-                    feature_names,
-                    features_ref,
-                    stars_ref,
-                    train_slice,
-                    test,
-                    seed,
-                    1.0 if last_rung else rows / schedule[-1],
-                )
+        fidelity = 1.0 if last_rung else rows / schedule[-1]
+        pending: dict[ray.ObjectRef[tuple[np.ndarray, float]], tuple[int, int]] = {}
+        for index in slowest_first(alive, fit_seconds):
+            for fold, fold_arrays in enumerate(prepared[rung]):
+                ref = _fit_predict.remote(alive[index], seed, fidelity, *fold_arrays)
                 pending[ref] = (index, fold)
+        if not last_rung:
+            # Queued behind this rung's fits: they run as its last fits leave cores free.
+            prepared[rung + 1] = prepare(rung + 1)
         out_of_fold = {index: np.empty_like(log_stars) for index in range(len(alive))}
         folds_left = {index: len(folds) for index in range(len(alive))}
-        rung_trials = []
+        fit_seconds = {}
+        done_trials: dict[int, Trial] = {}
+        best_so_far: Trial | None = None
         while pending:
             [done], _ = ray.wait(list(pending), num_returns=1)
             index, fold = pending.pop(done)
-            out_of_fold[index][shuffled[fold][1]] = ray.get(done)
+            predictions, seconds = ray.get(done)
+            out_of_fold[index][shuffled[fold][1]] = predictions
+            fit_seconds[alive[index].label] = fit_seconds.get(alive[index].label, 0.0) + seconds
             folds_left[index] -= 1
             if folds_left[index]:
                 continue
@@ -182,15 +239,18 @@ def run_search(
                 metrics=score(log_stars, out_of_fold[index]),
                 out_of_fold=out_of_fold[index],
             )
-            rung_trials.append(trial)
-            if last_rung and (best is None or trial.metrics.rmsle < best.metrics.rmsle):
-                best = trial
+            done_trials[index] = trial
+            if best_so_far is None or trial.metrics.rmsle < best_so_far.metrics.rmsle:
+                best_so_far = trial
             if progress:
-                progress.trial_done(trial, best or min(rung_trials, key=_rmsle))
+                progress.trial_done(trial, best_so_far)
+        del prepared[rung]  # this rung's fold arrays can leave the object store
+        # In candidate order, whatever order the fits finished in: ties rank the same each run.
+        rung_trials = [done_trials[index] for index in range(len(alive))]
         trials.extend(rung_trials)
         alive = survivors(rung_trials, eta=eta)
 
-    assert best is not None  # the last rung ran at least one trial
+    best = min(rung_trials, key=_rmsle)  # the last rung: whole folds
     finalists: dict[str, Trial] = {}
     for trial in sorted(rung_trials, key=_rmsle):
         finalists.setdefault(trial.candidate.family, trial)

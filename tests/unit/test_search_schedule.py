@@ -1,11 +1,13 @@
-"""The successive-halving schedule, without Ray: rows per rung and who survives."""
+"""The successive-halving schedule, without Ray: rows per rung, who survives, who starts first."""
 
 import numpy as np
 
 from starcast.artifact import Metrics
 from starcast.training.config import Budget
 from starcast.training.families import FAMILIES_BY_NAME, Candidate, candidates
-from starcast.training.search import Trial, rung_rows, survivors
+from starcast.training.pipeline import build_preprocessor
+from starcast.training.search import Trial, rung_rows, slowest_first, survivors
+from tests.support.models import sample_training_data
 
 
 def _trial(family: str, rmsle: float) -> Trial:
@@ -71,3 +73,31 @@ def test_small_rungs_screen_forests_with_fewer_trees() -> None:
     assert forest.build(["topics"], seed=0)[-1].n_estimators == 100
     boosting = Candidate("hist_gradient_boosting", {"learning_rate": 0.1})
     assert boosting.build(["topics"], seed=0, fidelity=1 / 9)[-1].max_iter == 1000
+
+
+def test_the_slowest_candidates_of_the_previous_rung_start_first() -> None:
+    quick = candidates(Budget.QUICK)
+    seconds = {quick[3].label: 9.0, quick[1].label: 4.0, quick[0].label: 0.5}
+    order = slowest_first(quick, seconds)
+    assert order[:3] == [3, 1, 0]
+    assert order[3:] == [i for i in range(len(quick)) if i not in (0, 1, 3)]  # kept in order
+    assert slowest_first(quick, {}) == list(range(len(quick)))  # first rung: no times yet
+
+
+def test_a_regressor_on_the_preprocessed_fold_predicts_what_the_whole_pipeline_does() -> None:
+    # The search preprocesses each fold once and fits only the regressor: it must be the same
+    # model, number for number, as the pipeline the artifact holds.
+    features, log_stars, names = sample_training_data()
+    train, test = np.arange(0, 900), np.arange(900, 1200)
+    preprocess = build_preprocessor(names)
+    x_train = preprocess.fit_transform(features.iloc[train])
+    x_test = preprocess.transform(features.iloc[test])
+    for candidate in candidates(Budget.QUICK):
+        for fidelity in (1 / 3, 1.0):
+            pipeline = candidate.build(names, seed=3, fidelity=fidelity)
+            pipeline.fit(features.iloc[train], log_stars[train])
+            regressor = candidate.regressor(seed=3, fidelity=fidelity)
+            regressor.fit(x_train, log_stars[train])
+            np.testing.assert_array_equal(
+                regressor.predict(x_test), pipeline.predict(features.iloc[test]), candidate.label
+            )

@@ -67,6 +67,7 @@ def test_a_start_that_times_out_is_retried_after_its_processes_are_stopped(
     assert ray.get(_auth_mode.remote()) == "token"  # token authentication stays on
     assert not psutil.pid_exists(left_behind[0].pid)  # stopped (and reaped) before the retry
     # What a one-machine run does not need stays off.
+    assert calls[1]["address"] == "local"  # its own instance, never another one found here
     assert calls[1]["include_dashboard"] is False
     assert calls[1]["log_to_driver"] is False
 
@@ -135,3 +136,34 @@ def test_a_local_start_prints_no_token_banner_and_keeps_token_authentication(
     assert completed.returncode == 0, completed.stderr
     assert "auth mode token" in completed.stdout
     assert "Token authentication" not in completed.stderr + completed.stdout
+
+
+def test_a_local_start_starts_its_own_instance_beside_another_on_the_machine(
+    no_ray: None, local: None
+) -> None:
+    # Another user's Ray on this machine (the latest started, as ray.init would find it): a
+    # run without RAY_ADDRESS must neither join it nor fail on it.
+    other = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, ray\n"
+            "ray.init(address='local', num_cpus=1, include_dashboard=False)\n"
+            "print(ray.get_runtime_context().gcs_address, flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"},
+    )
+    try:
+        assert other.stdout is not None
+        other_address = other.stdout.readline().strip()
+        assert other_address
+        ensure_ray(cpus=1)
+        assert ray.get_runtime_context().gcs_address != other_address
+    finally:
+        assert other.stdin is not None
+        other.stdin.close()
+        other.wait(timeout=60)
