@@ -6,6 +6,9 @@ measured is the operator: TrainingRun applied -> RayJob created, and -> status S
 model's digest. Baseline, in the same run: the same N RayJobs created directly by a client
 (create call -> RayJob seen by a watch), the API server's own floor.
 
+Each stand-in job takes `--job-seconds` (default 10: about the least a RayJob lives, its pods
+starting included), so the jobs' status changes come after their creation as on a cluster;
+`--job-seconds 0` is the harsher case where every job's whole life falls inside the burst.
 The S3 server and the RayJob stand-in run as processes of their own, so this process does
 nothing but apply and take the times (a busy interpreter would stamp events late). One warm-up
 run goes through the operator first: what is timed is a running operator, not its start.
@@ -65,6 +68,8 @@ KEY, SECRET = "bench-key", "bench-secret"
 APPLY_THREADS: Final = 16
 STARCAST_CRDS: Final = ("trainingruns.starcast.io", "modelreleases.starcast.io")
 NAMESPACE: Final = "bench"
+# A RayJob's least life on a real cluster: its head and worker pods start, the job is submitted.
+JOB_SECONDS: Final = 10.0
 WARM_UP: Final = "warm-up"
 
 
@@ -91,7 +96,14 @@ def plane() -> Iterator[dict[str, str]]:
     exports = parse_exports(script(str(REPO / "hack" / "kube-plane.sh"), "up", env=env))
     bin_dir = exports.pop("PATH")
     try:
-        yield dict(os.environ) | exports | {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        yield (
+            dict(os.environ)
+            | exports
+            | {
+                "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                "STARCAST_KUBE_DIR": state,
+            }
+        )
     finally:
         script(str(REPO / "hack" / "kube-plane.sh"), "down", env=env)
 
@@ -205,8 +217,8 @@ def api_client(kubeconfig: str, pool: int) -> client.ApiClient:
 
 
 @contextmanager
-def s3_server() -> Iterator[str]:
-    """moto's S3 server as a process of its own; yields its endpoint."""
+def s3_server() -> Iterator[tuple[str, int]]:
+    """moto's S3 server as a process of its own; yields its endpoint and pid."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -223,19 +235,30 @@ def s3_server() -> Iterator[str]:
                 if server.poll() is not None or time.monotonic() > deadline:
                     sys.exit("moto's S3 server did not start")
                 time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server.pid
     finally:
         server.terminate()
         server.wait(10)
 
 
-def serve_rayjobs(kubeconfig: str, s3_env: dict[str, str], stop: ProcessEvent) -> None:
-    """The RayJob stand-in, in a process of its own: every job commits a prepared artifact."""
+def serve_rayjobs(
+    kubeconfig: str, s3_env: dict[str, str], job_seconds: float, stop: ProcessEvent
+) -> None:
+    """The RayJob stand-in, in a process of its own: every job commits a prepared artifact.
+
+    Each job is Initializing for half of `job_seconds` (its RayCluster starting) and Running for
+    the other half; with 0, every job's whole life falls inside the burst of applies.
+    """
     os.environ |= s3_env
     model_bytes, manifest = fitted_model()
-    executor = LocalRayJobExecutor(api_client(kubeconfig, APPLY_THREADS), ray_address="unused")
+    executor = LocalRayJobExecutor(
+        api_client(kubeconfig, APPLY_THREADS),
+        ray_address="unused",
+        cluster_start_s=job_seconds / 2,
+    )
 
     def commit_model(uri: str) -> None:
+        stop.wait(job_seconds / 2)
         artifact.write_artifact(uri, model_bytes, manifest)
 
     executor.write_artifact_from(commit_model)
@@ -262,6 +285,19 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def cpu_by_process(pids: dict[str, int]) -> Counter[str]:
+    return Counter({name: cpu_seconds(pid) for name, pid in pids.items()})
+
+
+def plane_pids(state_dir: str) -> dict[str, int]:
+    """The plane's servers (theirs is the command line naming the plane's state directory)."""
+    found = {}
+    for process in psutil.process_iter(["pid", "name", "cmdline"]):
+        if any(state_dir in part for part in process.info["cmdline"] or ()):
+            found[process.info["name"]] = process.info["pid"]
+    return found
+
+
 def training_run(name: str, dataset_uri: str) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -278,12 +314,18 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to converge")
     parser.add_argument("--operator-log", type=Path, help="keep the operator's log here")
     parser.add_argument("--workers", type=int, help="the operator's handler threads")
+    parser.add_argument(
+        "--job-seconds",
+        type=float,
+        default=JOB_SECONDS,
+        help="how long each stand-in job takes, cluster start included (0: no time at all)",
+    )
     args = parser.parse_args()
     runs = args.runs or (100 if args.quick else 1000)
 
     kuberay = Path(script(str(REPO / "hack" / "kube-addons.sh"), "build", "kuberay").split()[-1])
     with ExitStack() as cleanup:
-        endpoint = cleanup.enter_context(s3_server())
+        endpoint, s3_pid = cleanup.enter_context(s3_server())
         env = cleanup.enter_context(plane())
         tmp = cleanup.enter_context(tempfile.TemporaryDirectory())
         s3_env = {
@@ -322,7 +364,9 @@ def main() -> None:
 
         stop_executor = multiprocessing.get_context("spawn").Event()
         executor = multiprocessing.get_context("spawn").Process(
-            target=serve_rayjobs, args=(env["KUBECONFIG"], s3_env, stop_executor), daemon=True
+            target=serve_rayjobs,
+            args=(env["KUBECONFIG"], s3_env, args.job_seconds, stop_executor),
+            daemon=True,
         )
         executor.start()
         cleanup.callback(executor.join, 30)
@@ -369,7 +413,13 @@ def main() -> None:
             )
             applied[f"tr-{name}"] = started
 
-        requests_before, cpu_before = api_requests(env), cpu_seconds(operator.pid)
+        pids = plane_pids(env["STARCAST_KUBE_DIR"]) | {
+            "operator": operator.pid,
+            "RayJob stand-in": cast("int", executor.pid),
+            "this bench": os.getpid(),
+            "S3 server": s3_pid,
+        }
+        requests_before, cpu_before = api_requests(env), cpu_by_process(pids)
         t0 = time.monotonic()
         with ThreadPoolExecutor(APPLY_THREADS) as pool:
             list(pool.map(apply, range(runs)))
@@ -377,7 +427,9 @@ def main() -> None:
         while len(terminal.seen) < runs + 1 and time.monotonic() < deadline:
             time.sleep(0.2)
         converged_s = time.monotonic() - t0
-        operator_cpu_s = cpu_seconds(operator.pid) - cpu_before
+        cpu = cpu_by_process(pids)
+        cpu.subtract(cpu_before)
+        operator_cpu_s = cpu["operator"]
         requests = api_requests(env) - requests_before
         rayjobs.stop()
         terminal.stop()
@@ -416,20 +468,24 @@ def main() -> None:
             f"{percentile(values, 99):>9.3f}{max(values, default=0):>9.3f}"
         )
     print(
-        f"converged {succeeded}/{runs} in {converged_s:.1f} s; errors {errors}; duplicates "
+        f"converged {succeeded}/{runs} in {converged_s:.1f} s (each job {args.job_seconds:g} s); "
+        f"errors {errors}; duplicates "
         f"{duplicates}; operator peak RSS {rss:.0f} MiB; mean apply->RayJob "
         f"{statistics.fmean(latencies) if latencies else float('nan'):.3f} s"
     )
     print("API requests per run while the runs converged (everyone's: operator, stand-in, bench):")
     for key, count in requests.most_common(12):
         print(f"  {count / runs:6.2f}  {key}")
-    print(f"operator CPU {operator_cpu_s:.1f} s: {1000 * operator_cpu_s / runs:.0f} ms per run")
+    print("CPU ms per run while the runs converged:")
+    for name, seconds in cpu.most_common():
+        print(f"  {1000 * seconds / runs:6.1f}  {name}")
     met = p50 < 1 and p99 < 5 and errors == 0 and duplicates == 0 and rss < 300
     goal = "p50 < 1 s, p99 < 5 s, no error or duplicate, RSS < 300 MiB"
     print(f"goal ({goal}): {'met' if met else 'NOT met'}")
     ratio = p50 / b50 if b50 else float("inf")
     print(
-        f"operator: runs={runs} p50_s={p50:.3f} p99_s={p99:.3f} converged_s={converged_s:.1f} "
+        f"operator: runs={runs} job_s={args.job_seconds:g} p50_s={p50:.3f} p99_s={p99:.3f} "
+        f"converged_s={converged_s:.1f} "
         f"errors={errors} duplicates={duplicates} rss_mib={rss:.0f} baseline_p50_s={b50:.3f} "
         f"baseline_p99_s={b99:.3f} ratio_p50={ratio:.1f} "
         f"api_requests_per_run={sum(requests.values()) / runs:.1f} "

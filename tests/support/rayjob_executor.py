@@ -68,11 +68,19 @@ class LocalRayJobExecutor:
     """Executes the RayJobs of chosen namespaces locally and writes their status as KubeRay."""
 
     def __init__(
-        self, api_client: client.ApiClient, *, ray_address: str, log_dir: Path | None = None
+        self,
+        api_client: client.ApiClient,
+        *,
+        ray_address: str,
+        log_dir: Path | None = None,
+        cluster_start_s: float = 0.0,
     ) -> None:
+        """`cluster_start_s`: how long a job stays Initializing, as while its RayCluster's pods
+        start (KubeRay's jobs take at least seconds there; 0 goes straight on)."""
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
         self._ray_address = ray_address
+        self._cluster_start_s = cluster_start_s
         self._log_dir = log_dir or Path(tempfile.mkdtemp(prefix="rayjob-logs-"))
         self._lock = threading.Lock()
         self._namespaces: set[str] = set()
@@ -219,6 +227,7 @@ class LocalRayJobExecutor:
                 "rayClusterName": f"{name}-{_suffix()}",
             },
         )
+        self._stop.wait(self._cluster_start_s)
         self._patch_status(
             job,
             {
