@@ -18,7 +18,13 @@ import kopf
 
 from starcast.operator import constants as c
 from starcast.operator import events
-from starcast.operator.cluster import Cluster, ConflictError, TransientError, api_client
+from starcast.operator.cluster import (
+    Cluster,
+    ConflictError,
+    TransientError,
+    api_client,
+    without_managed_fields,
+)
 from starcast.operator.metrics import TRAINING_RUN, OperatorMetrics
 from starcast.operator.reconcile import Context, InvalidObjectError, Outcome, sync_training_run
 from starcast.operator.release.handlers import register_model_release_handlers
@@ -130,7 +136,7 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         namespace: str | None, name: str, body: kopf.Body, **_: Any
     ) -> dict[tuple[str | None, str], dict[str, Any]]:
         """The last seen body of each run: a RayJob event rarely needs to read its owner."""
-        return {(namespace, name): dict(body)}
+        return {(namespace, name): without_managed_fields(body)}
 
     @kopf.on.startup(registry=registry)
     def serve_metrics(**kwargs: Any) -> None:
