@@ -1,4 +1,9 @@
-"""`starcast train` and `python -m starcast.training` (the RayJob entrypoint): one command."""
+"""`starcast train` and `python -m starcast.training` (the RayJob entrypoint): one command.
+
+Under RAY_ADDRESS (a RayJob) the search runs on that Ray cluster; on one machine it runs in a
+local process pool and skips Ray (its fixed start-up would be a third of a small run), unless
+`--executor ray` asks for a local Ray.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,12 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from starcast.budget import Budget
 from starcast.sample import sample_dataset_uri
 from starcast.timestamps import TIMESTAMP_UNITS
+from starcast.training.executors import ExecutorChoice
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -52,16 +59,30 @@ def train(
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed for folds and estimators.")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace an artifact already at --out.")] = False,
+    executor: Annotated[
+        ExecutorChoice | None,
+        typer.Option(
+            # `escape`: "[env ...]" is rich markup otherwise, and would vanish from the help.
+            help=escape(
+                "Where the fits run [env STARCAST_TRAINING_EXECUTOR; default auto]: auto is "
+                "the Ray cluster RAY_ADDRESS names if set (a RayJob), else a process pool on "
+                "this machine without Ray; local is the pool, always; ray is Ray (a new local "
+                "instance when RAY_ADDRESS is unset)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Search model families with Ray, cross-validate, refit the winner, write the artifact."""
-    # Imported here: pandas, scikit-learn and Ray take seconds to import; `--help` needs none.
+    """Search model families (successive halving, K-fold CV), refit the winner, write the
+    artifact. One machine: a process pool; under RAY_ADDRESS: that Ray cluster."""
+    # Imported here: pandas and scikit-learn take seconds to import; `--help` needs neither.
     from rich.console import Console
 
     from starcast.artifact import ArtifactError
     from starcast.dataset import DatasetError
     from starcast.training.config import TrainingConfig
+    from starcast.training.executors import ExecutorError
     from starcast.training.progress import LogProgress, TerminalProgress
-    from starcast.training.ray_runtime import RayStartError
     from starcast.training.run import TrainingError, train_model
 
     if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
@@ -79,6 +100,8 @@ def train(
         include_popularity=popularity_features,
         seed=seed,
         overwrite=overwrite,
+        # Unset: the config's default (STARCAST_TRAINING_EXECUTOR, else auto).
+        **({"executor": executor} if executor is not None else {}),
     )
     try:
         if sys.stderr.isatty():
@@ -89,7 +112,7 @@ def train(
     except (DatasetError, ArtifactError, TrainingError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
-    except RayStartError as error:
+    except ExecutorError as error:  # Ray did not start, or a worker of the pool died
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=3) from error
     Console().print(summary_table(manifest))

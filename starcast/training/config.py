@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from starcast.budget import Budget as Budget
 from starcast.sample import sample_dataset_uri
 from starcast.timestamps import TimestampUnit
+from starcast.training.executors import ExecutorChoice
+
+
+class TrainingSettings(BaseSettings):
+    """What the environment sets for every run (`starcast train`, the RayJob, `starcast up`)."""
+
+    model_config = SettingsConfigDict(env_prefix="STARCAST_TRAINING_", extra="ignore")
+
+    executor: ExecutorChoice = Field(
+        default=ExecutorChoice.AUTO,
+        description="where the fits run: auto (Ray under RAY_ADDRESS, else a local process "
+        "pool), local, or ray (a local Ray instance when RAY_ADDRESS is unset)",
+    )
 
 
 class TrainingConfig(BaseModel):
@@ -28,3 +42,7 @@ class TrainingConfig(BaseModel):
     )
     seed: int = Field(default=0, description="seed for folds and estimators")
     overwrite: bool = Field(default=False, description="replace an artifact already at out_uri")
+    executor: ExecutorChoice = Field(
+        default_factory=lambda: TrainingSettings().executor,
+        description="where the fits run; default: STARCAST_TRAINING_EXECUTOR, else auto",
+    )

@@ -1,4 +1,8 @@
-"""Ray for one training run: join the cluster RAY_ADDRESS names, or start a small one here.
+"""The search on Ray: join the cluster RAY_ADDRESS names (a RayJob), or start a small one here.
+
+`RayExecutor` is the search's executor on Ray: each task a Ray task of one CPU, the fold arrays
+kept in Ray's object store and handed to every fit by reference. A run on one machine uses the
+local process pool instead unless `--executor ray` asks for this (`executors.py` says why).
 
 A run on one machine needs Ray's GCS, a raylet and its workers; it does not need the web
 dashboard, task output forwarded to the terminal, or Ray's own logging set-up, so those stay off.
@@ -20,10 +24,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, Final
 
 import psutil
 import ray
+
+from starcast.training.executors import RayStartError
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +42,7 @@ STOP_WAIT_S: Final = 5.0
 _RAY_AUTH_SETUP_LOGGER: Final = "ray._private.authentication.authentication_token_setup"
 
 
-class RayStartError(RuntimeError):
-    """Ray did not start; the message says what to try."""
+__all__ = ["RayExecutor", "RayStartError", "ensure_ray", "local_ray_options"]
 
 
 def local_ray_options(cpus: int | None = None) -> dict[str, Any]:
@@ -115,3 +121,48 @@ def _stop_processes_started_since(before: set[int]) -> None:
             process.kill()
         except psutil.NoSuchProcess:
             continue
+
+
+class RayExecutor:
+    """The search's executor on Ray: joins RAY_ADDRESS's cluster, or starts Ray here."""
+
+    def __init__(self, cpus: int | None = None) -> None:
+        self._connected_here = not ray.is_initialized()
+        ensure_ray(cpus=cpus)
+        address = os.environ.get("RAY_ADDRESS")
+        self.description = (
+            f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
+        )
+        self._tasks: dict[Callable[..., Any], Any] = {}
+
+    def _task(self, fn: Callable[..., Any]) -> Any:
+        if fn not in self._tasks:
+            self._tasks[fn] = ray.remote(num_cpus=1)(fn)
+        return self._tasks[fn]
+
+    def put(self, value: Any) -> Any:
+        return ray.put(value)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = self._task(fn).remote(*args).future()
+        return future
+
+    def submit_kept(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """A future that completes with the result's ObjectRef: later tasks read it from the
+        object store, on whichever node they run, and the driver never ships it again."""
+        ref = self._task(fn).remote(*args)
+        kept: Future[Any] = Future()
+
+        def keep(done: Future[Any]) -> None:
+            error = done.exception()
+            if error is None:
+                kept.set_result(ref)
+            else:
+                kept.set_exception(error)
+
+        ref.future().add_done_callback(keep)
+        return kept
+
+    def close(self) -> None:
+        if self._connected_here and ray.is_initialized():
+            ray.shutdown()  # stops a local instance; from a cluster, only disconnects

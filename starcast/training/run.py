@@ -1,4 +1,7 @@
-"""One training run: dataset in, committed model artifact out. The CLI and the RayJob call this."""
+"""One training run: dataset in, committed model artifact out. The CLI and the RayJob call this.
+
+The search's executor starts first, so a local pool's workers import while the dataset is read.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ from starcast.artifact import DatasetInfo, FamilyResult, ModelManifest
 from starcast.dataset import read_dataset
 from starcast.features import TARGET, feature_names
 from starcast.training.config import TrainingConfig
-from starcast.training.families import candidates
-from starcast.training.ray_runtime import ensure_ray
+from starcast.training.executors import SearchExecutor, open_executor
+from starcast.training.families import Candidate, candidates
 from starcast.training.report import render_report
 from starcast.training.search import SearchProgress, Trial, make_folds, refit, run_search
 
@@ -31,6 +34,16 @@ def train_model(config: TrainingConfig, progress: SearchProgress | None = None) 
             f"an artifact is already committed at {config.out_uri}; choose another --out "
             "or pass --overwrite"
         )
+    with open_executor(config.executor) as executor:
+        return _train(config, executor, search_space, progress)
+
+
+def _train(
+    config: TrainingConfig,
+    executor: SearchExecutor,
+    search_space: list[Candidate],
+    progress: SearchProgress | None,
+) -> ModelManifest:
     dataset = read_dataset(config.data_uri, timestamp_unit=config.timestamp_unit)
     names = [
         name
@@ -48,19 +61,25 @@ def train_model(config: TrainingConfig, progress: SearchProgress | None = None) 
     log_stars = np.log1p(dataset.stars)
     folds = make_folds(len(features), config.folds, config.seed)
 
-    ensure_ray()
     logger.info(
-        "searching %d candidates with %d-fold CV on %d records and %d features",
+        "searching %d candidates with %d-fold CV on %d records and %d features, on %s",
         len(search_space),
         config.folds,
         len(features),
         len(names),
+        executor.description,
     )
     result = run_search(
-        features, log_stars, search_space, folds, seed=config.seed, progress=progress
+        features,
+        log_stars,
+        search_space,
+        folds,
+        seed=config.seed,
+        executor=executor,
+        progress=progress,
     )
     logger.info("winner %s RMSLE %.4f", result.winner.candidate.label, result.winner.metrics.rmsle)
-    model = refit(result.winner.candidate, features, log_stars, seed=config.seed)
+    model = refit(result.winner.candidate, features, log_stars, seed=config.seed, executor=executor)
     model_bytes = artifact.serialize_model(model)
     manifest = artifact.new_manifest(
         model_bytes,

@@ -1,4 +1,4 @@
-"""Successive halving over model candidates, every (candidate, fold) fit a Ray task.
+"""Successive halving over model candidates, every (candidate, fold) fit a task of an executor.
 
 Rung 0 fits every candidate on a small slice of each training fold; each later rung keeps the
 best third and triples the rows, until the last rung fits on whole folds. The best candidate of
@@ -8,6 +8,9 @@ report, and the winner is chosen among whole-fold scores only.
 The shared preprocessing (impute, log1p, scale, one-hot) has nothing a candidate changes, so it
 runs once per fold of a rung, as its own task, and the fits of that rung start from its arrays:
 the scores are those of fitting each candidate's whole pipeline, for a fraction of the work.
+
+The tasks go to an executor (`executors.py`): a process pool on one machine, Ray on a cluster.
+The search is the same on both; only where a task runs and how its arrays travel differ.
 """
 
 from __future__ import annotations
@@ -15,15 +18,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol
 
 import numpy as np
 import pandas as pd
-import ray
 from sklearn.model_selection import KFold
 
 from starcast.artifact import Metrics
+from starcast.training.executors import SearchExecutor
 from starcast.training.families import Candidate
 from starcast.training.metrics import score
 from starcast.training.pipeline import build_preprocessor
@@ -32,6 +36,7 @@ ETA: Final = 3
 MIN_ROWS: Final = 400
 
 Fold = tuple[np.ndarray, np.ndarray]
+FoldArrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test
 
 
 @dataclass(frozen=True)
@@ -109,14 +114,13 @@ def baseline_metrics(log_stars: np.ndarray, folds: Sequence[Fold]) -> Metrics:
     return score(log_stars, predictions)
 
 
-@ray.remote(num_cpus=1, num_returns=3)
 def _prepare_fold(
     feature_names: list[str],
     features: pd.DataFrame,
     log_stars: np.ndarray,
     train: np.ndarray,
     test: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> FoldArrays:
     """One fold of one rung through the shared preprocessing, fitted on its training rows.
 
     The preprocessing has no parameter a candidate changes, so every fit of the rung on this
@@ -129,24 +133,18 @@ def _prepare_fold(
     return x_train, log_stars[train], x_test
 
 
-@ray.remote(num_cpus=1)
 def _fit_predict(
-    candidate: Candidate,
-    seed: int,
-    fidelity: float,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_test: np.ndarray,
+    candidate: Candidate, seed: int, fidelity: float, fold_arrays: FoldArrays
 ) -> tuple[np.ndarray, float]:
     """The fold's predictions and the seconds the fit took (to order the next rung)."""
     started = time.perf_counter()
+    x_train, y_train, x_test = fold_arrays
     regressor = candidate.regressor(seed, fidelity)
     regressor.fit(x_train, y_train)
     predictions: np.ndarray = regressor.predict(x_test)
     return predictions, time.perf_counter() - started
 
 
-@ray.remote(num_cpus=1)
 def _refit(
     candidate: Candidate,
     feature_names: list[str],
@@ -157,11 +155,6 @@ def _refit(
     return candidate.build(feature_names, seed).fit(features, log_stars)
 
 
-FoldArrays = tuple[
-    "ray.ObjectRef[np.ndarray]", "ray.ObjectRef[np.ndarray]", "ray.ObjectRef[np.ndarray]"
-]
-
-
 def run_search(
     features: pd.DataFrame,
     log_stars: np.ndarray,
@@ -169,6 +162,7 @@ def run_search(
     folds: Sequence[Fold],
     *,
     seed: int,
+    executor: SearchExecutor,
     progress: SearchProgress | None = None,
     eta: int = ETA,
     min_rows: int = MIN_ROWS,
@@ -176,25 +170,25 @@ def run_search(
     if not candidates:
         raise ValueError("the search needs at least one candidate")
     feature_names = list(features.columns)
-    features_ref = ray.put(features)
-    stars_ref = ray.put(log_stars)
+    features_ref = executor.put(features)
+    stars_ref = executor.put(log_stars)
     # Nested slices: a rung's rows include the previous rung's, so scores improve comparably.
     rng = np.random.default_rng(seed)
     shuffled = [(rng.permutation(train), test) for train, test in folds]
     schedule = rung_rows(min(len(train) for train, _ in folds), eta=eta, min_rows=min_rows)
 
-    def prepare(rung: int) -> list[FoldArrays]:
+    def prepare(rung: int) -> list[Future[Any]]:
+        """Each fold's arrays for the rung; futures of handles the fits take (kept in Ray's
+        object store on a cluster)."""
         last_rung = rung == len(schedule) - 1
         return [
-            cast(  # num_returns=3: one reference per array, which Ray's types do not model
-                "FoldArrays",
-                _prepare_fold.remote(
-                    feature_names,
-                    features_ref,
-                    stars_ref,
-                    train if last_rung else train[: schedule[rung]],
-                    test,
-                ),
+            executor.submit_kept(
+                _prepare_fold,
+                feature_names,
+                features_ref,
+                stars_ref,
+                train if last_rung else train[: schedule[rung]],
+                test,
             )
             for train, test in shuffled
         ]
@@ -209,42 +203,51 @@ def run_search(
             progress.rung_started(rung, len(schedule), len(alive), rows)
         last_rung = rung == len(schedule) - 1
         fidelity = 1.0 if last_rung else rows / schedule[-1]
-        pending: dict[ray.ObjectRef[tuple[np.ndarray, float]], tuple[int, int]] = {}
-        for index in slowest_first(alive, fit_seconds):
-            for fold, fold_arrays in enumerate(prepared[rung]):
-                ref = _fit_predict.remote(alive[index], seed, fidelity, *fold_arrays)
-                pending[ref] = (index, fold)
-        if not last_rung:
-            # Queued behind this rung's fits: they run as its last fits leave cores free.
-            prepared[rung + 1] = prepare(rung + 1)
+        order = slowest_first(alive, fit_seconds)
+        preparing = {future: fold for fold, future in enumerate(prepared[rung])}
+        fitting: dict[Future[Any], tuple[int, int]] = {}
         out_of_fold = {index: np.empty_like(log_stars) for index in range(len(alive))}
         folds_left = {index: len(folds) for index in range(len(alive))}
         fit_seconds = {}
         done_trials: dict[int, Trial] = {}
         best_so_far: Trial | None = None
-        while pending:
-            [done], _ = ray.wait(list(pending), num_returns=1)
-            index, fold = pending.pop(done)
-            predictions, seconds = ray.get(done)
-            out_of_fold[index][shuffled[fold][1]] = predictions
-            fit_seconds[alive[index].label] = fit_seconds.get(alive[index].label, 0.0) + seconds
-            folds_left[index] -= 1
-            if folds_left[index]:
-                continue
-            trial = Trial(
-                candidate=alive[index],
-                rung=rung,
-                train_rows=rows,
-                full_folds=last_rung,
-                metrics=score(log_stars, out_of_fold[index]),
-                out_of_fold=out_of_fold[index],
-            )
-            done_trials[index] = trial
-            if best_so_far is None or trial.metrics.rmsle < best_so_far.metrics.rmsle:
-                best_so_far = trial
-            if progress:
-                progress.trial_done(trial, best_so_far)
-        del prepared[rung]  # this rung's fold arrays can leave the object store
+        while preparing or fitting:
+            done, _ = wait([*preparing, *fitting], return_when=FIRST_COMPLETED)
+            ready = sorted(preparing.pop(future) for future in done if future in preparing)
+            # A fold's fits go as soon as its arrays are ready, the slowest candidates first.
+            for index in order:
+                for fold in ready:
+                    arrays = prepared[rung][fold].result()
+                    fit = executor.submit(_fit_predict, alive[index], seed, fidelity, arrays)
+                    fitting[fit] = (index, fold)
+            if ready and not preparing and not last_rung:
+                # Queued behind this rung's fits: they run as its last fits leave cores free.
+                prepared[rung + 1] = prepare(rung + 1)
+            for future in sorted(
+                (future for future in done if future in fitting), key=fitting.__getitem__
+            ):
+                index, fold = fitting.pop(future)
+                predictions, seconds = future.result()
+                out_of_fold[index][shuffled[fold][1]] = predictions
+                label = alive[index].label
+                fit_seconds[label] = fit_seconds.get(label, 0.0) + seconds
+                folds_left[index] -= 1
+                if folds_left[index]:
+                    continue
+                trial = Trial(
+                    candidate=alive[index],
+                    rung=rung,
+                    train_rows=rows,
+                    full_folds=last_rung,
+                    metrics=score(log_stars, out_of_fold[index]),
+                    out_of_fold=out_of_fold[index],
+                )
+                done_trials[index] = trial
+                if best_so_far is None or trial.metrics.rmsle < best_so_far.metrics.rmsle:
+                    best_so_far = trial
+                if progress:
+                    progress.trial_done(trial, best_so_far)
+        del prepared[rung]  # this rung's fold arrays can go (from Ray's object store too)
         # In candidate order, whatever order the fits finished in: ties rank the same each run.
         rung_trials = [done_trials[index] for index in range(len(alive))]
         trials.extend(rung_trials)
@@ -262,9 +265,18 @@ def run_search(
     )
 
 
-def refit(candidate: Candidate, features: pd.DataFrame, log_stars: np.ndarray, *, seed: int) -> Any:
-    """Fit the winner on every row, as Ray work so a cluster's driver stays small."""
-    return ray.get(_refit.remote(candidate, list(features.columns), features, log_stars, seed))
+def refit(
+    candidate: Candidate,
+    features: pd.DataFrame,
+    log_stars: np.ndarray,
+    *,
+    seed: int,
+    executor: SearchExecutor,
+) -> Any:
+    """Fit the winner on every row, in a worker like every fit: a cluster's driver stays small,
+    and the model is the same number for number on either executor (one thread per fit)."""
+    future = executor.submit(_refit, candidate, list(features.columns), features, log_stars, seed)
+    return future.result()
 
 
 def _rmsle(trial: Trial) -> float:

@@ -80,7 +80,7 @@ def up(
 
     from starcast.artifact import ArtifactError
     from starcast.dataset import DatasetError
-    from starcast.training.ray_runtime import RayStartError
+    from starcast.training.executors import ExecutorError
     from starcast.up.broker import BrokerUnreachableError, provide_broker
     from starcast.up.listener import PortTakenError, bind_listener
     from starcast.up.model import ensure_model
@@ -138,7 +138,7 @@ def up(
         BrokerUnreachableError,
         ArtifactError,
         DatasetError,
-        RayStartError,
+        ExecutorError,
         CrashLoopError,
     ) as error:
         typer.echo(f"error: {error}", err=True)

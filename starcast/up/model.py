@@ -22,8 +22,9 @@ def ensure_model(uri: str) -> ModelManifest:
     if artifact.exists(uri):
         return artifact.read_manifest(uri)
     logger.info("no model at %s: training one on the bundled sample (quick budget)", uri)
-    # Imported here: Ray takes seconds to import, and most runs find their model.
-    import ray
+    # Imported here: scikit-learn takes seconds to import, and most runs find their model. The
+    # run follows STARCAST_TRAINING_EXECUTOR like `starcast train`: by default a local process
+    # pool, stopped when the model is written; Ray only under RAY_ADDRESS or when asked for.
     from rich.console import Console
 
     from starcast.training.cli import summary_table
@@ -34,14 +35,10 @@ def ensure_model(uri: str) -> ModelManifest:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     config = TrainingConfig(out_uri=uri, budget=Budget.QUICK)
-    try:
-        if sys.stderr.isatty():
-            with TerminalProgress() as progress:
-                manifest = train_model(config, progress)
-        else:
-            manifest = train_model(config, LogProgress())
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()  # the local Ray instance is not needed to serve
+    if sys.stderr.isatty():
+        with TerminalProgress() as progress:
+            manifest = train_model(config, progress)
+    else:
+        manifest = train_model(config, LogProgress())
     Console().print(summary_table(manifest))
     return manifest

@@ -1,4 +1,5 @@
-"""Starting Ray for a run: retried once on a busy machine, one clear error, no banner (real Ray)."""
+"""Starting Ray for a run (the Ray path: RAY_ADDRESS or `--executor ray`): retried once on a busy
+machine, one clear error, no banner (real Ray)."""
 
 from __future__ import annotations
 
@@ -100,7 +101,11 @@ def test_train_prints_one_error_not_a_traceback_when_ray_cannot_start(
 
     monkeypatch.setattr(ray, "init", ray_init_that_times_out)
     result = CliRunner().invoke(
-        app, ["train", "--out", (tmp_path / "model").as_uri(), "--budget", "quick", "--folds", "2"]
+        app,
+        [
+            *("train", "--out", (tmp_path / "model").as_uri()),
+            *("--budget", "quick", "--folds", "2", "--executor", "ray"),
+        ],
     )
     assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output

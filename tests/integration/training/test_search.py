@@ -1,16 +1,22 @@
-"""The search on real Ray scores every trial exactly as fitting its whole pipeline would."""
+"""The search on both executors (the local pool, real Ray): every trial scores exactly what its
+whole pipeline scores, both give the same trials and winner, and a dead worker is one error."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
+import psutil
 import pytest
 
 from starcast.training.config import Budget
+from starcast.training.executors import LocalPool, WorkerLostError
 from starcast.training.families import candidates
 from starcast.training.metrics import score
-from starcast.training.search import make_folds, run_search, rung_rows
+from starcast.training.ray_runtime import RayExecutor
+from starcast.training.search import SearchResult, Trial, make_folds, run_search, rung_rows
 from tests.support.local_ray import local_ray
 from tests.support.models import sample_training_data
 
@@ -26,13 +32,36 @@ def ray_address() -> Iterator[str]:
         yield address
 
 
-def test_every_trial_scores_what_its_whole_pipeline_scores(ray_address: str) -> None:
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     all_features, all_stars, names = sample_training_data()
-    features, log_stars = all_features.iloc[:ROWS].reset_index(drop=True), all_stars[:ROWS]
+    return all_features.iloc[:ROWS].reset_index(drop=True), all_stars[:ROWS], names
+
+
+@pytest.fixture(scope="module")
+def local_result(data: tuple[pd.DataFrame, np.ndarray, list[str]]) -> SearchResult:
+    features, log_stars, _ = data
+    pool = LocalPool(2)
+    try:
+        return run_search(
+            features,
+            log_stars,
+            candidates(Budget.QUICK),
+            make_folds(ROWS, 3, SEED),
+            seed=SEED,
+            executor=pool,
+        )
+    finally:
+        pool.close()
+
+
+def test_every_trial_scores_what_its_whole_pipeline_scores(
+    data: tuple[pd.DataFrame, np.ndarray, list[str]], local_result: SearchResult
+) -> None:
+    features, log_stars, names = data
     folds = make_folds(ROWS, 3, SEED)
     space = candidates(Budget.QUICK)
-
-    result = run_search(features, log_stars, space, folds, seed=SEED)
+    result = local_result
 
     # The reference: each candidate's whole pipeline fitted on the rung's nested slice of each
     # (shuffled) training fold, as the search's schedule defines it.
@@ -56,3 +85,100 @@ def test_every_trial_scores_what_its_whole_pipeline_scores(ray_address: str) -> 
 
     last = [trial for trial in result.trials if trial.rung == 1]
     assert result.winner == min(last, key=lambda trial: trial.metrics.rmsle)
+
+
+def _same_trial(left: Trial, right: Trial) -> None:
+    assert (left.candidate, left.rung, left.train_rows, left.full_folds) == (
+        right.candidate,
+        right.rung,
+        right.train_rows,
+        right.full_folds,
+    )
+    assert left.metrics == right.metrics, left.candidate.label
+    np.testing.assert_array_equal(left.out_of_fold, right.out_of_fold, left.candidate.label)
+
+
+def test_ray_and_the_local_pool_give_the_same_trials_and_winner(
+    ray_address: str,
+    data: tuple[pd.DataFrame, np.ndarray, list[str]],
+    local_result: SearchResult,
+) -> None:
+    features, log_stars, _ = data
+    executor = RayExecutor()
+    try:
+        on_ray = run_search(
+            features,
+            log_stars,
+            candidates(Budget.QUICK),
+            make_folds(ROWS, 3, SEED),
+            seed=SEED,
+            executor=executor,
+        )
+    finally:
+        executor.close()
+
+    assert len(on_ray.trials) == len(local_result.trials)
+    for on_ray_trial, local_trial in zip(on_ray.trials, local_result.trials, strict=True):
+        _same_trial(on_ray_trial, local_trial)
+    _same_trial(on_ray.winner, local_result.winner)
+    assert on_ray.finalists.keys() == local_result.finalists.keys()
+    for family, trial in on_ray.finalists.items():
+        _same_trial(trial, local_result.finalists[family])
+    assert on_ray.baseline == local_result.baseline
+
+
+class KillAWorker:
+    """Progress that kills one of the pool's workers (SIGKILL, as the OOM killer does) when the
+    first trial is done, with fits of the search still queued and running."""
+
+    def __init__(self) -> None:
+        self.killed: list[int] = []
+
+    def rung_started(self, rung: int, rungs: int, candidates: int, train_rows: int) -> None:
+        pass
+
+    def trial_done(self, trial: Trial, best: Trial) -> None:
+        if self.killed:
+            return
+        workers = [
+            child
+            for child in psutil.Process().children(recursive=True)
+            if any(part.startswith("LokyProcess-") for part in child.cmdline())
+        ]
+        assert workers, "the pool's worker processes were not found"
+        workers[0].send_signal(signal.SIGKILL)
+        self.killed.append(workers[0].pid)
+
+
+@pytest.mark.timeout(180)  # a hang fails here, well before the suite's limit
+def test_a_worker_that_dies_is_one_clear_error_not_a_hang(
+    data: tuple[pd.DataFrame, np.ndarray, list[str]],
+) -> None:
+    features, log_stars, _ = data
+    progress = KillAWorker()
+    pool = LocalPool(2)
+    try:
+        with pytest.raises(WorkerLostError) as raised:
+            run_search(
+                features,
+                log_stars,
+                candidates(Budget.QUICK),
+                make_folds(ROWS, 3, SEED),
+                seed=SEED,
+                executor=pool,
+                progress=progress,
+            )
+    finally:
+        pool.close()
+    assert progress.killed
+    message = str(raised.value)
+    assert "worker process of the training pool died" in message
+    assert "SIGKILL" in message  # the signal that killed it, as loky reports it
+    assert "out-of-memory" in message
+    # Closing the broken pool left none of its workers behind.
+    assert not [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if child.status() != psutil.STATUS_ZOMBIE
+        and any(part.startswith("LokyProcess-") for part in child.cmdline())
+    ]

@@ -1,4 +1,5 @@
-"""Real training runs on the bundled sample: Ray search, refit, committed artifact."""
+"""Real training runs on the bundled sample: search, refit, committed artifact; on one machine in
+the local process pool without Ray, under RAY_ADDRESS (the RayJob's entrypoint) on Ray."""
 
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ def ray_address() -> Iterator[str]:
         yield address
 
 
+@pytest.fixture
+def local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run on one machine: no RAY_ADDRESS, so the search runs in the local process pool."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("STARCAST_TRAINING_EXECUTOR", raising=False)
+
+
 class RecordingProgress:
     def __init__(self) -> None:
         self.rungs: list[tuple[int, int, int, int]] = []
@@ -43,7 +51,7 @@ class RecordingProgress:
         self.trials.append(trial)
 
 
-def test_quick_search_commits_an_artifact_that_predicts(ray_address: str, tmp_path: Path) -> None:
+def test_quick_search_commits_an_artifact_that_predicts(local: None, tmp_path: Path) -> None:
     out = (tmp_path / "model").as_uri()
     progress = RecordingProgress()
     manifest = train_model(
@@ -76,7 +84,7 @@ def test_quick_search_commits_an_artifact_that_predicts(ray_address: str, tmp_pa
         train_model(TrainingConfig(out_uri=out, budget=Budget.QUICK))
 
 
-def test_popularity_features_are_used_on_request(ray_address: str, tmp_path: Path) -> None:
+def test_popularity_features_are_used_on_request(local: None, tmp_path: Path) -> None:
     manifest = train_model(
         TrainingConfig(
             out_uri=(tmp_path / "model").as_uri(),
@@ -120,6 +128,7 @@ def test_rayjob_entrypoint_joins_a_cluster_and_writes_to_s3(
     assert "written to s3://" in completed.stdout
     assert "median baseline" in completed.stdout
     assert "rung 1/" in completed.stderr  # progress as log lines when not on a terminal
+    assert f"on the Ray cluster at RAY_ADDRESS={ray_address}" in completed.stderr
     manifest = artifact.read_manifest(out)
     assert {r.family for r in manifest.families} == {"ridge", "k_neighbors"}
     load_artifact(out, expected_sha256=manifest.model_sha256)
