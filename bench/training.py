@@ -1,18 +1,23 @@
-"""starcast's search on Ray against scikit-learn's own searches; `starcast train` on small data.
+"""starcast's search against scikit-learn's own searches; `starcast train` on small data.
 
 1. The search, in this process, on the bundled real sample, over the candidates of one budget and
-   the same K folds: starcast's successive halving on Ray against sklearn's HalvingGridSearchCV
-   (same factor, first rung of the same training rows, `n_jobs=-1`), and GridSearchCV (every
-   candidate on every fold) for the best score. Every time includes its side's start-up: Ray's
-   init (as `starcast train` starts it) and its shutdown, a fresh joblib process pool for each
-   sklearn search. The two halving searches run in alternating rounds (medians reported), the
-   exhaustive one once. The score gap compares the candidate each search picked, scored the
-   same way (mean fold RMSE on log1p(stars), from the exhaustive search's own results).
+   the same K folds: starcast's successive halving as a one-machine run does it (a local process
+   pool, no Ray) against sklearn's HalvingGridSearchCV (same factor, first rung of the same
+   training rows, `n_jobs=-1`), and GridSearchCV (every candidate on every fold) for the best
+   score. A second starcast line runs the same search on a local Ray (the cluster path a RayJob
+   takes, with Ray's start on one machine). Every time includes its side's start-up and
+   shutdown: the pool's start and stop, Ray's init and shutdown, a fresh joblib process pool for
+   each sklearn search. starcast, halving and starcast on Ray run in alternating rounds (medians
+   reported), the exhaustive search once. The score gap compares the candidate each search
+   picked, scored the same way (mean fold RMSE on log1p(stars), from the exhaustive search's own
+   results).
 2. Small data: `starcast train`, from the command to the written artifact, on 1,000 repositories
    drawn from the sample, against bench/sklearn_train.py (the same search with sklearn, refit
-   and written) on the same rows; both as whole processes, in alternating rounds.
+   and written) on the same rows, and `starcast train --executor ray`; all as whole processes,
+   in alternating rounds.
 
-The machine's load average is printed with each figure; ratios are the comparable numbers.
+RAY_ADDRESS is ignored: this measures one machine. The machine's load average is printed with
+each figure; ratios are the comparable numbers.
 
     python -m bench.training [--quick] [--budget standard] [--folds 5] [--search-rounds 2]
         [--small-rounds 3]
@@ -20,9 +25,11 @@ The machine's load average is printed with each figure; ratios are the comparabl
 Last line: `training: starcast_s=... sklearn_s=... time_ratio=... halving_s=... halving_ratio=...
 starcast_rmsle=... sklearn_rmsle=... halving_rmsle=... score_gap_pct=... small_data_s=...
 small_data_sklearn_s=... small_data_ratio=... small_data_cpu_s=... small_data_sklearn_cpu_s=...
+ray_starcast_s=... ray_halving_ratio=... ray_small_data_s=... ray_small_data_ratio=...
 ray_init_s=... load=...` (time_ratio is starcast over GridSearchCV, halving_ratio starcast over
-HalvingGridSearchCV; goals: halving_ratio <= 0.5, score_gap_pct <= 1, small_data_ratio <= 2. CPU
-seconds count only processes that were waited for: Ray's daemons may escape them).
+HalvingGridSearchCV, the ray_ keys the same on a local Ray; goals: halving_ratio <= 0.5,
+score_gap_pct <= 1, small_data_ratio <= 2 and small_data_s < 20 on idle cores. CPU seconds count
+only processes that were waited for: Ray's daemons may escape them).
 """
 
 from __future__ import annotations
@@ -52,9 +59,10 @@ from starcast.dataset import read_dataset
 from starcast.features import feature_names
 from starcast.sample import sample_dataset_path, sample_dataset_uri
 from starcast.training.config import Budget
+from starcast.training.executors import ExecutorChoice, open_executor
 from starcast.training.families import candidates
 from starcast.training.ray_runtime import ensure_ray
-from starcast.training.search import make_folds, run_search
+from starcast.training.search import SearchResult, make_folds, run_search
 
 SMALL_DATA_ROWS = 1000
 
@@ -107,7 +115,10 @@ def ray_startup_anatomy() -> float:
         name = next((key for key, _ in RAY_PROCESSES if key in command), command[:40])
         cpu[name] = cpu.get(name, 0.0) + times.user + times.system
     ray.shutdown()
-    print(f"0. Ray start-up as `starcast train` does it: {init_s:.1f}s (load {load_before:.1f})")
+    print(
+        f"0. Ray start-up as `starcast train --executor ray` does it: {init_s:.1f}s "
+        f"(load {load_before:.1f}); a one-machine run skips it"
+    )
     purposes = dict(RAY_PROCESSES)
     for name, seconds in sorted(cpu.items(), key=lambda item: -item[1]):
         print(f"  {seconds:5.2f} CPU s  {name}: {purposes.get(name, '?')}")
@@ -133,12 +144,11 @@ def search_comparison(args: argparse.Namespace, folds_k: int, rounds: int) -> di
         f"candidates ({args.budget} budget), {folds_k} folds, {os.cpu_count()} CPUs"
     )
 
-    def starcast_search() -> Any:
-        ensure_ray()  # as `starcast train` starts it: counted
-        try:
-            return run_search(features, log_stars, space, folds, seed=args.seed)
-        finally:
-            ray.shutdown()
+    def starcast_search(choice: ExecutorChoice) -> SearchResult:
+        # The executor's start and stop are counted, as `starcast train` pays them.
+        with open_executor(choice) as executor:
+            print(f"    starcast on {executor.description}")
+            return run_search(features, log_stars, space, folds, seed=args.seed, executor=executor)
 
     def halving() -> Any:
         fresh_joblib_pool()
@@ -155,20 +165,32 @@ def search_comparison(args: argparse.Namespace, folds_k: int, rounds: int) -> di
             refit=False,
         ).fit(features, log_stars)
 
-    # Alternating rounds of the two halving searches: the load other work puts on a shared
-    # machine changes within minutes, and a median of turns is fair to both.
+    # Alternating rounds: the load other work puts on a shared machine changes within minutes,
+    # and a median of turns is fair to each.
     starcast_times: list[float] = []
     halving_times: list[float] = []
+    ray_times: list[float] = []
     for round_ in range(rounds):
         seconds, starcast_result = timed(
-            f"round {round_ + 1} starcast (Ray init + successive halving)", starcast_search
+            f"round {round_ + 1} starcast (pool start + successive halving + pool stop)",
+            partial(starcast_search, ExecutorChoice.LOCAL),
         )
         starcast_times.append(seconds)
         seconds, halving_result = timed(
             f"round {round_ + 1} sklearn HalvingGridSearchCV(n_jobs=-1)", halving
         )
         halving_times.append(seconds)
-        print(f"    round {round_ + 1}: starcast {starcast_times[-1] / seconds:.2f}x halving")
+        seconds, ray_result = timed(
+            f"round {round_ + 1} starcast on Ray (Ray init + successive halving + shutdown)",
+            partial(starcast_search, ExecutorChoice.RAY),
+        )
+        ray_times.append(seconds)
+        if ray_result.winner.candidate != starcast_result.winner.candidate:
+            raise SystemExit("starcast picked different winners on Ray and on the local pool")
+        print(
+            f"    round {round_ + 1}: starcast {starcast_times[-1] / halving_times[-1]:.2f}x "
+            f"halving, on Ray {seconds / halving_times[-1]:.2f}x"
+        )
     starcast_s, halving_s = statistics.median(starcast_times), statistics.median(halving_times)
     sklearn_s, grid_result = timed("sklearn GridSearchCV(n_jobs=-1)", grid)
     fits = sum(len(folds) for _ in starcast_result.trials)
@@ -188,6 +210,7 @@ def search_comparison(args: argparse.Namespace, folds_k: int, rounds: int) -> di
     rmsle = {name: float(mean_fold_rmse[pick]) for name, pick in picks.items()}
     return {
         "starcast_s": starcast_s,
+        "ray_starcast_s": statistics.median(ray_times),
         "sklearn_s": sklearn_s,
         "halving_s": halving_s,
         "starcast_rmsle": rmsle["starcast"],
@@ -220,10 +243,14 @@ def small_data_comparison(args: argparse.Namespace, rounds: int) -> dict[str, fl
         f"2. small data: {SMALL_DATA_ROWS} repositories, whole processes, {rounds} alternating "
         "round(s)"
     )
-    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
-    starcast_times: list[float] = []
-    sklearn_times: list[float] = []
-    cpu: dict[str, list[float]] = {"starcast train": [], "sklearn script": []}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("RAY_ADDRESS", "STARCAST_TRAINING_EXECUTOR")
+    }
+    labels = ("starcast train", "sklearn script", "starcast train --executor ray")
+    times: dict[str, list[float]] = {label: [] for label in labels}
+    cpu: dict[str, list[float]] = {label: [] for label in labels}
     with tempfile.TemporaryDirectory(prefix="starcast-bench-") as tmp:
         directory = Path(tmp)
         data_uri = small_dataset(directory, args.seed)
@@ -238,23 +265,27 @@ def small_data_comparison(args: argparse.Namespace, rounds: int) -> dict[str, fl
                 *("--data", data_uri, "--out", str(directory / f"sklearn-{round_}.skops")),
                 *("--seed", str(args.seed)),
             ]
-            for label, argv, times in (
-                ("starcast train", starcast_argv, starcast_times),
-                ("sklearn script", sklearn_argv, sklearn_times),
-            ):
+            ray_out = directory / f"starcast-ray-{round_}"
+            ray_argv = [
+                *(sys.executable, "-m", "starcast", "train", "--executor", "ray"),
+                *("--data", data_uri, "--out", ray_out.as_uri(), "--seed", str(args.seed)),
+            ]
+            for label, argv in zip(labels, (starcast_argv, sklearn_argv, ray_argv), strict=True):
                 seconds, cpu_s = timed(
                     f"round {round_ + 1} {label}", partial(run_process, argv, env)
                 )
                 print(f"    {cpu_s:.1f} CPU s in the processes it waited for")
-                times.append(seconds)
+                times[label].append(seconds)
                 cpu[label].append(cpu_s)
-            if not (out / "manifest.json").exists():
-                raise SystemExit(f"starcast train wrote no artifact at {out}")
+            for written in (out, ray_out):
+                if not (written / "manifest.json").exists():
+                    raise SystemExit(f"starcast train wrote no artifact at {written}")
     return {
-        "small_data_s": statistics.median(starcast_times),
-        "small_data_sklearn_s": statistics.median(sklearn_times),
-        "small_data_cpu_s": statistics.median(cpu["starcast train"]),
-        "small_data_sklearn_cpu_s": statistics.median(cpu["sklearn script"]),
+        "small_data_s": statistics.median(times[labels[0]]),
+        "small_data_sklearn_s": statistics.median(times[labels[1]]),
+        "ray_small_data_s": statistics.median(times[labels[2]]),
+        "small_data_cpu_s": statistics.median(cpu[labels[0]]),
+        "small_data_sklearn_cpu_s": statistics.median(cpu[labels[1]]),
     }
 
 
@@ -273,6 +304,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     folds_k = args.folds or (3 if args.quick else 5)
+    os.environ.pop("RAY_ADDRESS", None)  # one machine: the local pool, and a local Ray
     loads = [load()]
 
     ray_init_s = ray_startup_anatomy()
@@ -282,15 +314,23 @@ def main() -> None:
     loads.append(load())
 
     halving_ratio = figures["starcast_s"] / figures["halving_s"]
+    ray_halving_ratio = figures["ray_starcast_s"] / figures["halving_s"]
     small_ratio = figures["small_data_s"] / figures["small_data_sklearn_s"]
+    ray_small_ratio = figures["ray_small_data_s"] / figures["small_data_sklearn_s"]
     exhaustive = figures["sklearn_rmsle"]
     gap_pct = 100 * (figures["starcast_rmsle"] - exhaustive) / exhaustive
     for goal, met in (
         (f"<= 0.5x HalvingGridSearchCV with start-up: {halving_ratio:.2f}x", halving_ratio <= 0.5),
         (f"best CV RMSLE within 1% of GridSearchCV's: {gap_pct:+.2f}%", gap_pct <= 1.0),
         (f"small data <= 2x the sklearn script: {small_ratio:.2f}x", small_ratio <= 2.0),
+        (f"small data under 20 s: {figures['small_data_s']:.1f}s", figures["small_data_s"] < 20),
     ):
         print(f"goal {'met' if met else 'NOT met'}: {goal}")
+    print(
+        f"starcast on a local Ray (the cluster path): search {figures['ray_starcast_s']:.1f}s, "
+        f"{ray_halving_ratio:.2f}x HalvingGridSearchCV; small data "
+        f"{figures['ray_small_data_s']:.1f}s, {ray_small_ratio:.2f}x the sklearn script"
+    )
     print(
         "training: "
         f"starcast_s={figures['starcast_s']:.1f} sklearn_s={figures['sklearn_s']:.1f} "
@@ -304,6 +344,10 @@ def main() -> None:
         f"small_data_ratio={small_ratio:.3f} "
         f"small_data_cpu_s={figures['small_data_cpu_s']:.1f} "
         f"small_data_sklearn_cpu_s={figures['small_data_sklearn_cpu_s']:.1f} "
+        f"ray_starcast_s={figures['ray_starcast_s']:.1f} "
+        f"ray_halving_ratio={ray_halving_ratio:.3f} "
+        f"ray_small_data_s={figures['ray_small_data_s']:.1f} "
+        f"ray_small_data_ratio={ray_small_ratio:.3f} "
         f"ray_init_s={ray_init_s:.1f} "
         f"load={statistics.median(loads):.1f}"
     )
