@@ -16,7 +16,14 @@ from starcast.training.executors import LocalPool, WorkerLostError
 from starcast.training.families import candidates
 from starcast.training.metrics import score
 from starcast.training.ray_runtime import RayExecutor
-from starcast.training.search import SearchResult, Trial, make_folds, run_search, rung_rows
+from starcast.training.search import (
+    SearchProgress,
+    SearchResult,
+    Trial,
+    make_folds,
+    run_search,
+    rung_rows,
+)
 from tests.support.local_ray import local_ray
 from tests.support.models import sample_training_data
 
@@ -38,10 +45,13 @@ def data() -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     return all_features.iloc[:ROWS].reset_index(drop=True), all_stars[:ROWS], names
 
 
-@pytest.fixture(scope="module")
-def local_result(data: tuple[pd.DataFrame, np.ndarray, list[str]]) -> SearchResult:
+def _search(
+    executor: LocalPool | RayExecutor,
+    data: tuple[pd.DataFrame, np.ndarray, list[str]],
+    progress: SearchProgress | None = None,
+) -> SearchResult:
+    """The quick budget's search on `executor`, which is closed after it, whatever happens."""
     features, log_stars, _ = data
-    pool = LocalPool(2)
     try:
         return run_search(
             features,
@@ -49,10 +59,16 @@ def local_result(data: tuple[pd.DataFrame, np.ndarray, list[str]]) -> SearchResu
             candidates(Budget.QUICK),
             make_folds(ROWS, 3, SEED),
             seed=SEED,
-            executor=pool,
+            executor=executor,
+            progress=progress,
         )
     finally:
-        pool.close()
+        executor.close()
+
+
+@pytest.fixture(scope="module")
+def local_result(data: tuple[pd.DataFrame, np.ndarray, list[str]]) -> SearchResult:
+    return _search(LocalPool(2), data)
 
 
 def test_every_trial_scores_what_its_whole_pipeline_scores(
@@ -103,19 +119,7 @@ def test_ray_and_the_local_pool_give_the_same_trials_and_winner(
     data: tuple[pd.DataFrame, np.ndarray, list[str]],
     local_result: SearchResult,
 ) -> None:
-    features, log_stars, _ = data
-    executor = RayExecutor()
-    try:
-        on_ray = run_search(
-            features,
-            log_stars,
-            candidates(Budget.QUICK),
-            make_folds(ROWS, 3, SEED),
-            seed=SEED,
-            executor=executor,
-        )
-    finally:
-        executor.close()
+    on_ray = _search(RayExecutor(), data)
 
     assert len(on_ray.trials) == len(local_result.trials)
     for on_ray_trial, local_trial in zip(on_ray.trials, local_result.trials, strict=True):
@@ -154,22 +158,9 @@ class KillAWorker:
 def test_a_worker_that_dies_is_one_clear_error_not_a_hang(
     data: tuple[pd.DataFrame, np.ndarray, list[str]],
 ) -> None:
-    features, log_stars, _ = data
     progress = KillAWorker()
-    pool = LocalPool(2)
-    try:
-        with pytest.raises(WorkerLostError) as raised:
-            run_search(
-                features,
-                log_stars,
-                candidates(Budget.QUICK),
-                make_folds(ROWS, 3, SEED),
-                seed=SEED,
-                executor=pool,
-                progress=progress,
-            )
-    finally:
-        pool.close()
+    with pytest.raises(WorkerLostError) as raised:
+        _search(LocalPool(2), data, progress)
     assert progress.killed
     message = str(raised.value)
     assert "worker process of the training pool died" in message
