@@ -58,6 +58,21 @@ def render(
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
+def notes(
+    plane: KubePlane,
+    chart: Path,
+    *args: str,
+    release: str = "test",
+    namespace: str = "starcast",
+) -> str:
+    """What ``helm install`` prints after NOTES: (a client-side dry run: nothing is created)."""
+    out = plane.helm(
+        "install", release, str(chart), "--namespace", namespace, "--dry-run=client", *args
+    ).stdout
+    assert "NOTES:" in out, out[-2000:]
+    return out.split("NOTES:", 1)[1]
+
+
 def find(objects: list[Manifest], kind: str, name: str | None = None) -> Manifest:
     """The one object of ``kind`` (and ``name``); fails listing what there is."""
     matches = [o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
