@@ -4,8 +4,9 @@
 kept in Ray's object store and handed to every fit by reference. A run on one machine uses the
 local process pool instead unless `--executor ray` asks for this (`executors.py` says why).
 
-A local Ray (`--executor ray` without RAY_ADDRESS) needs its GCS, a raylet and its workers, not the web
-dashboard, task output forwarded to the terminal, or Ray's own logging set-up, so those stay off.
+A local Ray (`--executor ray` without RAY_ADDRESS) needs its GCS, a raylet and its workers; it
+does not need the web dashboard, task output forwarded to the terminal, or Ray's own logging
+set-up, so those stay off.
 It always starts its own instance (`address="local"`): by default ray.init would join the latest
 instance anyone started on the machine. Ray 2.x starts more than that (the API server, the
 dashboard and runtime-env agents the raylet waits for, the autoscaler, the log monitor) and
