@@ -38,32 +38,57 @@ def _finishes(cluster: Cluster) -> None:
     assert result.exit_code == 0, result.output
     assert resource_counts(cluster.cloud, cluster.name) == complete(agents=2)
     assert names_are_unique(cluster.cloud)
+    assert _all_tagged(cluster.cloud, cluster.name)
 
 
-def test_instance_quota_exceeded_then_raised(live_cluster: Cluster, kube_plane: KubePlane) -> None:
+@pytest.mark.parametrize(
+    ("quota", "limit", "message"),
+    [
+        ("instances", 2, "Requested 1, but already used 2 of 2 instances"),
+        # m1.medium (2 vCPUs, 4 GiB) for the server, m1.large (4 vCPUs, 8 GiB) per agent
+        ("cores", 7, "Quota exceeded for cores: Requested 4, but already used 6 of 7 cores"),
+        ("ram", 12288, "Quota exceeded for ram: Requested 8192, but already used 12288 of 12288"),
+    ],
+)
+def test_compute_quota_exceeded_then_raised(
+    live_cluster: Cluster, kube_plane: KubePlane, quota: str, limit: int, message: str
+) -> None:
     cloud = live_cluster.cloud
-    cloud.state.quotas["instances"] = 2
+    cloud.state.quotas[quota] = limit
     result = live_cluster.run("up")
     assert result.exit_code == 1
-    assert (
-        f"quota exceeded creating server {live_cluster.name}-agent-2: Quota exceeded for "
-        "instances: Requested 1, but already used 2 of 2 instances" in result.output
-    )
+    assert f"quota exceeded creating server {live_cluster.name}-agent-2: " in result.output
+    assert message in result.output
     assert "lower `agents` in cluster.yaml, or ask for a larger quota" in result.output
     assert [shape(r) for r in cloud.requests].count("POST /v2.1/servers") == 3  # not retried
     assert _all_tagged(cloud, live_cluster.name)
-    cloud.state.quotas["instances"] = 10
+    cloud.state.quotas[quota] = limit * 10
     _finishes(live_cluster)
 
 
-def test_floating_ip_quota_exceeded(live_cluster: Cluster, kube_plane: KubePlane) -> None:
-    live_cluster.cloud.state.quotas["floatingip"] = 0
+@pytest.mark.parametrize(
+    ("quota", "limit", "resource"),
+    [
+        ("floatingip", 0, "the server's floating IP"),
+        ("port", 2, "port {name}-agent-1"),  # the router's interface is the first port
+        ("security_group", 0, "security group {name}-nodes"),
+    ],
+)
+def test_network_quota_exceeded_then_raised(
+    live_cluster: Cluster, kube_plane: KubePlane, quota: str, limit: int, resource: str
+) -> None:
+    cloud = live_cluster.cloud
+    cloud.state.quotas[quota] = limit
     result = live_cluster.run("up")
     assert result.exit_code == 1
-    assert "quota exceeded creating the server's floating IP" in result.output
-    assert "['floatingip']" in result.output
-    assert _all_tagged(live_cluster.cloud, live_cluster.name)
-    live_cluster.cloud.state.quotas["floatingip"] = 1
+    name = resource.format(name=live_cluster.name)
+    assert f"quota exceeded creating {name}: Quota exceeded for resources: ['{quota}']" in (
+        result.output
+    )
+    assert "ask for a larger quota (`openstack quota show`)" in result.output
+    assert not any(shape(r) == "POST /v2.1/servers" for r in cloud.requests)
+    assert _all_tagged(cloud, live_cluster.name)
+    cloud.state.quotas[quota] = 50
     _finishes(live_cluster)
 
 
@@ -78,11 +103,30 @@ def test_a_vm_that_goes_error_is_named_then_replaced(
     assert f"server {failing} went ERROR: No valid host was found." in result.output
     assert "the next `up` deletes the failed VM and boots it again" in result.output
     assert "replace  server" not in result.output
+    assert _all_tagged(cloud, live_cluster.name)
     cloud.state.error_servers.clear()
     assert f"replace  server            {failing}" in live_cluster.run("plan").output
     cloud.clear_requests()
     _finishes(live_cluster)
     assert [shape(r) for r in cloud.mutations()] == ["DELETE /v2.1/servers/*", "POST /v2.1/servers"]
+
+
+def test_a_vm_stuck_in_build_times_out_naming_it_then_a_rerun_finishes(
+    live_cluster: Cluster, kube_plane: KubePlane
+) -> None:
+    cloud = live_cluster.cloud
+    stuck = f"{live_cluster.name}-agent-2"
+    cloud.state.stuck_servers.add(stuck)
+    timeouts = live_cluster.raw["timeouts"]
+    live_cluster.write(timeouts={**timeouts, "server_active": 1})
+    result = live_cluster.run("up")
+    assert result.exit_code == 1
+    assert f"server {stuck} not ready after 1s: raise timeouts.server_active" in result.output
+    assert "`openstack server show`" in result.output
+    assert _all_tagged(cloud, live_cluster.name)
+    cloud.state.stuck_servers.clear()
+    live_cluster.write(timeouts=timeouts)
+    _finishes(live_cluster)
 
 
 @pytest.mark.parametrize(
