@@ -143,6 +143,16 @@ def translate(error: Exception, what: str) -> CloudError:
     if isinstance(error, ksa.ConnectFailure):
         return CloudError(f"lost the connection to the cloud during {what}: run it again")
     status = _status(error)
+    if status == 409:
+        return CloudError(
+            f"{what}: the cloud kept answering HTTP 409 (conflict): {detail}. Another change to "
+            "that resource is under way: run the command again once it is done"
+        )
+    if status is not None and status >= 500:
+        return CloudError(
+            f"{what}: the cloud kept answering HTTP {status}: {detail}. The cloud is failing: "
+            "run the command again later; it picks up where it stopped"
+        )
     return CloudError(f"{what}: the cloud answered HTTP {status}: {detail}")
 
 

@@ -134,7 +134,12 @@ def _create_server(state: CloudState, spec: dict[str, Any], version: Version) ->
         port = state.table("ports").get(port_id)
         if port is None:
             raise ApiError(400, f"Port {port_id} could not be found.")
-        port.update(device_id=server_id, device_owner="compute:nova", status="ACTIVE")
+        if port["device_id"]:  # Nova's PortInUse: one port, one server
+            raise ApiError(409, f"Port {port_id} is still in use.")
+    for port_id in ports:
+        state.table("ports")[port_id].update(
+            device_id=server_id, device_owner="compute:nova", status="ACTIVE"
+        )
     state.servers[server_id] = {
         "id": server_id,
         "name": spec["name"],

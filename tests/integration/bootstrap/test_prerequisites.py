@@ -92,7 +92,7 @@ def test_a_listing_that_keeps_failing_is_named(cluster: Cluster) -> None:
     cluster.cloud.fail_next("GET", "/v2.0/floatingips", 500, times=4)
     result = cluster.run("down")
     assert result.exit_code == 1
-    assert "error: listing floating IPs: the cloud answered HTTP 500: injected fault" in (
+    assert "error: listing floating IPs: the cloud kept answering HTTP 500: injected fault" in (
         result.output
     )
 
@@ -120,3 +120,26 @@ def test_a_clouds_yaml_pinning_an_old_microversion_is_refused(cluster: Cluster) 
     assert result.exit_code == 1
     assert "clouds.yaml pins compute_default_microversion 2.1: remove that line" in result.output
     assert cluster.cloud.mutations() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "fix"),
+    [
+        (500, "The cloud is failing: run the command again later; it picks up where it stopped"),
+        (409, "Another change to that resource is under way: run the command again"),
+    ],
+)
+def test_a_create_that_keeps_failing_names_the_resource_and_the_fix(
+    cluster: Cluster, status: int, fix: str
+) -> None:
+    cluster.cloud.fail_next("POST", "/v2.0/networks", status, times=4)
+    result = cluster.run("up")
+    assert result.exit_code == 1
+    assert (
+        f"error: creating network {cluster.name}-net: the cloud kept answering HTTP {status}"
+        in (result.output)
+    )
+    assert fix in result.output
+    posts = [r for r in cluster.cloud.requests if r.method == "POST" and r.service == "network"]
+    assert len(posts) == 4  # the first try and three retries, each after looking again
+    assert cluster.cloud.mutations() == posts  # nothing else was made
