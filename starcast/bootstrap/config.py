@@ -83,6 +83,14 @@ class Chart(_Strict):
     version: str | None = Field(None, description="Chart version (for repository charts).")
     values: dict[str, Any] = Field(default_factory=dict, description="Values (as --values).")
 
+    @field_validator("chart")
+    @classmethod
+    def _local_chart(cls, value: str) -> str:
+        # A path (made absolute by load_config) must exist before `up` builds a cluster for it.
+        if value.startswith("/") and not Path(value).is_dir():
+            raise ValueError(f"chart directory {value} does not exist: fix the path")
+        return value
+
 
 class Timeouts(_Strict):
     """How long each wait may take, in seconds, before `up` stops and says what was slow."""
@@ -166,6 +174,12 @@ class ClusterConfig(_Strict):
             raise ValueError("keypair is set: also set ssh_key_file to its private key")
         if self.ssh_key_file is not None and self.keypair is None:
             raise ValueError("ssh_key_file is set: also set keypair to its name in the cloud")
+        # Checked now, not after every VM is up and the kubeconfig is due.
+        if self.ssh_key_file is not None and not self.ssh_key_file.is_file():
+            raise ValueError(
+                f"ssh_key_file {self.ssh_key_file} does not exist: point it at the private key "
+                f"of keypair {self.keypair!r}"
+            )
         return self
 
     @property

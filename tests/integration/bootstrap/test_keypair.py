@@ -21,8 +21,10 @@ def _own_key(cluster: Cluster, tmp_path: Path) -> Path:
     return mine.key_path
 
 
-def test_a_missing_keypair_is_named_with_the_fix(cluster: Cluster) -> None:
-    cluster.write(keypair="nobodys-key", ssh_key_file="/nonexistent/id_ed25519")
+def test_a_missing_keypair_is_named_with_the_fix(cluster: Cluster, tmp_path: Path) -> None:
+    key = ClusterSecrets(tmp_path / "nobodys")
+    key.ensure_key()  # a real private key, of a keypair the cloud does not have
+    cluster.write(keypair="nobodys-key", ssh_key_file=str(key.key_path))
     result = cluster.run("up")
     assert result.exit_code == 1
     assert "keypair 'nobodys-key' not found in cloud 'fake'" in result.output

@@ -82,7 +82,18 @@ def test_valid_sans_are_kept(tmp_path: Path) -> None:
     assert load_config(_write(tmp_path, tls_san=sans)).tls_san == sans
 
 
+def test_local_files_are_checked_at_load(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"ssh_key_file .*/keys/id does not exist: point it at"):
+        load_config(_write(tmp_path, keypair="mine", ssh_key_file="keys/id"))
+    with pytest.raises(ConfigError, match=r"charts\.0\.chart: chart directory .*/nope does not"):
+        load_config(_write(tmp_path, charts=[{"release": "op", "chart": "./nope"}]))
+    config = load_config(_write(tmp_path, charts=[{"release": "rel", "chart": "repo/name"}]))
+    assert config.charts[0].chart == "repo/name"  # a repository chart is helm's to find
+
+
 def test_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "id").write_text("a private key")
     config = load_config(
         _write(tmp_path, keypair="mine", ssh_key_file="keys/id", state_dir="state")
     )
