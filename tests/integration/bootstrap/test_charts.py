@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,15 +51,29 @@ def test_up_installs_the_charts_with_their_values_and_a_rerun_upgrades(
 
 
 def test_a_chart_helm_cannot_install_fails_up_with_helms_reason(
-    live_cluster: Cluster, kube_plane: KubePlane, namespace: str
+    live_cluster: Cluster, kube_plane: KubePlane, namespace: str, tmp_path: Path
 ) -> None:
-    missing = str(TINY_CHART.parent / "no-such-chart")
-    live_cluster.write(charts=[{"release": "broken", "chart": missing, "namespace": namespace}])
+    broken = tmp_path / "broken-chart"
+    shutil.copytree(TINY_CHART, broken)
+    (broken / "templates" / "configmap.yaml").write_text('{{ fail "values are wrong" }}\n')
+    live_cluster.write(charts=[{"release": "broken", "chart": str(broken), "namespace": namespace}])
     result = live_cluster.run("up")
     assert result.exit_code == 1
-    assert f"helm could not install broken from {missing} into namespace {namespace}" in (
+    assert f"helm could not install broken from {broken} into namespace {namespace}" in (
         result.output
     )
+    assert "values are wrong" in result.output  # helm's own reason
+
+
+def test_a_chart_directory_that_does_not_exist_is_refused_before_the_cloud(
+    cluster: Cluster,
+) -> None:
+    missing = str(TINY_CHART.parent / "no-such-chart")
+    cluster.write(charts=[{"release": "missing", "chart": missing}])
+    result = cluster.run("up")
+    assert result.exit_code == 2
+    assert f"charts.0.chart: chart directory {missing} does not exist" in result.output
+    assert cluster.cloud.requests == []
 
 
 def test_up_installs_the_operator_and_serving_charts_as_the_example_would(
