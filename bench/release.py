@@ -134,6 +134,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    # The machine may be shared: the load says how much else ran beside the bench.
+    load_start = os.getloadavg()[0]
+    print(f"load average (1 min) at start: {load_start:.2f} on {os.cpu_count()} CPUs", flush=True)
     state = Path(tempfile.mkdtemp(prefix="starcast-bench-release-"))
     env = dict(os.environ, STARCAST_KUBE_DIR=str(state / "plane"))
     plane_script = str(REPO_ROOT / "hack" / "kube-plane.sh")
@@ -203,6 +206,8 @@ def main() -> None:
         if operator is not None:
             operator.stop()
         subprocess.run(["bash", plane_script, "down"], env=env, capture_output=True, check=False)
+    load_end = os.getloadavg()[0]
+    print(f"load average (1 min) at end: {load_end:.2f}")
     overhead = p50(ours.rollout) - p50(baseline.rollout)
     reaction = p50(ours.reaction)
     print(f"{'':<10}{'patch p50 s':>14}{'rollout p50 s':>16}{'reaction p50 s':>17}")
@@ -219,7 +224,8 @@ def main() -> None:
         f"baseline_rollout_p50_s={p50(baseline.rollout):.3f} overhead_p50_s={overhead:.3f} "
         f"rollback_reaction_p50_s={reaction:.3f} "
         f"baseline_rollback_reaction_p50_s={p50(baseline.reaction):.3f} "
-        f"rollback_p50_s={p50(ours.rollback):.3f} errors={errors}"
+        f"rollback_p50_s={p50(ours.rollback):.3f} load_start={load_start:.2f} "
+        f"load_end={load_end:.2f} errors={errors}"
     )
 
 
