@@ -158,9 +158,14 @@ def test_an_operator_killed_mid_step_resumes_that_step_and_does_no_step_twice(
     )
     started = status(kube_plane, workers, "v2")
     assert started["currentStep"] == 0
+    before = _canary(kube_plane, workers)
+    assert before is not None
     operator.kill()
     operator.start()
     wait_until(lambda: _at(kube_plane, workers, "v2", 1, "Paused"), "Paused at step 1", 90)
+    after = _canary(kube_plane, workers)
+    assert after is not None
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]  # scaled on, never recreated
     starts = [e for e in _events(kube_plane, workers, "v2") if e["reason"] == "StepStarted"]
     messages = sorted(e["message"].split(":")[0] for e in starts)
     assert messages == ["step 0", "step 1"]
