@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from starcast.operator import constants as c
-from starcast.operator.models.common import Condition, ConditionStatus
+from starcast.operator.models.common import Condition, ConditionStatus, next_condition
 from starcast.operator.models.modelrelease import (
     ModelReleaseSpec,
     ModelReleaseStatus,
@@ -146,15 +146,8 @@ def _condition(
 ) -> Condition:
     """One condition; its lastTransitionTime moves only when its status does."""
     status = ConditionStatus.TRUE if true else ConditionStatus.FALSE
-    old = next((cond for cond in previous if cond.type == type_), None)
-    since = old.last_transition_time if old is not None and old.status == status else at.now
-    return Condition(
-        type=type_,
-        status=status,
-        reason=reason,
-        message=message,
-        last_transition_time=since,
-        observed_generation=at.generation,
+    return next_condition(
+        previous, type_, status, reason, message, now=at.now, generation=at.generation
     )
 
 
