@@ -39,11 +39,13 @@ def served_by_name(
     tmp_path_factory: pytest.TempPathFactory, model_artifact: ModelArtifact, github: FakeGitHub
 ) -> Iterator[str]:
     directory: Path = tmp_path_factory.mktemp("up-by-name")
-    environment = {
-        "STARCAST_GITHUB_TOKEN": SECRET,
-        "STARCAST_GITHUB_GRAPHQL_URL": f"{github.url}/graphql",
-    }
-    up, port = run_up(directory, "--model", model_artifact.uri, **environment)
+    up, port = run_up(
+        directory,
+        "--model",
+        model_artifact.uri,
+        STARCAST_GITHUB_TOKEN=SECRET,
+        STARCAST_GITHUB_GRAPHQL_URL=f"{github.url}/graphql",
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
