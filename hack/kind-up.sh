@@ -23,7 +23,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 readonly CLUSTER=${KIND_CLUSTER:-starcast}
-readonly KUBERAY_VERSION=${KUBERAY_VERSION:-1.4.2}
+readonly KUBERAY_VERSION=${KUBERAY_VERSION:-1.5.1}  # the tests run this one (hack/kube/addons/kuberay/addon.env)
 readonly IMAGE_TAG=${IMAGE_TAG:-dev}
 readonly IMAGES=(operator frontend worker trainer)
 readonly OPERATOR_NS=starcast-system
@@ -115,7 +115,8 @@ install_charts() {
 	hm upgrade --install starcast-operator "$ROOT/charts/starcast-operator" \
 		--namespace "$OPERATOR_NS" --create-namespace "${values[@]}" \
 		--set image.repository=starcast-operator --set image.tag="$IMAGE_TAG" \
-		--set image.pullPolicy=IfNotPresent --wait --timeout "$TIMEOUT"
+		--set image.pullPolicy=IfNotPresent --set trainerImage="starcast-trainer:$IMAGE_TAG" \
+		--wait --timeout "$TIMEOUT"
 	log "installing charts/starcast-serving"
 	mapfile -t values < <(chart_values starcast-serving)
 	hm upgrade --install serving "$ROOT/charts/starcast-serving" \

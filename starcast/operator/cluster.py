@@ -12,12 +12,13 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from cachetools import TTLCache, cachedmethod
+from cachetools import TTLCache
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from starcast.operator import constants as c
+from starcast.operator.memo import FoundMemo
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +41,6 @@ class TransientError(Exception):
     """The API server could not answer now; the same call may succeed later."""
 
 
-class _SecretMissingError(Exception):
-    """Raised out of the memoized Secret read, so that only Secrets found are remembered."""
-
-
 class ConflictError(Exception):
     """The object changed since it was read (resourceVersion precondition failed)."""
 
@@ -61,14 +58,11 @@ class Cluster:
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
         self._rayjob_api_seen_at = float("-inf")
-        self._secrets: TTLCache[tuple[str, str], dict[str, str]] = TTLCache(
-            SECRET_MEMORY_SIZE, SECRET_MEMORY_S
-        )
+        self._secrets: FoundMemo[dict[str, str]] = FoundMemo(SECRET_MEMORY_SIZE, SECRET_MEMORY_S)
         self._runs: TTLCache[tuple[str, str], dict[str, Any]] = TTLCache(
             RUN_MEMORY_SIZE, RUN_MEMORY_S
         )
         self._lock = threading.Lock()
-        self._secrets_guard = threading.Condition()
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the API; None for 404, ConflictError for 409, TransientError when worth a retry."""
@@ -243,22 +237,14 @@ class Cluster:
         A Secret found is remembered for SECRET_MEMORY_S; one not found never is. Reads of one
         Secret at the same moment (a burst of runs) wait for the first one's answer.
         """
-        try:
-            return self._found_secret(namespace, name)
-        except _SecretMissingError:
-            return None
+        return self._secrets.get((namespace, name), lambda: self._read_secret(namespace, name))
 
-    @cachedmethod(
-        lambda self: self._secrets,
-        lock=lambda self: self._secrets_guard,
-        condition=lambda self: self._secrets_guard,
-    )
-    def _found_secret(self, namespace: str, name: str) -> dict[str, str]:
+    def _read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         secret = self._call(
             f"get Secret {namespace}/{name}", self._core.read_namespaced_secret, name, namespace
         )
         if secret is None:
-            raise _SecretMissingError(f"{namespace}/{name}")
+            return None
         data: dict[str, str] = secret.data or {}
         return data
 

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from cachetools import TTLCache, cachedmethod
-from cachetools.keys import hashkey
-
 from starcast import artifact, storage
+from starcast.operator.memo import FoundMemo
 from starcast.operator.settings import OperatorSettings
 
 SUPPORTED_SCHEMES: Final = ("s3",)
@@ -82,39 +79,16 @@ def object_exists(uri: str, options: Mapping[str, Any]) -> bool:
         raise _classify(error, uri) from error
 
 
-class _MissingError(Exception):
-    """Not found: raised out of a memoized lookup, so that only finds are remembered."""
-
-
 class DatasetCheck:
-    """Whether datasets exist; a dataset found is remembered briefly, one missing never is.
-
-    Lookups of one dataset at the same moment (a burst of runs) wait for the first one's answer.
-    """
+    """Whether datasets exist; a dataset found is remembered briefly, one missing never is."""
 
     def __init__(self, memory_s: float = DATASET_MEMORY_S) -> None:
-        self._found: TTLCache[Any, bool] = TTLCache(DATASET_MEMORY_SIZE, memory_s)
-        self._guard = threading.Condition()
+        self._found: FoundMemo[bool] = FoundMemo(DATASET_MEMORY_SIZE, memory_s)
 
     def exists(self, uri: str, options: Mapping[str, Any]) -> bool:
-        try:
-            return self._look_up(uri, options)
-        except _MissingError:
-            return False
-
-    @cachedmethod(
-        lambda self: self._found,
         # Credentials are part of the key: another Secret may not be allowed to read it.
-        key=lambda self, uri, options: hashkey(
-            uri, options.get("endpoint_url"), options.get("key")
-        ),
-        lock=lambda self: self._guard,
-        condition=lambda self: self._guard,
-    )
-    def _look_up(self, uri: str, options: Mapping[str, Any]) -> bool:
-        if not object_exists(uri, options):
-            raise _MissingError(uri)
-        return True
+        key = (uri, options.get("endpoint_url"), options.get("key"))
+        return bool(self._found.get(key, lambda: object_exists(uri, options) or None))
 
 
 def artifact_committed(uri: str, options: Mapping[str, Any]) -> bool:

@@ -58,6 +58,21 @@ def render(
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
+def notes(
+    plane: KubePlane,
+    chart: Path,
+    *args: str,
+    release: str = "test",
+    namespace: str = "starcast",
+) -> str:
+    """What ``helm install`` prints after NOTES: (a client-side dry run: nothing is created)."""
+    out = plane.helm(
+        "install", release, str(chart), "--namespace", namespace, "--dry-run=client", *args
+    ).stdout
+    assert "NOTES:" in out, out[-2000:]
+    return out.split("NOTES:", 1)[1]
+
+
 def find(objects: list[Manifest], kind: str, name: str | None = None) -> Manifest:
     """The one object of ``kind`` (and ``name``); fails listing what there is."""
     matches = [o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
@@ -161,8 +176,13 @@ def local_container(
     scratch: Path,
     *,
     bin_dir: Path | None = None,
+    image_command: list[str] | None = None,
 ) -> LocalContainer:
-    """The container ``name`` of ``pod_spec`` as a local process (see the module docstring)."""
+    """The container ``name`` of ``pod_spec`` as a local process (see the module docstring).
+
+    ``image_command``: for a container that runs its image's ENTRYPOINT (the chart sets no
+    command, as for the official RabbitMQ image), the local program that stands for it.
+    """
     container = next(c for c in pod_spec["containers"] if c["name"] == name)
     volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
     mounts: dict[str, Path] = {}
@@ -194,7 +214,7 @@ def local_container(
                 raise AssertionError(f"unsupported env source {ref}")
     translated = LocalContainer([], env, mounts, container)
     env = {k: translated.local_path(v) for k, v in env.items()}
-    command = [*container.get("command", []), *container.get("args", [])]
+    command = [*container.get("command", image_command or []), *container.get("args", [])]
     assert command, f"container {name} relies on the image's entrypoint; the chart sets none"
     argv = [str(bin_dir / command[0]) if "/" not in command[0] else command[0], *command[1:]]
     return LocalContainer([_expand(a, env) for a in argv], env, mounts, container)

@@ -51,8 +51,8 @@ def test_the_keda_scenarios_install_and_validate(
 def test_keda_refuses_a_scaled_object_that_breaks_its_schema(
     kube_plane: KubePlane, kube_namespace: str, keda_crds: None
 ) -> None:
-    objects = render(kube_plane, SERVING_CHART, "--values",
-                     str(SERVING_CHART / "ci" / "keda-values.yaml"), namespace=kube_namespace)  # fmt: skip
+    values = SERVING_CHART / "ci" / "keda-values.yaml"
+    objects = render(kube_plane, SERVING_CHART, "--values", str(values), namespace=kube_namespace)
     scaled = find(objects, "ScaledObject")
     scaled["spec"]["minReplicaCount"] = "one"
     del scaled["spec"]["scaleTargetRef"]["name"]

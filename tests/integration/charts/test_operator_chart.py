@@ -12,8 +12,15 @@ from typing import Any
 import pytest
 
 from starcast.operator import rbac
-from tests.support.charts import OPERATOR_CHART, find, kinds, pod_specs, render, scenarios
-from tests.support.charts import restrict_namespace
+from tests.support.charts import (
+    OPERATOR_CHART,
+    find,
+    kinds,
+    pod_specs,
+    render,
+    restrict_namespace,
+    scenarios,
+)
 from tests.support.kube import KubePlane
 from tests.support.rbac import NEVER, answers
 
@@ -112,8 +119,8 @@ def test_the_chart_grants_what_the_operator_package_declares(kube_plane: KubePla
     values = OPERATOR_CHART / "ci" / "peered-values.yaml"
     objects = render(kube_plane, OPERATOR_CHART, "--values", str(values), release=RELEASE)
     assert _covers(find(objects, "Role")["rules"], rbac.NAMESPACED_RULES) == []
-    cluster = render(kube_plane, OPERATOR_CHART, "--values",
-                     str(OPERATOR_CHART / "ci" / "cluster-wide-values.yaml"), release=RELEASE)  # fmt: skip
+    cluster_wide = OPERATOR_CHART / "ci" / "cluster-wide-values.yaml"
+    cluster = render(kube_plane, OPERATOR_CHART, "--values", str(cluster_wide), release=RELEASE)
     granted = [r for o in cluster if o["kind"] == "ClusterRole" for r in o["rules"]]
     assert _covers(granted, rbac.CLUSTER_RULES) == []
 
@@ -139,8 +146,8 @@ def test_cluster_wide_uses_cluster_roles_and_cluster_peering(kube_plane: KubePla
     assert not [o for o in objects if o["kind"] in ("Role", "RoleBinding")]
     find(objects, "ClusterKopfPeering")
     find(objects, "ServiceMonitor")
-    env = {e["name"]: e.get("value") for e in
-           find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]}  # fmt: skip
+    container = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["STARCAST_OPERATOR_NAMESPACES"] == "[]"
 
 
@@ -155,7 +162,9 @@ def test_the_pod_meets_the_restricted_profile(kube_plane: KubePlane, values: Pat
 
 
 def _table(title: str, table: dict[str, bool]) -> str:
-    rows = "\n".join(f"  {'yes' if allowed else 'no '}  {request}" for request, allowed in table.items())
+    rows = "\n".join(
+        f"  {'yes' if allowed else 'no '}  {request}" for request, allowed in table.items()
+    )
     return f"{title}\n{rows}"
 
 

@@ -4,19 +4,23 @@ The real API server validates and admits every object (a namespace labelled
 pod-security.kubernetes.io/enforce=restricted refuses any pod that breaks the profile), the real
 controllers roll the workloads out on kwok nodes, and the frontend and worker containers, as the
 API server stored them, run as local processes against the tests' RabbitMQ and S3 server and
-answer a prediction. (The chart's `helm test` pod "succeeding" on a kwok node proves nothing, so
-no test counts it.)
+answer a prediction. The chart's `helm test` pod "succeeding" on a kwok node would prove nothing,
+so no test counts it: its admission is asked of the API server, and its command is run locally
+against the rendered frontend.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from starcast import artifact
 from starcast.up.processes import ManagedProcess, free_port, wait_until
@@ -86,6 +90,12 @@ def test_the_default_install_is_admitted_and_rolls_out_under_restricted(
     assert len(pods) == 5  # 2 frontends, 2 workers, 1 RabbitMQ
     for kind in ("networkpolicy", "poddisruptionbudget", "ingress"):
         assert kube_plane.kubectl("get", kind, "-n", ns, "-o", "name").stdout.strip(), kind
+    # The `helm test` pod is admitted under `restricted` too (created only by `helm test`, so
+    # asked of the API server as a server-side dry run: admission runs, nothing is stored).
+    test_pod = _test_pod(kube_plane, ns)
+    created = kube_plane.kubectl("create", "--dry-run=server", "-o", "name", "-f", "-",
+                                 input=json.dumps(test_pod))  # fmt: skip
+    assert created.stdout.strip() == f"pod/{test_pod['metadata']['name']}"
 
 
 def test_a_pod_that_breaks_the_profile_is_refused(
@@ -106,6 +116,14 @@ def test_a_pod_that_breaks_the_profile_is_refused(
     kube_wait_until(refused, "the ReplicaSet's FailedCreate for PodSecurity", timeout=60)
     worker = kube_plane.kubectl_json("get", "deployment", WORKER, "-n", ns)
     assert worker["status"].get("readyReplicas", 0) == 0
+
+
+def _test_pod(kube_plane: KubePlane, namespace: str) -> dict[str, Any]:
+    """The release's `helm test` pod, as Helm stored it."""
+    hooks = kube_plane.helm("get", "hooks", RELEASE, "-n", namespace).stdout
+    (pod,) = (doc for doc in yaml.safe_load_all(hooks) if doc and doc["kind"] == "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    return dict(pod)
 
 
 def _start(container: LocalContainer, name: str, log_dir: Path) -> ManagedProcess:
@@ -170,6 +188,20 @@ def test_the_rendered_frontend_and_worker_answer_a_prediction(
         assert prediction["predicted_stars"] >= 0
         labels = specs[WORKER]["metadata"]["labels"]
         assert labels["starcast.io/model-version"] == manifest.model_version
+
+        # The `helm test` pod's own command, run against this frontend instead of the
+        # Service's DNS name (the one thing of it that can't be the same here).
+        test_pod = _test_pod(kube_plane, ns)
+        tester = local_container(test_pod["spec"], "predict", objects, tmp_path / "test-pod")
+        service_url = tester.argv[-1]
+        assert service_url == f"http://{FRONTEND}:80/api/v1/predict"
+        local_url = f"http://127.0.0.1:{frontend.port('http')}/api/v1/predict"
+        checked = subprocess.run(
+            [*tester.argv[:-1], local_url], env=tester.env, capture_output=True, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert f"with model {manifest.model_version}" in checked.stdout, checked.stdout
     finally:
         for process in reversed(processes):
             process.stop(30)

@@ -8,6 +8,7 @@ must render that live model back rather than its values' one.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -74,6 +75,13 @@ def _model(deployment: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _broker_secret(kube_plane: KubePlane, ns: str) -> dict[str, str]:
+    secret = kube_plane.kubectl_json(
+        "get", "secret", f"{RELEASE}-starcast-serving-broker", "-n", ns
+    )
+    return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+
+
 def _operator_owns_the_model(deployment: dict[str, Any]) -> bool:
     for entry in deployment["metadata"]["managedFields"]:
         if entry["manager"] == "starcast-operator":
@@ -91,6 +99,7 @@ def test_an_unrelated_upgrade_keeps_the_released_model(
     _release_model(kube_plane, ns, V2)
     before = _worker(kube_plane, ns)
     assert _model(before) == V2
+    broker = _broker_secret(kube_plane, ns)
 
     # Unrelated changes, one of which (a config value) changes the worker's pod template too.
     kube_plane.helm(
@@ -116,6 +125,9 @@ def test_an_unrelated_upgrade_keeps_the_released_model(
     assert {p["metadata"]["labels"]["starcast.io/model-version"] for p in pods} == {"v2"}
     notes = kube_plane.helm("get", "notes", RELEASE, "-n", ns).stdout
     assert "s3://models/v2" in notes and "set by a ModelRelease" in notes
+    # The generated broker password outlives the upgrade (RabbitMQ made its user with it once).
+    assert _broker_secret(kube_plane, ns) == broker
+    assert f":{broker['password']}@" in broker["url"] and len(broker["password"]) == 32
 
 
 def test_without_a_model_release_the_values_set_the_model(
