@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,25 +62,71 @@ def p50(values: list[float]) -> float:
 
 
 class Deployments:
-    """Fast reads of the worker Deployment (the Python client, not a kubectl per poll)."""
+    """Every state of the worker Deployment, from a watch: a short-lived state (the failure
+    the operator reacts to within a second) is seen even when the machine is busy."""
 
     def __init__(self, kubeconfig: Path) -> None:
         from kubernetes import client, config
 
         api = config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
         self._apps: Any = client.AppsV1Api(api)
+        self._states: list[tuple[float, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
 
-    def get(self) -> dict[str, Any]:
-        found: dict[str, Any] = self._apps.api_client.sanitize_for_serialization(
-            self._apps.read_namespaced_deployment(WORKERS, NAMESPACE)
-        )
+    def _sanitized(self, obj: Any) -> dict[str, Any]:
+        found: dict[str, Any] = self._apps.api_client.sanitize_for_serialization(obj)
         return found
 
-    def wait(self, condition: Callable[[dict[str, Any]], bool], what: str) -> float:
+    def _watch(self) -> None:
+        from kubernetes import watch
+
+        while not self._stop.is_set():
+            stream: Any = watch.Watch()  # type: ignore[no-untyped-call]
+            try:
+                # Without a resourceVersion each (re)connection starts with the current state.
+                for event in stream.stream(
+                    self._apps.list_namespaced_deployment,
+                    NAMESPACE,
+                    field_selector=f"metadata.name={WORKERS}",
+                    timeout_seconds=30,
+                ):
+                    with self._lock:
+                        self._states.append((time.monotonic(), self._sanitized(event["object"])))
+                    if self._stop.is_set():
+                        break
+            except Exception as error:  # a dropped watch is reopened
+                print(f"deployment watch: {error}; reopening", file=sys.stderr)
+                time.sleep(POLL_S)
+            finally:
+                stream.stop()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def get(self) -> dict[str, Any]:
+        return self._sanitized(self._apps.read_namespaced_deployment(WORKERS, NAMESPACE))
+
+    def mark(self) -> int:
+        """Where the states seen from now on begin."""
+        with self._lock:
+            return len(self._states)
+
+    def wait(
+        self, condition: Callable[[dict[str, Any]], bool], what: str, since: int
+    ) -> tuple[float, int]:
+        """When the first state from `since` on met `condition` (arrival time, index)."""
         deadline = time.monotonic() + TIMEOUT_S
+        index = since
         while time.monotonic() < deadline:
-            if condition(self.get()):
-                return time.monotonic()
+            with self._lock:
+                fresh = self._states[index:]
+            for offset, (seen, state) in enumerate(fresh):
+                if condition(state):
+                    return seen, index + offset
+            index += len(fresh)
             time.sleep(POLL_S)
         raise TimeoutError(f"no {what} within {TIMEOUT_S:.0f}s")
 
@@ -107,10 +154,11 @@ def deadline_exceeded(deployment: dict[str, Any]) -> bool:
 
 
 def rollout(deployments: Deployments, sha: str, start: Callable[[], object], into: Timings) -> None:
+    since = deployments.mark()
     began = time.monotonic()
     start()
-    patched = deployments.wait(lambda d: sha_of(d) == sha, "patched template")
-    done = deployments.wait(lambda d: sha_of(d) == sha and complete(d), "complete rollout")
+    patched, at = deployments.wait(lambda d: sha_of(d) == sha, "patched template", since)
+    done, _ = deployments.wait(lambda d: sha_of(d) == sha and complete(d), "complete rollout", at)
     into.patch.append(patched - began)
     into.rollout.append(done - began)
 
@@ -120,12 +168,15 @@ def failed_rollout(
     into: Timings,
 ) -> None:  # fmt: skip
     good = sha_of(deployments.get())
+    since = deployments.mark()
     start()
-    deployments.wait(lambda d: sha_of(d) == bad, "patched template")
-    failed = deployments.wait(lambda d: sha_of(d) == bad and deadline_exceeded(d), "deadline")
+    _, at = deployments.wait(lambda d: sha_of(d) == bad, "patched template", since)
+    failed, at = deployments.wait(
+        lambda d: sha_of(d) == bad and deadline_exceeded(d), "deadline", at
+    )
     undo()
-    restored = deployments.wait(lambda d: sha_of(d) == good, "restored template")
-    done = deployments.wait(lambda d: sha_of(d) == good and complete(d), "complete rollback")
+    restored, at = deployments.wait(lambda d: sha_of(d) == good, "restored template", at)
+    done, _ = deployments.wait(lambda d: sha_of(d) == good and complete(d), "complete rollback", at)
     into.reaction.append(restored - failed)
     into.rollback.append(done - failed)
 
@@ -134,6 +185,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    # The machine may be shared: the load says how much else ran beside the bench.
+    load_start = os.getloadavg()[0]
+    print(f"load average (1 min) at start: {load_start:.2f} on {os.cpu_count()} CPUs", flush=True)
     state = Path(tempfile.mkdtemp(prefix="starcast-bench-release-"))
     env = dict(os.environ, STARCAST_KUBE_DIR=str(state / "plane"))
     plane_script = str(REPO_ROOT / "hack" / "kube-plane.sh")
@@ -151,6 +205,7 @@ def main() -> None:
     )
     os.environ["KUBECONFIG"] = str(plane.kubeconfig)
     operator: OperatorProcess | None = None
+    deployments: Deployments | None = None
     errors = 0
     ours, baseline = Timings(), Timings()
     try:
@@ -165,6 +220,13 @@ def main() -> None:
             manifest = model_release(name, sha256=sha, version=version)
             return lambda: plane.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=manifest)
 
+        def ended(name: str, phase: str) -> None:
+            """Untimed: the release saw its end before the next one starts (or supersedes it)."""
+            plane.kubectl(
+                "wait", "-n", NAMESPACE, f"modelrelease/{name}",
+                f"--for=jsonpath={{.status.phase}}={phase}", f"--timeout={TIMEOUT_S:.0f}s",
+            )  # fmt: skip
+
         def set_env(sha: str, version: str) -> Callable[[], object]:
             return lambda: plane.kubectl(
                 "set", "env", "-n", NAMESPACE, f"deployment/{WORKERS}",
@@ -178,6 +240,7 @@ def main() -> None:
             try:
                 name = f"r{run}"
                 rollout(deployments, digest(name), apply(name, digest(name), name), ours)
+                ended(name, "Succeeded")
                 base = f"b{run}"
                 rollout(deployments, digest(base), set_env(digest(base), base), baseline)
                 bad = f"bad{run}"
@@ -185,12 +248,13 @@ def main() -> None:
                     deployments, digest(bad, bad=True),
                     apply(bad, digest(bad, bad=True), bad), lambda: None, ours,
                 )  # fmt: skip
+                ended(bad, "RolledBack")
                 badb = f"badb{run}"
                 failed_rollout(
                     deployments, digest(badb, bad=True),
                     set_env(digest(badb, bad=True), badb), undo, baseline,
                 )  # fmt: skip
-            except (TimeoutError, AssertionError) as error:
+            except (TimeoutError, AssertionError) as error:  # KubeCommandError is one
                 errors += 1
                 print(f"run {run}: {error}", file=sys.stderr)
             print(
@@ -200,9 +264,13 @@ def main() -> None:
                 file=sys.stderr,
             )
     finally:
+        if deployments is not None:
+            deployments.close()
         if operator is not None:
             operator.stop()
         subprocess.run(["bash", plane_script, "down"], env=env, capture_output=True, check=False)
+    load_end = os.getloadavg()[0]
+    print(f"load average (1 min) at end: {load_end:.2f}")
     overhead = p50(ours.rollout) - p50(baseline.rollout)
     reaction = p50(ours.reaction)
     print(f"{'':<10}{'patch p50 s':>14}{'rollout p50 s':>16}{'reaction p50 s':>17}")
@@ -219,7 +287,8 @@ def main() -> None:
         f"baseline_rollout_p50_s={p50(baseline.rollout):.3f} overhead_p50_s={overhead:.3f} "
         f"rollback_reaction_p50_s={reaction:.3f} "
         f"baseline_rollback_reaction_p50_s={p50(baseline.reaction):.3f} "
-        f"rollback_p50_s={p50(ours.rollback):.3f} errors={errors}"
+        f"rollback_p50_s={p50(ours.rollback):.3f} load_start={load_start:.2f} "
+        f"load_end={load_end:.2f} errors={errors}"
     )
 
 

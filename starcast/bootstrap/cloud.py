@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 if TYPE_CHECKING:
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_DELAYS_S: Final = (1.0, 2.0, 4.0)
+# Nova takes a server's tags at creation from 2.52 (filters on them from 2.26; below that a
+# `tags` filter is silently ignored, and a listing "by tag" would return every VM).
+NOVA_SERVER_TAGS: Final = "2.52"
 
 
 class CloudError(Exception):
@@ -33,6 +36,7 @@ def connect(cloud: str) -> Connection:
     try:
         connection = openstack.connect(cloud=cloud)
         connection.authorize()
+        _require_server_tags(connection, cloud)
     except sdk.ConfigException as error:
         raise CloudError(
             f"cloud {cloud!r} not found in clouds.yaml ({error}): add it, or point "
@@ -53,6 +57,37 @@ def connect(cloud: str) -> Connection:
             ) from None
         raise CloudError(f"cloud {cloud!r}: {type(error).__name__}: {error}") from None
     return connection
+
+
+def _require_server_tags(connection: Connection, cloud: str) -> None:
+    """Refuse a Nova, or a clouds.yaml pin, below the microversion that tags servers."""
+    from keystoneauth1 import discover
+    from openstack import utils
+
+    compute = connection.compute
+    if utils.supports_microversion(compute, NOVA_SERVER_TAGS):
+        return
+    pinned = compute.default_microversion
+    if pinned:
+        fix = (
+            f"clouds.yaml pins compute_default_microversion {pinned}: remove that line or "
+            f"set it to {NOVA_SERVER_TAGS} or later"
+        )
+    else:
+        data = compute.get_endpoint_data()
+        highest = (
+            discover.version_to_string(data.max_microversion)
+            if data is not None and data.max_microversion
+            else "none"
+        )
+        fix = (
+            f"its compute API offers microversions up to {highest}; use a cloud running "
+            "OpenStack Queens (2018) or later"
+        )
+    raise CloudError(
+        f"cloud {cloud!r} cannot tag servers (Nova microversion {NOVA_SERVER_TAGS}), and the "
+        f"tag is how `down` tells this cluster's VMs from others: {fix}"
+    )
 
 
 def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
@@ -108,6 +143,16 @@ def translate(error: Exception, what: str) -> CloudError:
     if isinstance(error, ksa.ConnectFailure):
         return CloudError(f"lost the connection to the cloud during {what}: run it again")
     status = _status(error)
+    if status == 409:
+        return CloudError(
+            f"{what}: the cloud kept answering HTTP 409 (conflict): {detail}. Another change to "
+            "that resource is under way: run the command again once it is done"
+        )
+    if status is not None and status >= 500:
+        return CloudError(
+            f"{what}: the cloud kept answering HTTP {status}: {detail}. The cloud is failing: "
+            "run the command again later; it picks up where it stopped"
+        )
     return CloudError(f"{what}: the cloud answered HTTP {status}: {detail}")
 
 
@@ -130,6 +175,12 @@ def call(what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             )
             time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def listing(what: str, function: Callable[..., Iterable[T]], **filters: Any) -> list[T]:
+    """A list call read to its last page inside :func:`call`: openstacksdk's listings are
+    generators that only ask the cloud when iterated, so a bare `call` would retry nothing."""
+    return call(what, lambda: list(function(**filters)))
 
 
 def ensure(what: str, find: Callable[[], T | None], create: Callable[[], T]) -> tuple[T, bool]:

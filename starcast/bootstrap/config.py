@@ -9,15 +9,38 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # k3s's own pod and service networks: a node subnet overlapping them breaks routing silently.
 K3S_CLUSTER_CIDR: Final = ipaddress.ip_network("10.42.0.0/16")
 K3S_SERVICE_CIDR: Final = ipaddress.ip_network("10.43.0.0/16")
 K3S_VERSION: Final = re.compile(r"^v1\.\d+\.\d+\+k3s\d+$")
 K3S_CHANNEL: Final = re.compile(r"^(stable|latest|testing|v1\.\d+)$")
+NAME: Final = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+DNS_NAME: Final = re.compile(
+    r"^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+    re.IGNORECASE,
+)
 
-Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
+
+def _name(value: str) -> str:
+    if not NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r}: use 2 to 32 of a-z, 0-9 and '-', starting with a letter and not "
+            "ending with '-' (it prefixes resource names, tags and Helm names)"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
 
 
 class ConfigError(Exception):
@@ -42,9 +65,9 @@ class K3s(_Strict):
     def _one_of(self) -> Self:
         if (self.version is None) == (self.channel is None):
             raise ValueError("set exactly one of k3s.version (e.g. v1.31.4+k3s1) or k3s.channel")
-        if self.version is not None and not K3S_VERSION.match(self.version):
+        if self.version is not None and not K3S_VERSION.fullmatch(self.version):
             raise ValueError(f"k3s.version {self.version!r} is not like v1.31.4+k3s1")
-        if self.channel is not None and not K3S_CHANNEL.match(self.channel):
+        if self.channel is not None and not K3S_CHANNEL.fullmatch(self.channel):
             raise ValueError(f"k3s.channel {self.channel!r}: use stable, latest, testing or v1.NN")
         return self
 
@@ -59,6 +82,14 @@ class Chart(_Strict):
     namespace: Name = Field("default", description="Namespace, created if missing.")
     version: str | None = Field(None, description="Chart version (for repository charts).")
     values: dict[str, Any] = Field(default_factory=dict, description="Values (as --values).")
+
+    @field_validator("chart")
+    @classmethod
+    def _local_chart(cls, value: str) -> str:
+        # A path (made absolute by load_config) must exist before `up` builds a cluster for it.
+        if value.startswith("/") and not Path(value).is_dir():
+            raise ValueError(f"chart directory {value} does not exist: fix the path")
+        return value
 
 
 class Timeouts(_Strict):
@@ -123,12 +154,32 @@ class ClusterConfig(_Strict):
         _ipv4_network(value)
         return value
 
+    @field_validator("tls_san")
+    @classmethod
+    def _sans(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                if not DNS_NAME.fullmatch(value):
+                    raise ValueError(
+                        f"{value!r} is neither an IP address nor a DNS name like "
+                        "k3s.example.org (the API server's certificate names)"
+                    ) from None
+        return values
+
     @model_validator(mode="after")
     def _key(self) -> Self:
         if self.keypair is not None and self.ssh_key_file is None:
             raise ValueError("keypair is set: also set ssh_key_file to its private key")
         if self.ssh_key_file is not None and self.keypair is None:
             raise ValueError("ssh_key_file is set: also set keypair to its name in the cloud")
+        # Checked now, not after every VM is up and the kubeconfig is due.
+        if self.ssh_key_file is not None and not self.ssh_key_file.is_file():
+            raise ValueError(
+                f"ssh_key_file {self.ssh_key_file} does not exist: point it at the private key "
+                f"of keypair {self.keypair!r}"
+            )
         return self
 
     @property

@@ -1,7 +1,9 @@
 """Read-only lookups, by name AND the cluster's tag: what plan, up, status and down all start from.
 
 A resource with the right name but without the tag is someone else's: it is never adopted,
-changed or deleted; `up` stops and says so.
+changed or deleted; `up` stops and says so. Every listing by tag is checked again here: a
+cloud that ignores the `tags` filter (a Neutron without the tag extension) must not hand
+`down` someone else's resources.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from starcast.bootstrap.cloud import CloudError, call, find, only
+from starcast.bootstrap.cloud import CloudError, find, listing, only
 from starcast.bootstrap.config import ClusterConfig
 from starcast.bootstrap.desired import Node, Role, Rule, names, role_tag
 
@@ -41,7 +43,7 @@ class Lookup:
         config = self.config
         image = find("looking up the image", self.conn.image.find_image, config.image)
         if image is None:
-            available = sorted(i.name for i in call("listing images", self.conn.image.images))
+            available = sorted(i.name for i in listing("listing images", self.conn.image.images))
             raise CloudError(
                 f"image {config.image!r} not found in cloud {config.cloud!r}: set `image` in "
                 f"cluster.yaml to one of: {', '.join(available) or '(none visible)'}"
@@ -59,7 +61,7 @@ class Lookup:
             config.external_network,
         )
         if network is None or not network.is_router_external:
-            externals = call(
+            externals = listing(
                 "listing external networks", self.conn.network.networks, is_router_external=True
             )
             what = "not found" if network is None else "is not an external network"
@@ -74,7 +76,9 @@ class Lookup:
     def _flavor(self, field: str, name: str) -> str:
         flavor = find(f"looking up flavor {name}", self.conn.compute.find_flavor, name)
         if flavor is None:
-            available = sorted(f.name for f in call("listing flavors", self.conn.compute.flavors))
+            available = sorted(
+                f.name for f in listing("listing flavors", self.conn.compute.flavors)
+            )
             raise CloudError(
                 f"flavor {name!r} not found in cloud {self.config.cloud!r}: set `{field}` in "
                 f"cluster.yaml to one of: {', '.join(available) or '(none visible)'}"
@@ -83,13 +87,17 @@ class Lookup:
 
     # -- the cluster's own resources ----------------------------------------------------------
 
-    def _tagged(self, kind: str, name: str, listing: Any, **filters: Any) -> Any:
-        matches = list(
-            call(f"looking up {kind} {name}", listing, name=name, tags=self.tag, **filters)
-        )
+    def ours(self, what: str, function: Any, *roles: Role, **filters: Any) -> list[Any]:
+        """What `function` lists carrying the cluster's tag (and each role's), checked here too."""
+        tags = [self.tag, *(role_tag(role) for role in roles)]
+        found = listing(what, function, tags=",".join(tags), **filters)
+        return [item for item in found if all(tag in (item.tags or []) for tag in tags)]
+
+    def _tagged(self, kind: str, name: str, function: Any, **filters: Any) -> Any:
+        matches = self.ours(f"looking up {kind} {name}", function, name=name, **filters)
         found = only(f"{kind} {name} tagged {self.tag}", matches)
         if found is None:
-            same_name = list(call(f"looking up {kind} {name}", listing, name=name, **filters))
+            same_name = listing(f"looking up {kind} {name}", function, name=name, **filters)
             if same_name:
                 raise CloudError(
                     f"a {kind} named {name!r} exists without the tag {self.tag!r}: it isn't this "
@@ -107,7 +115,7 @@ class Lookup:
         return self._tagged("router", self.names.router, self.conn.network.routers)
 
     def router_interface(self, router: Any, subnet: Any) -> Any:
-        ports = call(
+        ports = listing(
             "looking up the router's interface",
             self.conn.network.ports,
             device_id=router.id,
@@ -124,13 +132,11 @@ class Lookup:
 
     def rules(self, group: Any) -> list[Any]:
         """The group's ingress rules, in one call (then matched with :func:`matching_rule`)."""
-        return list(
-            call(
-                "looking up security group rules",
-                self.conn.network.security_group_rules,
-                security_group_id=group.id,
-                direction="ingress",
-            )
+        return listing(
+            "looking up security group rules",
+            self.conn.network.security_group_rules,
+            security_group_id=group.id,
+            direction="ingress",
         )
 
     def keypair(self) -> Any:
@@ -142,29 +148,21 @@ class Lookup:
     def server(self, node: Node) -> Any:
         # Nova's name filter is a regular expression: anchor it. Tags filter: microversion 2.26.
         pattern = f"^{re.escape(node.name)}$"
-        matches = list(
-            call(
-                f"looking up server {node.name}",
-                self.conn.compute.servers,
-                name=pattern,
-                tags=self.tag,
-            )
+        matches = self.ours(
+            f"looking up server {node.name}", self.conn.compute.servers, name=pattern
         )
         return only(f"server {node.name} tagged {self.tag}", matches)
 
     def floating_ip(self) -> Any:
-        tags = f"{self.tag},{role_tag('server')}"
-        return only(
-            "the server's floating IP",
-            list(call("looking up the floating IP", self.conn.network.ips, tags=tags)),
-        )
+        found = self.ours("looking up the floating IP", self.conn.network.ips, "server")
+        return only("the server's floating IP", found)
 
     def servers(self, role: Role | None = None) -> list[Any]:
-        tags = self.tag if role is None else f"{self.tag},{role_tag(role)}"
-        return list(call("listing the cluster's servers", self.conn.compute.servers, tags=tags))
+        roles: tuple[Role, ...] = () if role is None else (role,)
+        return self.ours("listing the cluster's servers", self.conn.compute.servers, *roles)
 
     def ports(self) -> list[Any]:
-        return list(call("listing the cluster's ports", self.conn.network.ports, tags=self.tag))
+        return self.ours("listing the cluster's ports", self.conn.network.ports)
 
 
 def matching_rule(existing: list[Any], group: Any, rule: Rule) -> Any:
@@ -173,9 +171,29 @@ def matching_rule(existing: list[Any], group: Any, rule: Rule) -> Any:
         remote_ok = (
             candidate.remote_ip_prefix == rule.remote_cidr
             if rule.remote_cidr is not None
-            else candidate.remote_group_id == group.id
+            else candidate.remote_group_id == group.id and candidate.remote_ip_prefix is None
         )
         ports = (candidate.protocol, candidate.port_range_min, candidate.port_range_max)
-        if ports == (rule.protocol, rule.port_min, rule.port_max) and remote_ok:
+        wanted = (rule.protocol, rule.port_min, rule.port_max)
+        if ports == wanted and remote_ok and candidate.ether_type == "IPv4":
             return candidate
     return None
+
+
+def surplus_rules(existing: list[Any], group: Any, wanted: list[Rule]) -> list[Any]:
+    """Ingress rules of the group that no wanted rule accounts for (those of an earlier
+    admin_cidr, one added by hand): `up` removes them, so the group opens only what k3s needs."""
+    kept = {id(matching_rule(existing, group, rule)) for rule in wanted}
+    return [rule for rule in existing if id(rule) not in kept]
+
+
+def describe_rule(rule: Any, group: Any) -> tuple[str, str]:
+    """A cloud rule as plan and up show it: ("tcp/22", "from 0.0.0.0/0")."""
+    ports = "all" if rule.port_range_min is None else str(rule.port_range_min)
+    if rule.port_range_max not in (None, rule.port_range_min):
+        ports += f"-{rule.port_range_max}"
+    if rule.remote_group_id is not None:
+        remote = "group members" if rule.remote_group_id == group.id else rule.remote_group_id
+    else:
+        remote = rule.remote_ip_prefix or "anywhere"
+    return f"{rule.protocol or 'any'}/{ports}", f"from {remote} ({rule.ether_type})"

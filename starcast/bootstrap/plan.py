@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from starcast.bootstrap.cloudinit import Addresses, render_user_data
 from starcast.bootstrap.desired import nodes, security_rules
-from starcast.bootstrap.lookup import Lookup, matching_rule
+from starcast.bootstrap.lookup import Lookup, describe_rule, matching_rule, surplus_rules
 
 Action = Literal["create", "keep", "change", "replace", "delete"]
 
@@ -77,7 +77,8 @@ def make_plan(lookup: Lookup) -> Plan:
     changes.append(_exists(interface, "router interface", f"{names.router}:{names.subnet}"))
     group = lookup.security_group()
     wanted_rules = security_rules(config)
-    existing_rules: list[Any] = []
+    existing_rules: list[Any] = lookup.rules(group) if group is not None else []
+    surplus = surplus_rules(existing_rules, group, wanted_rules) if group is not None else []
     if group is None:
         changes.append(
             Change(
@@ -88,14 +89,18 @@ def make_plan(lookup: Lookup) -> Plan:
             )
         )
     else:
-        existing_rules = lookup.rules(group)
         missing = [r for r in wanted_rules if matching_rule(existing_rules, group, r) is None]
+        edits = []
+        if missing:
+            edits.append(f"add {len(missing)} rules")
+        if surplus:
+            edits.append(f"remove {len(surplus)} rules")
         changes.append(
             Change(
-                "change" if missing else "keep",
+                "change" if edits else "keep",
                 "security group",
                 names.security_group,
-                f"add {len(missing)} rules" if missing else "",
+                ", ".join(edits),
             )
         )
     for rule in wanted_rules:
@@ -104,6 +109,9 @@ def make_plan(lookup: Lookup) -> Plan:
         changes.append(
             _exists(found, "rule", f"{rule.protocol}/{rule.port_min}", f"from {remote}: {rule.why}")
         )
+    for extra in surplus:
+        label, origin = describe_rule(extra, group)
+        changes.append(Change("delete", "rule", label, f"{origin}: not a port k3s needs here"))
     keypair = lookup.keypair()
     key_detail = "existing" if config.keypair else "generated ed25519, private key 0600"
     changes.append(_exists(keypair, "keypair", names.keypair, key_detail))

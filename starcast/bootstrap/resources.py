@@ -15,7 +15,13 @@ from typing import Any
 from starcast.bootstrap.cloud import CloudError, call, ensure
 from starcast.bootstrap.cloudinit import Addresses, render_user_data
 from starcast.bootstrap.desired import Node, nodes, role_tag, security_rules
-from starcast.bootstrap.lookup import Lookup, Prerequisites, matching_rule
+from starcast.bootstrap.lookup import (
+    Lookup,
+    Prerequisites,
+    describe_rule,
+    matching_rule,
+    surplus_rules,
+)
 from starcast.bootstrap.progress import Progress
 from starcast.bootstrap.secrets import ClusterSecrets
 from starcast.bootstrap.servers import replace_if_failed
@@ -154,6 +160,16 @@ class Builder:
                 self.progress.resource(
                     "created", "rule", f"{rule.protocol}/{rule.port_min} ({rule.why})"
                 )
+        # After the wanted rules exist: a new admin_cidr never leaves a moment without access.
+        for extra in surplus_rules(existing, group, security_rules(self.config)):
+            label, origin = describe_rule(extra, group)
+            call(
+                f"deleting rule {label} {origin} of security group {name}",
+                net.delete_security_group_rule,
+                extra,
+                ignore_missing=True,
+            )
+            self.progress.resource("deleted", "rule", f"{label} ({origin})")
         return group
 
     def keypair(self, secrets: ClusterSecrets) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starcast.bootstrap.cloud import call
 from starcast.bootstrap.lookup import Lookup
 from starcast.bootstrap.nodes import node_states
 
@@ -17,22 +16,18 @@ class Row:
 
 
 def cluster_status(lookup: Lookup) -> list[Row]:
-    net, tag = lookup.conn.network, lookup.tag
-    rows = [
-        Row("network", n.name, n.status) for n in call("listing networks", net.networks, tags=tag)
-    ]
-    rows += [Row("subnet", s.name, s.cidr) for s in call("listing subnets", net.subnets, tags=tag)]
-    rows += [
-        Row("router", r.name, r.status) for r in call("listing routers", net.routers, tags=tag)
-    ]
+    net, ours = lookup.conn.network, lookup.ours
+    rows = [Row("network", n.name, n.status) for n in ours("listing networks", net.networks)]
+    rows += [Row("subnet", s.name, s.cidr) for s in ours("listing subnets", net.subnets)]
+    rows += [Row("router", r.name, r.status) for r in ours("listing routers", net.routers)]
     rows += [
         Row("security group", g.name, f"{len(g.security_group_rules or [])} rules")
-        for g in call("listing security groups", net.security_groups, tags=tag)
+        for g in ours("listing security groups", net.security_groups)
     ]
     rows += [Row("port", p.name, p.status) for p in lookup.ports()]
     rows += [
         Row("floating IP", f.floating_ip_address, "attached" if f.port_id else "detached")
-        for f in call("listing floating IPs", net.ips, tags=tag)
+        for f in ours("listing floating IPs", net.ips)
     ]
     servers = sorted(lookup.servers(), key=lambda s: s.name)
     kubeconfig = lookup.config.kubeconfig_path

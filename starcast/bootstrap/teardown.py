@@ -19,11 +19,11 @@ from starcast.bootstrap.servers import delete_and_wait
 
 def teardown(lookup: Lookup, secrets: ClusterSecrets, progress: Progress) -> int:
     """Delete the cluster; returns how many resources were deleted (0: there was nothing)."""
-    conn, config, tag = lookup.conn, lookup.config, lookup.tag
+    conn, config = lookup.conn, lookup.config
     net = conn.network
     timeouts = config.timeouts
     deleted = 0
-    for fip in call("listing floating IPs", net.ips, tags=tag):
+    for fip in lookup.ours("listing floating IPs", net.ips):
         call("deleting the floating IP", net.delete_ip, fip, ignore_missing=True)
         progress.resource("deleted", "floating IP", fip.floating_ip_address)
         deleted += 1
@@ -34,15 +34,15 @@ def teardown(lookup: Lookup, secrets: ClusterSecrets, progress: Progress) -> int
         call(f"deleting port {port.name}", net.delete_port, port, ignore_missing=True)
         progress.resource("deleted", "port", port.name)
         deleted += 1
-    subnets = list(call("listing subnets", net.subnets, tags=tag))
-    for router in call("listing routers", net.routers, tags=tag):
+    subnets = lookup.ours("listing subnets", net.subnets)
+    for router in lookup.ours("listing routers", net.routers):
         for subnet in subnets:
             if lookup.router_interface(router, subnet) is not None:
                 call(
                     f"detaching router {router.name} from {subnet.name}",
                     net.remove_interface_from_router,
                     router,
-                    subnet_id=subnet.id,
+                    subnet=subnet.id,
                 )
                 progress.resource("deleted", "router interface", subnet.name)
         call(f"deleting router {router.name}", net.delete_router, router, ignore_missing=True)
@@ -52,11 +52,11 @@ def teardown(lookup: Lookup, secrets: ClusterSecrets, progress: Progress) -> int
         call(f"deleting subnet {subnet.name}", net.delete_subnet, subnet, ignore_missing=True)
         progress.resource("deleted", "subnet", subnet.name)
         deleted += 1
-    for network in call("listing networks", net.networks, tags=tag):
+    for network in lookup.ours("listing networks", net.networks):
         call(f"deleting network {network.name}", net.delete_network, network, ignore_missing=True)
         progress.resource("deleted", "network", network.name)
         deleted += 1
-    for group in call("listing security groups", net.security_groups, tags=tag):
+    for group in lookup.ours("listing security groups", net.security_groups):
         call(
             f"deleting security group {group.name}",
             net.delete_security_group,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from starcast.artifact import ModelManifest
-from starcast.operator.models.common import Condition, ConditionStatus
+from starcast.operator.models.common import Condition, ConditionStatus, next_condition
 from starcast.operator.models.trainingrun import (
     FamilyScore,
     ModelReference,
@@ -70,15 +70,8 @@ def _set(
     obs: Observation,
 ) -> list[Condition]:
     """Conditions with `type_` set; its lastTransitionTime moves only when its status does."""
-    old = next((cond for cond in conditions if cond.type == type_), None)
-    since = old.last_transition_time if old is not None and old.status == status else obs.now
-    new = Condition(
-        type=type_,
-        status=status,
-        reason=reason,
-        message=message,
-        last_transition_time=since,
-        observed_generation=obs.generation,
+    new = next_condition(
+        conditions, type_, status, reason, message, now=obs.now, generation=obs.generation
     )
     return [cond for cond in conditions if cond.type != type_] + [new]
 

@@ -21,6 +21,14 @@ logger = logging.getLogger(__name__)
 # Python's default 5 ms switch interval that wait lands on every batch's round trip.
 FRONTEND_GIL_SWITCH_S = 0.001
 
+# Settings fields and the option that sets each, for one-line errors (the others are variables).
+FRONTEND_OPTIONS = {"host": "--host", "port": "--port"}
+WORKER_OPTIONS = {
+    "model_uri": "--model",
+    "model_sha256": "--model-sha256",
+    "worker_concurrency": "--concurrency",
+}
+
 serve = typer.Typer(
     name="serve",
     help="Run the serving processes: the HTTP frontend and the Celery workers.",
@@ -45,11 +53,12 @@ def frontend(
 
     from starcast.serving.app import create_app
     from starcast.serving.settings import FrontendSettings
+    from starcast.settings_errors import settings_error
 
     try:
         settings = FrontendSettings(**_overrides(host=host, port=port))
     except ValidationError as error:
-        typer.echo(f"error: invalid frontend settings:\n{error}", err=True)
+        typer.echo(settings_error(error, FRONTEND_OPTIONS, show_input=False), err=True)
         raise typer.Exit(code=2) from error
     lookup = None
     if settings.github_token is not None:  # prediction by owner/name
@@ -99,13 +108,14 @@ def worker(
     from starcast.artifact import ArtifactError
     from starcast.serving.settings import WorkerSettings
     from starcast.serving.worker import SmokeTestError, run_worker
+    from starcast.settings_errors import settings_error
 
     try:
         settings = WorkerSettings(
             **_overrides(model_uri=model, model_sha256=model_sha256, worker_concurrency=concurrency)
         )
     except ValidationError as error:
-        typer.echo(f"error: invalid worker settings:\n{error}", err=True)
+        typer.echo(settings_error(error, WORKER_OPTIONS, show_input=False), err=True)
         raise typer.Exit(code=2) from error
     try:
         code = run_worker(settings, log_level=logging.getLevelName(logging.getLogger().level))

@@ -12,8 +12,6 @@ import typer
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
-
     from starcast.up.stack import Stack
 
 logger = logging.getLogger(__name__)
@@ -38,17 +36,6 @@ def handle_stop_signals() -> None:
     runs a background job with SIGINT ignored, and `signal` leaves an ignored SIGINT alone)."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
-
-
-def settings_error(error: ValidationError) -> str:
-    """One line per bad setting, naming its option and variable, without pydantic's URL."""
-    lines = []
-    for problem in error.errors(include_url=False):
-        name = str(problem["loc"][0]) if problem["loc"] else "settings"
-        option = OPTION_OF.get(name)
-        where = f"{option} / STARCAST_{name.upper()}" if option else f"STARCAST_{name.upper()}"
-        lines.append(f"error: {where}: {problem['msg']} (got {problem.get('input')!r})")
-    return "\n".join(lines)
 
 
 def up(
@@ -80,6 +67,7 @@ def up(
 
     from starcast.artifact import ArtifactError
     from starcast.dataset import DatasetError
+    from starcast.settings_errors import settings_error
     from starcast.training.executors import ExecutorError
     from starcast.up.broker import BrokerUnreachableError, provide_broker
     from starcast.up.listener import PortTakenError, bind_listener
@@ -104,7 +92,7 @@ def up(
     try:
         settings = UpSettings(**overrides)
     except ValidationError as error:
-        typer.echo(settings_error(error), err=True)
+        typer.echo(settings_error(error, OPTION_OF), err=True)
         raise typer.Exit(code=2) from error
     try:
         listener = bind_listener(settings.host, settings.port)  # before anything starts

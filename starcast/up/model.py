@@ -17,17 +17,16 @@ QUIET_LOGGERS: Final = ("matplotlib",)
 
 
 def ensure_model(uri: str) -> ModelManifest:
-    """The manifest of the artifact at `uri`; trains one (quick budget) if there is none, and
-    prints the score table `starcast train` prints."""
+    """The manifest of the artifact at `uri`; trains one (quick budget) if there is none. Every
+    run prints the model's score table, the one `starcast train` prints."""
     if artifact.exists(uri):
-        return artifact.read_manifest(uri)
+        manifest = artifact.read_manifest(uri)
+        print_scores(manifest)  # a later run serves the same model: the same scores, said again
+        return manifest
     logger.info("no model at %s: training one on the bundled sample (quick budget)", uri)
     # Imported here: scikit-learn takes seconds to import, and most runs find their model. The
     # run follows STARCAST_TRAINING_EXECUTOR like `starcast train`: by default a local process
     # pool, stopped when the model is written; Ray only under RAY_ADDRESS or when asked for.
-    from rich.console import Console
-
-    from starcast.training.cli import summary_table
     from starcast.training.config import Budget, TrainingConfig
     from starcast.training.progress import LogProgress, TerminalProgress
     from starcast.training.run import train_model
@@ -40,5 +39,13 @@ def ensure_model(uri: str) -> ModelManifest:
             manifest = train_model(config, progress)
     else:
         manifest = train_model(config, LogProgress())
-    Console().print(summary_table(manifest))
+    print_scores(manifest)
     return manifest
+
+
+def print_scores(manifest: ModelManifest) -> None:
+    from rich.console import Console
+
+    from starcast.training.cli import summary_table
+
+    Console().print(summary_table(manifest))

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from tests.support.openstack_compute import compute_route
 from tests.support.openstack_network import network_route
 from tests.support.openstack_state import ApiError, CloudState
 
 Answer = tuple[int, dict[str, str], Any]
-NOVA_MAX_MICROVERSION: Final = "2.96"
 
 
 def route(
@@ -28,15 +27,21 @@ def route(
     query: dict[str, list[str]],
     body: Any,
     authorised: bool,
+    version: tuple[int, int] = (0, 0),
 ) -> Answer:
+    """``version``: the compute microversion the request runs at (Nova only)."""
     if service == "identity":
         return _identity(state, base, method, path, body)
     if path in ("/", "/v2.1", "/v2", "/v2.0") and method == "GET":
-        return 200, {}, _versions(base, service, path)
+        return 200, {}, _versions(state, base, service, path)
     if not authorised:
         raise ApiError(401, "The request you have made requires authentication.")
     if service == "compute":
-        return compute_route(state, method, path.removeprefix("/v2.1"), query, body)
+        status, headers, payload = compute_route(
+            state, method, path.removeprefix("/v2.1"), query, body, version
+        )
+        answered = f"compute {version[0]}.{version[1]}"
+        return status, {**headers, "OpenStack-API-Version": answered}, payload
     if service == "image":
         return _image(state, path.removeprefix("/v2"), query)
     if service == "network":
@@ -44,12 +49,12 @@ def route(
     raise ApiError(404, f"no service {service}")
 
 
-def _versions(base: str, service: str, path: str) -> dict[str, Any]:
+def _versions(state: CloudState, base: str, service: str, path: str) -> dict[str, Any]:
     if service == "compute":
         version = {
             "id": "v2.1",
             "status": "CURRENT",
-            "version": NOVA_MAX_MICROVERSION,
+            "version": state.nova_max_microversion,
             "min_version": "2.1",
             "updated": "2013-07-23T11:33:21Z",
             "links": [{"rel": "self", "href": f"{base}/compute/v2.1/"}],

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ import pytest
 import yaml
 
 from tests.support.openstack_api import ApiError, CloudState, route
+from tests.support.openstack_state import microversion
 
 USERNAME: Final = "demo"
 PASSWORD: Final = "fake-cloud-password-do-not-log"
@@ -48,6 +50,7 @@ class Request:
     query: dict[str, list[str]]
     body: Any
     status: int
+    microversion: str = ""  # the compute microversion the client asked for ("" elsewhere)
 
     @property
     def mutating(self) -> bool:
@@ -144,9 +147,10 @@ class FakeOpenStack:
         service, _, rest = parts.path.lstrip("/").partition("/")
         path = "/" + rest.rstrip("/") if rest.strip("/") else "/"
         query = parse_qs(parts.query, keep_blank_values=True)
+        asked = compute_microversion(headers) if service == "compute" else ""
         with self._lock:
             status, out_headers, payload = self._answer(method, service, path, query, headers, body)
-            request = Request(method, service, path, query, body, status)
+            request = Request(method, service, path, query, body, status, asked)
             self.requests.append(request)
             if request.mutating and status < 400:
                 self._maybe_kill()
@@ -177,10 +181,29 @@ class FakeOpenStack:
                 return injected
         authorised = headers.get("x-auth-token") in self.state.tokens
         try:
-            answer = route(self.state, self.url, method, service, path, query, body, authorised)
+            version = self._negotiated(service, headers)
+            answer = route(
+                self.state, self.url, method, service, path, query, body, authorised, version
+            )
         except ApiError as error:
             return error.status, {}, _error_body(service, error.status, error.message, error.kind)
         return injected or answer
+
+    def _negotiated(self, service: str, headers: dict[str, str]) -> tuple[int, int]:
+        """The compute microversion a request runs at: 2.1 unless asked; Nova's 406 beyond max."""
+        if service != "compute":
+            return (0, 0)
+        maximum = self.state.nova_max_microversion
+        asked = compute_microversion(headers) or "2.1"
+        if asked == "latest":
+            asked = maximum
+        if not microversion("2.1") <= microversion(asked) <= microversion(maximum):
+            raise ApiError(
+                406,
+                f"Version {asked} is not supported by the API. Minimum is 2.1 and maximum "
+                f"is {maximum}.",
+            )
+        return microversion(asked)
 
     def _maybe_kill(self) -> None:
         kill = self._kill
@@ -195,6 +218,16 @@ class FakeOpenStack:
         if kill.pid is not None:
             os.kill(kill.pid, signal.SIGKILL)
         self._kill = None
+
+
+def compute_microversion(headers: dict[str, str]) -> str:
+    """The microversion asked for, from ``OpenStack-API-Version: compute 2.96`` or the
+    legacy ``X-OpenStack-Nova-API-Version``; "" when none was."""
+    for part in headers.get("openstack-api-version", "").split(","):
+        service, _, version = part.strip().partition(" ")
+        if service == "compute" and version.strip():
+            return version.strip()
+    return headers.get("x-openstack-nova-api-version", "").strip()
 
 
 def _error_body(service: str, status: int, message: str, kind: str = "") -> dict[str, Any]:
@@ -233,11 +266,18 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client the tests SIGKILL mid-request resets its connection: expected, not an error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def start_fake_openstack(cloud: FakeOpenStack | None = None) -> tuple[FakeOpenStack, Any]:
     """Serve ``cloud`` on a free loopback port from a thread; returns it and the HTTP server."""
     cloud = cloud or FakeOpenStack()
     handler = type("Handler", (_Handler,), {"cloud": cloud})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     cloud.url = f"http://127.0.0.1:{server.server_address[1]}"
     cloud.state.credentials = (USERNAME, PASSWORD, PROJECT)

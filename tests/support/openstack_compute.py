@@ -1,32 +1,46 @@
 """The fake cloud's Nova v2.1: flavors, keypairs, servers (docs.openstack.org/api-ref/compute).
 
 A new server answers ``BUILD`` to its first read, then ``ACTIVE``, or ``ERROR`` with Nova's
-"No valid host" fault when its name is in ``state.error_servers``. Booting past the
-``instances`` quota is Nova's 403. A deleted server is still listed (task_state ``deleting``)
-by the first read after the DELETE, then gone, as a real one lingers.
+"No valid host" fault when its name is in ``state.error_servers`` (or stays ``BUILD`` when
+in ``state.stuck_servers``). Booting past the ``instances``, ``cores`` or ``ram`` quota is
+Nova's 403. A deleted server is still listed (task_state ``deleting``) by the first read after
+the DELETE, then gone, as a real one lingers.
+
+Microversions as Nova has them: server tags are shown and filtered on from 2.26 (below, the
+``tags`` filter is ignored, as Nova ignores it) and accepted at creation from 2.52 (below,
+a 400); a keypair is created with 201 and deleted with 204 from 2.2 (200 and 202 before).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 from tests.support.openstack_state import NO_VALID_HOST, ApiError, CloudState, new_id, now
 
 Answer = tuple[int, dict[str, str], Any]
+Version = tuple[int, int]
+TAGS_SHOWN: Final = (2, 26)
+TAGS_AT_CREATION: Final = (2, 52)
+KEYPAIR_201: Final = (2, 2)
 
 
 def compute_route(
-    state: CloudState, method: str, path: str, query: dict[str, list[str]], body: Any
+    state: CloudState,
+    method: str,
+    path: str,
+    query: dict[str, list[str]],
+    body: Any,
+    version: Version = (2, 1),
 ) -> Answer:
     parts = path.strip("/").split("/")
     head = parts[0]
     if head == "flavors":
         return _flavors(state, parts[1:])
     if head == "os-keypairs":
-        return _keypairs(state, method, parts[1:], body)
+        return _keypairs(state, method, parts[1:], body, version)
     if head == "servers":
-        return _servers(state, method, parts[1:], query, body)
+        return _servers(state, method, parts[1:], query, body, version)
     raise ApiError(404, f"no compute path {path}")
 
 
@@ -38,7 +52,9 @@ def _flavors(state: CloudState, rest: list[str]) -> Answer:
     raise ApiError(404, f"Flavor {rest[0]} could not be found.")
 
 
-def _keypairs(state: CloudState, method: str, rest: list[str], body: Any) -> Answer:
+def _keypairs(
+    state: CloudState, method: str, rest: list[str], body: Any, version: Version
+) -> Answer:
     if method == "GET" and not rest:
         return 200, {}, {"keypairs": [{"keypair": k} for k in state.keypairs.values()]}
     if method == "POST" and not rest:
@@ -54,29 +70,38 @@ def _keypairs(state: CloudState, method: str, rest: list[str], body: Any) -> Ans
             "created_at": now(),
         }
         state.keypairs[record["name"]] = record
-        return 200, {}, {"keypair": record}
+        return (201 if version >= KEYPAIR_201 else 200), {}, {"keypair": record}
     name = rest[0] if rest else ""
     if name not in state.keypairs:
         raise ApiError(404, f"Keypair {name} not found for user demo")
     if method == "DELETE":
         del state.keypairs[name]
-        return 202, {}, None
+        return (204 if version >= KEYPAIR_201 else 202), {}, None
     return 200, {}, {"keypair": state.keypairs[name]}
 
 
 def _servers(
-    state: CloudState, method: str, rest: list[str], query: dict[str, list[str]], body: Any
+    state: CloudState,
+    method: str,
+    rest: list[str],
+    query: dict[str, list[str]],
+    body: Any,
+    version: Version,
 ) -> Answer:
     if method == "POST" and not rest:
-        return _create_server(state, body["server"])
+        return _create_server(state, body["server"], version)
     if method == "GET" and rest in ([], ["detail"]):
-        listed = [_read(state, s) for s in list(state.servers.values()) if _matches(s, query)]
+        listed = [
+            _read(state, s, version)
+            for s in list(state.servers.values())
+            if _matches(s, query, version)
+        ]
         return 200, {}, {"servers": [s for s in listed if s is not None]}
     server = state.servers.get(rest[0]) if rest else None
     if server is None:
         raise ApiError(404, f"Instance {rest[0] if rest else ''} could not be found.")
     if method == "GET" and len(rest) == 1:
-        shown = _read(state, server)
+        shown = _read(state, server, version)
         if shown is None:
             raise ApiError(404, f"Instance {rest[0]} could not be found.")
         return 200, {}, {"server": shown}
@@ -88,19 +113,19 @@ def _servers(
     raise ApiError(400, f"unsupported server call {method} {rest}")
 
 
-def _create_server(state: CloudState, spec: dict[str, Any]) -> Answer:
-    live = [s for s in state.servers.values() if s["task_state"] != "deleting"]
-    limit = state.quotas["instances"]
-    if len(live) + 1 > limit:
-        message = (
-            f"Quota exceeded for instances: Requested 1, but already used {len(live)} "
-            f"of {limit} instances"
+def _create_server(state: CloudState, spec: dict[str, Any], version: Version) -> Answer:
+    if "tags" in spec and version < TAGS_AT_CREATION:
+        raise ApiError(
+            400,
+            f"Invalid input for field/attribute server. Value: {spec}. Additional properties "
+            "are not allowed ('tags' was unexpected)",
         )
-        raise ApiError(403, message)
     if spec["imageRef"] not in state.images:
         raise ApiError(400, f"Image {spec['imageRef']} could not be found.")
-    if spec["flavorRef"] not in state.flavors:
+    flavor = state.flavors.get(spec["flavorRef"])
+    if flavor is None:
         raise ApiError(400, f"Flavor {spec['flavorRef']} could not be found.")
+    _check_quota(state, flavor)
     if spec.get("key_name") and spec["key_name"] not in state.keypairs:
         raise ApiError(400, f"Invalid key_name provided: {spec['key_name']}")
     server_id = new_id()
@@ -109,7 +134,12 @@ def _create_server(state: CloudState, spec: dict[str, Any]) -> Answer:
         port = state.table("ports").get(port_id)
         if port is None:
             raise ApiError(400, f"Port {port_id} could not be found.")
-        port.update(device_id=server_id, device_owner="compute:nova", status="ACTIVE")
+        if port["device_id"]:  # Nova's PortInUse: one port, one server
+            raise ApiError(409, f"Port {port_id} is still in use.")
+    for port_id in ports:
+        state.table("ports")[port_id].update(
+            device_id=server_id, device_owner="compute:nova", status="ACTIVE"
+        )
     state.servers[server_id] = {
         "id": server_id,
         "name": spec["name"],
@@ -130,23 +160,47 @@ def _create_server(state: CloudState, spec: dict[str, Any]) -> Answer:
     return 202, {}, {"server": {"id": server_id, "links": links, "adminPass": "unused"}}
 
 
-def _matches(server: dict[str, Any], query: dict[str, list[str]]) -> bool:
+def _check_quota(state: CloudState, flavor: dict[str, Any]) -> None:
+    """Nova's quota check (nova.exception.TooManyInstances): the first resource over its limit."""
+    live = [s for s in state.servers.values() if s["task_state"] != "deleting"]
+    flavors = [state.flavors.get(s["flavor"]["id"], {}) for s in live]
+    used = {
+        "instances": len(live),
+        "cores": sum(f.get("vcpus", 0) for f in flavors),
+        "ram": sum(f.get("ram", 0) for f in flavors),
+    }
+    asked = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["ram"]}
+    for resource in ("instances", "cores", "ram"):
+        limit = state.quotas[resource]
+        if used[resource] + asked[resource] > limit:
+            raise ApiError(
+                403,
+                f"Quota exceeded for {resource}: Requested {asked[resource]}, but already used "
+                f"{used[resource]} of {limit} {resource}",
+            )
+
+
+def _matches(server: dict[str, Any], query: dict[str, list[str]], version: Version) -> bool:
     # Nova's name filter is a regular expression; tags= needs every tag (microversion 2.26).
     name = query.get("name", [None])[0]
     if name is not None and not re.search(name, server["name"]):
         return False
+    if version < TAGS_SHOWN:
+        return True
     wanted = [t for value in query.get("tags", []) for t in value.split(",") if t]
     return all(tag in server["tags"] for tag in wanted)
 
 
-def _read(state: CloudState, server: dict[str, Any]) -> dict[str, Any] | None:
+def _read(
+    state: CloudState, server: dict[str, Any], version: Version = (2, 1)
+) -> dict[str, Any] | None:
     """The server as a GET shows it now, advancing its status; None once it is gone."""
     if server["task_state"] == "deleting":
         if server.get("deleting_seen"):
             _release(state, server)
             return None
         server["deleting_seen"] = True
-    elif server["status"] == "BUILD":
+    elif server["status"] == "BUILD" and server["name"] not in state.stuck_servers:
         server["build_polls"] -= 1
         if server["build_polls"] < 0:
             failed = server["name"] in state.error_servers
@@ -161,6 +215,8 @@ def _read(state: CloudState, server: dict[str, Any]) -> dict[str, Any] | None:
     shown["OS-EXT-STS:vm_state"] = shown["status"].lower()
     shown["addresses"] = _addresses(state, server)
     shown.pop("user_data")
+    if version < TAGS_SHOWN:
+        shown.pop("tags")
     return shown
 
 

@@ -2,8 +2,10 @@
 
 Networks, subnets, routers (gateway, add/remove interface), ports, security groups and rules,
 floating IPs; tags given at creation (the ``tag-creation`` extension) and filters on any field
-plus ``tags``; Neutron's ``OverQuota`` 409, and the 409 ``InUse`` errors a real Neutron gives
-when a resource is deleted before what depends on it.
+plus ``tags``; Neutron's ``OverQuota`` 409 for every quota'd resource (a router interface's
+port counts against ``port``), and the 409 ``InUse`` errors a real Neutron gives when a
+resource is deleted before what depends on it. With ``state.honour_tag_filters`` False it is a
+Neutron without the ``standard-attr-tag`` extension, which ignores a ``tags`` filter.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def network_route(
         raise ApiError(404, f"no network path {path}", "HTTPNotFound")
     table = state.table(collection)
     if method == "GET" and len(parts) == 1:
+        if not state.honour_tag_filters:
+            query = {k: v for k, v in query.items() if k != "tags"}
         items = [_shown(state, collection, i) for i in table.values() if _matches(i, query)]
         return 200, {}, {collection.replace("-", "_"): items}
     if method == "POST" and len(parts) == 1:
@@ -91,7 +95,15 @@ def _matches(item: dict[str, Any], query: dict[str, list[str]]) -> bool:
     return all(tag in item.get("tags", []) for tag in wanted)
 
 
+def _check_quota(state: CloudState, collection: str) -> None:
+    resource = SINGULAR[collection]
+    owned = [i for i in state.table(collection).values() if i.get("project_id") == state.project_id]
+    if len(owned) + 1 > state.quotas[resource]:
+        raise ApiError(409, f"Quota exceeded for resources: ['{resource}'].", "OverQuota")
+
+
 def _create(state: CloudState, collection: str, spec: dict[str, Any]) -> dict[str, Any]:
+    _check_quota(state, collection)
     item: dict[str, Any] = {
         "id": new_id(),
         "name": spec.pop("name", ""),
@@ -184,8 +196,6 @@ def _new_port(state: CloudState, spec: dict[str, Any]) -> dict[str, Any]:
 
 def _new_floating_ip(state: CloudState, spec: dict[str, Any]) -> dict[str, Any]:
     table = state.table("floatingips")
-    if len(table) + 1 > state.quotas["floatingip"]:
-        raise ApiError(409, "Quota exceeded for resources: ['floatingip'].", "OverQuota")
     network = _require(state, "networks", spec["floating_network_id"])
     if not network.get("router:external"):
         raise ApiError(400, f"Network {network['id']} is not a valid external network")

@@ -8,9 +8,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
+# Nova's and Neutron's default quotas (nova.conf [quota], neutron.conf [quotas]).
+DEFAULT_QUOTAS: Final = {
+    "instances": 10,
+    "cores": 20,
+    "ram": 51200,
+    "network": 100,
+    "subnet": 100,
+    "router": 10,
+    "port": 500,
+    "security_group": 10,
+    "security_group_rule": 100,
+    "floatingip": 50,
+}
 
 
 class ApiError(Exception):
@@ -21,6 +34,12 @@ class ApiError(Exception):
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def microversion(value: str) -> tuple[int, int]:
+    """``"2.52"`` as ``(2, 52)``, comparable."""
+    major, _, minor = value.partition(".")
+    return int(major), int(minor or 0)
 
 
 def now() -> str:
@@ -39,8 +58,13 @@ class CloudState:
     keypairs: dict[str, dict[str, Any]] = field(default_factory=dict)
     servers: dict[str, dict[str, Any]] = field(default_factory=dict)
     neutron: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    quotas: dict[str, int] = field(default_factory=lambda: {"instances": 10, "floatingip": 10})
+    quotas: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
     error_servers: set[str] = field(default_factory=set)  # names that go ERROR after BUILD
+    stuck_servers: set[str] = field(default_factory=set)  # names that stay in BUILD
+    # The newest compute microversion this Nova offers (2.96: 2024.1 Caracal).
+    nova_max_microversion: str = "2.96"
+    # False: a Neutron without the standard-attr-tag extension, which ignores a tags filter.
+    honour_tag_filters: bool = True
     console_output: str = ""  # what every server's console shows (cloud-init's key block)
     # Where a booted server's keypair lands, as cloud-init writes it to the VM's authorized_keys.
     authorized_keys: Path | None = None

@@ -28,16 +28,19 @@ WORKERS_CHART: Final = (
 SERVING_RELEASE: Final = "serving"
 WORKERS: Final = f"{SERVING_RELEASE}-starcast-serving-worker"
 CANARY: Final = f"{WORKERS}-canary"
-# The kwok stage's marker: pods with such a digest never get Ready.
+# The kwok stages' markers: pods with such a digest never get Ready, or crash-loop.
 BAD_DIGEST_PREFIX: Final = "0bad0bad"
+CRASH_LOOP_DIGEST_PREFIX: Final = "deadc0de"
 
 
-def digest(seed: str, *, bad: bool = False) -> str:
-    """A well-formed sha256 for tests; `bad` ones are refused by the stand-in workers."""
+def digest(seed: str, *, bad: bool = False, prefix: str = "") -> str:
+    """A well-formed sha256 for tests; `bad` ones are refused by the stand-in workers, and a
+    `prefix` of a kwok stage (CRASH_LOOP_DIGEST_PREFIX) gets that stage's pods."""
     import hashlib
 
     value = hashlib.sha256(seed.encode()).hexdigest()
-    return BAD_DIGEST_PREFIX + value[len(BAD_DIGEST_PREFIX) :] if bad else value
+    prefix = BAD_DIGEST_PREFIX if bad else prefix
+    return prefix + value[len(prefix) :]
 
 
 def install_crds(plane: KubePlane) -> None:
@@ -63,6 +66,7 @@ def model_release(
     strategy: dict[str, Any] | None = None,
     analysis: dict[str, Any] | None = None,
     deadline_s: int = 60,
+    automatic_rollback: bool = True,
 ) -> str:
     """A ModelRelease manifest (YAML) for the test workers."""
     spec: dict[str, Any] = {
@@ -74,6 +78,8 @@ def model_release(
         spec["strategy"] = strategy
     if analysis is not None:
         spec["analysis"] = analysis
+    if not automatic_rollback:
+        spec["rollback"] = {"automatic": False}
     return yaml.safe_dump(
         {
             "apiVersion": "starcast.io/v1alpha1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
@@ -54,6 +55,29 @@ class Condition(WireModel):
     )
     observed_generation: int | None = Field(
         default=None, ge=0, description="The `metadata.generation` the condition was set for."
+    )
+
+
+def next_condition(
+    previous: Sequence[Condition],
+    type_: str,
+    status: ConditionStatus,
+    reason: str,
+    message: str,
+    *,
+    now: datetime,
+    generation: int | None,
+) -> Condition:
+    """The condition `type_` now; its lastTransitionTime moves only when its status does."""
+    old = next((cond for cond in previous if cond.type == type_), None)
+    since = old.last_transition_time if old is not None and old.status == status else now
+    return Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=since,
+        observed_generation=generation,
     )
 
 

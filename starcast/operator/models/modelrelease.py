@@ -79,8 +79,19 @@ class StrategyType(StrEnum):
     CANARY = "Canary"
 
 
-class RollingStrategy(WireModel):
-    """Rolling update of the worker Deployment itself."""
+class RollingStrategy(
+    WireModel,
+    json_schema_extra={
+        "x-kubernetes-validations": [
+            {
+                "rule": "!(self.maxSurge in ['0', '0%'] && self.maxUnavailable in ['0', '0%'])",
+                "message": "maxSurge and maxUnavailable cannot both be 0: the rollout could "
+                "never replace a pod",
+            }
+        ]
+    },
+):
+    """Rolling update of the worker Deployment itself (applied to its `spec.strategy`)."""
 
     max_surge: str = Field(
         default="25%", pattern=INT_OR_PERCENT_PATTERN, description="Extra pods during the update."

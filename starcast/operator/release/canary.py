@@ -27,7 +27,9 @@ from starcast.operator.release.workers import canary_manifest, canary_replicas, 
 
 def start(sync: Sync) -> None:
     assert sync.deployment is not None and sync.candidate is not None
-    sync.deployment = sync.ctx.cluster.apply_deployment(claim_apply(sync.deployment, sync.name))
+    sync.deployment = sync.ctx.cluster.apply_deployment(
+        claim_apply(sync.deployment, sync.name, sync.rolling)
+    )
     sync.status.current_step = 0
     sync.status.step_started_at = None
     sync.progressing(Stage.CANARY, "CanaryStarted", f"canary of {sync.candidate.version}")

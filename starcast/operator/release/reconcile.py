@@ -38,6 +38,7 @@ from starcast.operator.release.state import (
     ReleaseEvent,
     Sync,
     claim_of,
+    set_conditions,
     status_patch,
 )
 from starcast.operator.release.workers import WorkersError, deployed_model, model_apply
@@ -80,6 +81,7 @@ def sync_model_release(namespace: str, name: str, ctx: ReleaseContext) -> SyncRe
         if status.phase is ReleasePhase.PENDING:
             status.reason, status.message = type(error).__name__.removesuffix("Error"), str(error)
     _observe_replicas(sync)
+    set_conditions(status, sync.now, status.observed_generation)
     written = _write_status(ctx, body, status)
     if written is not None:
         for key in sync.consumed_annotations:
@@ -250,7 +252,7 @@ def _start(sync: Sync) -> None:
         canary.start(sync)
         return
     sync.deployment = sync.ctx.cluster.apply_deployment(
-        model_apply(sync.deployment, candidate, sync.name)
+        model_apply(sync.deployment, candidate, sync.name, sync.rolling)
     )
     sync.progressing(Stage.ROLLING_OUT, "RollingOut", f"rolling out {candidate.version}")
     sync.event("RolloutStarted", f"rolling {candidate.version} out to {status.target_deployment}")
@@ -260,7 +262,7 @@ def _promote(sync: Sync) -> None:
     """Every canary step passed: the stable Deployment gets the candidate."""
     assert sync.deployment is not None and sync.candidate is not None
     sync.deployment = sync.ctx.cluster.apply_deployment(
-        model_apply(sync.deployment, sync.candidate, sync.name)
+        model_apply(sync.deployment, sync.candidate, sync.name, sync.rolling)
     )
     sync.status.weight = 100
     sync.progressing(Stage.PROMOTING, "Promoting", f"promoting {sync.candidate.version}")
@@ -336,7 +338,7 @@ def _fail(sync: Sync, reason: str, message: str) -> None:
         )
         return
     sync.deployment = sync.ctx.cluster.apply_deployment(
-        model_apply(sync.deployment, target, sync.name)
+        model_apply(sync.deployment, target, sync.name, sync.rolling)
     )
     status.stable = target
     status.stable_version = target.version

@@ -9,12 +9,14 @@ from typing import Any
 import httpx
 
 from starcast.operator import constants as c
+from starcast.operator.models.common import Condition, ConditionStatus, next_condition
 from starcast.operator.models.modelrelease import (
     ModelReleaseSpec,
     ModelReleaseStatus,
     ModelVersion,
     Outcome,
     ReleasePhase,
+    RollingStrategy,
     Stage,
 )
 from starcast.operator.release import history
@@ -71,6 +73,11 @@ class Sync:
         name: str = self.body["metadata"]["name"]
         return name
 
+    @property
+    def rolling(self) -> RollingStrategy:
+        """How the stable Deployment rolls (rollout, promotion, rollback): the spec's, or 0 down."""
+        return self.spec.strategy.rolling or RollingStrategy()
+
     def annotation(self, key: str) -> bool:
         value = (self.body["metadata"].get("annotations") or {}).get(key, "")
         return str(value).lower() in ("true", "yes", "1")
@@ -126,3 +133,36 @@ def status_patch(status: ModelReleaseStatus) -> dict[str, Any]:
         key = info.alias or name
         wire.setdefault(key, None)
     return wire
+
+
+@dataclass(frozen=True)
+class _Observed:
+    now: datetime
+    generation: int | None
+
+
+def _condition(
+    previous: list[Condition], type_: str, true: bool, reason: str, message: str, at: _Observed
+) -> Condition:
+    """One condition; its lastTransitionTime moves only when its status does."""
+    status = ConditionStatus.TRUE if true else ConditionStatus.FALSE
+    return next_condition(
+        previous, type_, status, reason, message, now=at.now, generation=at.generation
+    )
+
+
+def set_conditions(status: ModelReleaseStatus, now: datetime, generation: int | None) -> None:
+    """The phase as conditions (`kubectl wait --for=condition=Complete` and the like).
+
+    Progressing: the release is still moving (or waiting); Paused: a canary step waits to be
+    promoted; Complete: the candidate serves on every worker. The reason is the status'.
+    """
+    phase = status.phase or ReleasePhase.PENDING
+    reason, message = status.reason or phase.value, status.message or ""
+    at = _Observed(now.replace(microsecond=0), generation)
+    previous = status.conditions
+    status.conditions = [
+        _condition(previous, "Progressing", phase not in TERMINAL_PHASES, reason, message, at),
+        _condition(previous, "Paused", phase is ReleasePhase.PAUSED, reason, message, at),
+        _condition(previous, "Complete", phase is ReleasePhase.SUCCEEDED, reason, message, at),
+    ]

@@ -2,8 +2,9 @@
 
 The stable Deployment belongs to the serving chart: the operator server-side-applies only the
 model fields (`STARCAST_MODEL_URI`, `STARCAST_MODEL_SHA256`, the pod label
-`starcast.io/model-version`) and its claim annotation, under its own field manager, so a
-`helm upgrade` with unrelated changes leaves the released model alone. The canary is a copy of
+`starcast.io/model-version`), the rolling update's maxSurge and maxUnavailable (the release's
+`strategy.rolling`) and its claim annotation, under its own field manager; everything else
+stays the chart's. The canary is a copy of
 the stable Deployment's pod template with the candidate's model, owned by the ModelRelease.
 """
 
@@ -14,7 +15,7 @@ import math
 from typing import Any, Final
 
 from starcast.operator import constants as c
-from starcast.operator.models.modelrelease import ModelVersion
+from starcast.operator.models.modelrelease import ModelVersion, RollingStrategy
 
 Manifest = dict[str, Any]
 
@@ -67,9 +68,30 @@ def _model_env(model: ModelVersion) -> list[Manifest]:
     ]
 
 
-def model_apply(deployment: Manifest, model: ModelVersion, release: str) -> Manifest:
-    """The server-side apply body that puts `model` on the stable Deployment (and claims it)."""
+def _int_or_percent(value: str) -> int | str:
+    """An IntOrString as the API server wants it: "25%" stays a string, "1" becomes 1."""
+    return value if value.endswith("%") else int(value)
+
+
+def _apply_body(
+    deployment: Manifest, model: ModelVersion | None, release: str, rolling: RollingStrategy
+) -> Manifest:
     meta = deployment["metadata"]
+    spec: Manifest = {
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {
+                "maxSurge": _int_or_percent(rolling.max_surge),
+                "maxUnavailable": _int_or_percent(rolling.max_unavailable),
+            },
+        }
+    }
+    if model is not None:
+        container = {"name": worker_container(deployment)["name"], "env": _model_env(model)}
+        spec["template"] = {
+            "metadata": {"labels": {c.LABEL_MODEL_VERSION: model.version}},
+            "spec": {"containers": [container]},
+        }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -78,38 +100,27 @@ def model_apply(deployment: Manifest, model: ModelVersion, release: str) -> Mani
             "namespace": meta["namespace"],
             "annotations": {c.ANNOTATION_RELEASE: release},
         },
-        "spec": {
-            "template": {
-                "metadata": {"labels": {c.LABEL_MODEL_VERSION: model.version}},
-                "spec": {
-                    "containers": [
-                        {"name": worker_container(deployment)["name"], "env": _model_env(model)}
-                    ]
-                },
-            }
-        },
+        "spec": spec,
     }
 
 
-def claim_apply(deployment: Manifest, release: str) -> Manifest:
-    """The apply body that only claims the Deployment for `release` (keeping the model fields).
+def model_apply(
+    deployment: Manifest, model: ModelVersion, release: str, rolling: RollingStrategy
+) -> Manifest:
+    """The server-side apply body that puts `model` on the stable Deployment (and claims it).
 
-    Server-side apply drops fields the manager no longer lists, so the claim restates the
-    model the Deployment carries now.
+    Every apply of the operator lists the same fields (the model, the rolling parameters, the
+    claim): server-side apply drops the fields a manager stops listing.
     """
-    current = deployed_model(deployment)
-    if current is None:
-        meta = deployment["metadata"]
-        return {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {
-                "name": meta["name"],
-                "namespace": meta["namespace"],
-                "annotations": {c.ANNOTATION_RELEASE: release},
-            },
-        }
-    return model_apply(deployment, current, release)
+    return _apply_body(deployment, model, release, rolling)
+
+
+def claim_apply(deployment: Manifest, release: str, rolling: RollingStrategy) -> Manifest:
+    """The apply body that only claims the Deployment for `release`.
+
+    It restates the model the Deployment carries now (server-side apply would drop it).
+    """
+    return _apply_body(deployment, deployed_model(deployment), release, rolling)
 
 
 def canary_name(stable_name: str) -> str:

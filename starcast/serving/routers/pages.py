@@ -21,6 +21,14 @@ from starcast.serving.services import ServicesDep
 
 PAGE_POLICY: Final = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
 
+
+def html_pattern(pattern: str) -> str:
+    """A Python regex as an HTML `pattern`: browsers compile it with the `v` flag, which refuses
+    a literal `-` at the end of a character class (Chromium then drops the check and logs an
+    error), and anchor it themselves."""
+    return pattern.strip("^$").replace("-]", r"\-]")
+
+
 router = APIRouter(tags=["pages"])
 
 
@@ -61,7 +69,7 @@ async def index(request: Request, services: ServicesDep) -> HTMLResponse:
             "model_error": model_error,
             "form_fields": form_fields(model),
             "by_name": services.lookup is not None,
-            "full_name_pattern": FULL_NAME_PATTERN.strip("^$"),
+            "full_name_pattern": html_pattern(FULL_NAME_PATTERN),
         },
     )
     page.headers["Content-Security-Policy"] = PAGE_POLICY

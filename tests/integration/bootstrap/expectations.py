@@ -27,6 +27,64 @@ def up_mutations(agents: int) -> list[str]:
     ]
 
 
+# The request `up` makes for each kind of row `plan` says it will create.
+CREATED_BY: dict[str, str] = {
+    "network": "POST /v2.0/networks",
+    "subnet": "POST /v2.0/subnets",
+    "router": "POST /v2.0/routers",
+    "router interface": "PUT /v2.0/routers/*/add_router_interface",
+    "security group": "POST /v2.0/security-groups",
+    "rule": "POST /v2.0/security-group-rules",
+    "keypair": "POST /v2.1/os-keypairs",
+    "port": "POST /v2.0/ports",
+    "floating IP": "POST /v2.0/floatingips",
+    "server": "POST /v2.1/servers",
+}
+
+
+def plan_rows(output: str) -> list[tuple[str, str, str]]:
+    """(action, kind, name) of each row of `plan`'s table, cut at the header's columns."""
+    lines = output.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("ACTION"))
+    kind_at, name_at = lines[header].index("KIND"), lines[header].index("NAME")
+    rows = []
+    for line in lines[header + 1 :]:
+        if not line.strip():
+            break
+        name = line[name_at:].split("  ")[0].strip()
+        rows.append((line[:kind_at].strip(), line[kind_at:name_at].strip(), name))
+    return rows
+
+
+def ingress_rules(cloud: FakeOpenStack, cluster: str) -> set[tuple[str, int, int, str]]:
+    """The cluster's group's ingress rules: (protocol, ports, remote), "group" for members."""
+    tag = f"starcast-cluster={cluster}"
+    groups = [g for g in cloud.state.table("security-groups").values() if tag in g["tags"]]
+    (group,) = groups
+    return {
+        (
+            r["protocol"],
+            r["port_range_min"],
+            r["port_range_max"],
+            "group" if r["remote_group_id"] == group["id"] else r["remote_ip_prefix"],
+        )
+        for r in cloud.state.table("security-group-rules").values()
+        if r["security_group_id"] == group["id"] and r["direction"] == "ingress"
+    }
+
+
+def k3s_rules(admin_cidr: str) -> set[tuple[str, int, int, str]]:
+    return {
+        ("tcp", 22, 22, admin_cidr),
+        ("tcp", 6443, 6443, admin_cidr),
+        ("tcp", 6443, 6443, "group"),
+        ("udp", 8472, 8472, "group"),
+        ("tcp", 10250, 10250, "group"),
+        ("tcp", 80, 80, "0.0.0.0/0"),
+        ("tcp", 443, 443, "0.0.0.0/0"),
+    }
+
+
 def shape(request: Request) -> str:
     """`METHOD /path` with ids replaced by *: `PUT /v2.0/routers/*/add_router_interface`."""
     parts = ("*" if ID.match(part) else part for part in request.path.split("/"))

@@ -12,16 +12,18 @@ from tests.support.openstack_cloud import FakeOpenStack
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
 
-def _someone_elses(cloud: FakeOpenStack) -> None:
-    """An untagged network and port, another cluster's server, a keypair uploaded by hand."""
+def _someone_elses(cloud: FakeOpenStack, cluster: str) -> None:
+    """Untagged networks (one named like ours), another cluster's port and server, a keypair
+    uploaded by hand."""
     state = cloud.state
-    state.table("networks")["theirs"] = {
-        "id": "theirs",
-        "name": "their-net",
-        "tags": [],
-        "subnets": [],
-        "router:external": False,
-    }
+    for network_id, name in (("theirs", "their-net"), ("namesake", f"{cluster}-net")):
+        state.table("networks")[network_id] = {
+            "id": network_id,
+            "name": name,
+            "tags": [],
+            "subnets": [],
+            "router:external": False,
+        }
     state.table("ports")["their-port"] = {
         "id": "their-port",
         "name": "their-port",
@@ -52,12 +54,16 @@ def _someone_elses(cloud: FakeOpenStack) -> None:
     state.keypairs["someone-key"] = {"name": "someone-key", "public_key": "ssh-ed25519 AAAA"}
 
 
+@pytest.mark.parametrize(
+    "tag_filters", [True, False], ids=["tag-filters", "a-neutron-ignoring-tag-filters"]
+)
 def test_down_deletes_only_tagged_resources_in_order_and_twice_is_a_no_op(
-    live_cluster: Cluster, kube_plane: KubePlane
+    live_cluster: Cluster, kube_plane: KubePlane, tag_filters: bool
 ) -> None:
     cloud = live_cluster.cloud
     assert live_cluster.run("up").exit_code == 0
-    _someone_elses(cloud)
+    _someone_elses(cloud, live_cluster.name)
+    cloud.state.honour_tag_filters = tag_filters
     cloud.clear_requests()
 
     result = live_cluster.run("down")
@@ -81,7 +87,7 @@ def test_down_deletes_only_tagged_resources_in_order_and_twice_is_a_no_op(
     assert last_server_read < first_port_delete
     assert +resource_counts(cloud, live_cluster.name) == {}
     assert set(cloud.state.servers) == {"their-vm"}
-    assert {"theirs", "their-port"} <= set(cloud.state.table("networks")) | set(
+    assert {"theirs", "namesake", "their-port"} <= set(cloud.state.table("networks")) | set(
         cloud.state.table("ports")
     )
     assert "someone-key" in cloud.state.keypairs

@@ -9,11 +9,13 @@ from tests.integration.bootstrap.conftest import Cluster
 from tests.integration.bootstrap.expectations import (
     complete,
     names_are_unique,
+    plan_rows,
     resource_counts,
     shape,
 )
 from tests.support.kube import KubePlane
 from tests.support.openstack_cloud import FakeOpenStack
+from tests.support.openstack_state import DEFAULT_QUOTAS
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
@@ -33,56 +35,104 @@ def _all_tagged(cloud: FakeOpenStack, cluster: str) -> bool:
     return all(tag in item["tags"] for item in made)
 
 
+def _fails_saying(cluster: Cluster, *messages: str) -> str:
+    """`up` stops with each of `messages`, leaving nothing it made untagged."""
+    result = cluster.run("up")
+    assert result.exit_code == 1, result.output
+    for message in messages:
+        assert message in result.output
+    assert _all_tagged(cluster.cloud, cluster.name)
+    return str(result.output)
+
+
 def _finishes(cluster: Cluster) -> None:
     result = cluster.run("up")
     assert result.exit_code == 0, result.output
     assert resource_counts(cluster.cloud, cluster.name) == complete(agents=2)
     assert names_are_unique(cluster.cloud)
+    assert _all_tagged(cluster.cloud, cluster.name)
 
 
-def test_instance_quota_exceeded_then_raised(live_cluster: Cluster, kube_plane: KubePlane) -> None:
-    cloud = live_cluster.cloud
-    cloud.state.quotas["instances"] = 2
-    result = live_cluster.run("up")
-    assert result.exit_code == 1
-    assert (
-        f"quota exceeded creating server {live_cluster.name}-agent-2: Quota exceeded for "
-        "instances: Requested 1, but already used 2 of 2 instances" in result.output
-    )
-    assert "lower `agents` in cluster.yaml, or ask for a larger quota" in result.output
-    assert [shape(r) for r in cloud.requests].count("POST /v2.1/servers") == 3  # not retried
-    assert _all_tagged(cloud, live_cluster.name)
-    cloud.state.quotas["instances"] = 10
-    _finishes(live_cluster)
-
-
-def test_floating_ip_quota_exceeded(live_cluster: Cluster, kube_plane: KubePlane) -> None:
-    live_cluster.cloud.state.quotas["floatingip"] = 0
-    result = live_cluster.run("up")
-    assert result.exit_code == 1
-    assert "quota exceeded creating the server's floating IP" in result.output
-    assert "['floatingip']" in result.output
-    assert _all_tagged(live_cluster.cloud, live_cluster.name)
-    live_cluster.cloud.state.quotas["floatingip"] = 1
-    _finishes(live_cluster)
-
-
-def test_a_vm_that_goes_error_is_named_then_replaced(
-    live_cluster: Cluster, kube_plane: KubePlane
+@pytest.mark.parametrize(
+    ("quota", "limit", "resource", "message"),
+    [
+        ("instances", 2, "server {}-agent-2", "instances: Requested 1, but already used 2 of 2"),
+        # m1.medium (2 vCPUs, 4 GiB) for the server, m1.large (4 vCPUs, 8 GiB) per agent
+        ("cores", 7, "server {}-agent-2", "cores: Requested 4, but already used 6 of 7 cores"),
+        ("ram", 12288, "server {}-agent-2", "ram: Requested 8192, but already used 12288 of 12288"),
+        ("floatingip", 0, "the server's floating IP", "resources: ['floatingip']"),
+        ("port", 2, "port {}-agent-1", "resources: ['port']"),  # the router's is the first
+        ("security_group", 0, "security group {}-nodes", "resources: ['security_group']"),
+    ],
+)
+def test_a_quota_exceeded_is_named_then_a_rerun_finishes(
+    live_cluster: Cluster,
+    kube_plane: KubePlane,
+    quota: str,
+    limit: int,
+    resource: str,
+    message: str,
 ) -> None:
     cloud = live_cluster.cloud
-    failing = f"{live_cluster.name}-agent-1"
-    cloud.state.error_servers.add(failing)
-    result = live_cluster.run("up")
-    assert result.exit_code == 1
-    assert f"server {failing} went ERROR: No valid host was found." in result.output
-    assert "the next `up` deletes the failed VM and boots it again" in result.output
-    assert "replace  server" not in result.output
-    cloud.state.error_servers.clear()
-    assert f"replace  server            {failing}" in live_cluster.run("plan").output
+    cloud.state.quotas[quota] = limit
+    what = resource.format(live_cluster.name)
+    _fails_saying(
+        live_cluster,
+        f"quota exceeded creating {what}: Quota exceeded for {message}",
+        "lower `agents` in cluster.yaml, or ask for a larger quota (`openstack quota show`)",
+    )
+    boots = [shape(r) for r in cloud.requests].count("POST /v2.1/servers")
+    assert boots == (3 if what.startswith("server") else 0)  # a quota error is not retried
+    cloud.state.quotas[quota] = DEFAULT_QUOTAS[quota]
+    _finishes(live_cluster)
+
+
+@pytest.mark.parametrize(
+    ("fault", "node", "messages", "plan_action", "rerun_changes"),
+    [
+        (
+            "error_servers",
+            "agent-1",
+            (
+                "server {} went ERROR: No valid host was found.",
+                "the next `up` deletes the failed VM and boots it again",
+            ),
+            "replace",
+            ["DELETE /v2.1/servers/*", "POST /v2.1/servers"],
+        ),
+        (
+            "stuck_servers",
+            "agent-2",
+            ("server {} not ready after 1s: raise timeouts.server_active, or look at `openstack",),
+            "keep",
+            [],
+        ),
+    ],
+    ids=["goes-error", "stays-in-build"],
+)
+def test_a_vm_that_fails_or_hangs_is_named_then_a_rerun_finishes(
+    live_cluster: Cluster,
+    kube_plane: KubePlane,
+    fault: str,
+    node: str,
+    messages: tuple[str, ...],
+    plan_action: str,
+    rerun_changes: list[str],
+) -> None:
+    cloud = live_cluster.cloud
+    name = f"{live_cluster.name}-{node}"
+    failing: set[str] = getattr(cloud.state, fault)
+    failing.add(name)
+    timeouts = live_cluster.raw["timeouts"]
+    live_cluster.write(timeouts={**timeouts, "server_active": 1})
+    output = _fails_saying(live_cluster, *(message.format(name) for message in messages))
+    assert "replace  server" not in output
+    failing.clear()
+    live_cluster.write(timeouts=timeouts)
+    assert (plan_action, "server", name) in plan_rows(live_cluster.run("plan").output)
     cloud.clear_requests()
     _finishes(live_cluster)
-    assert [shape(r) for r in cloud.mutations()] == ["DELETE /v2.1/servers/*", "POST /v2.1/servers"]
+    assert [shape(r) for r in cloud.mutations()] == rerun_changes
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from tests.integration.bootstrap.expectations import (
     up_mutations,
 )
 from tests.support.kube import KubePlane
+from tests.support.openstack_cloud import PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube, pytest.mark.slow]
 AGENTS = 1
@@ -39,3 +40,6 @@ def test_up_killed_after_a_step_is_finished_by_the_next_up(
     assert resource_counts(cloud, live_cluster.name) == complete(agents=AGENTS)
     assert names_are_unique(cloud)
     assert len(cloud.mutations()) == STEPS  # each change made exactly once over both runs
+    token = (live_cluster.state_dir / "token").read_text().strip()
+    for secret in (token, PASSWORD, *cloud.state.tokens):
+        assert secret not in output + result.output

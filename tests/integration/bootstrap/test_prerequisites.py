@@ -76,3 +76,70 @@ def test_an_invalid_cluster_yaml_exits_2_naming_the_field(cluster: Cluster) -> N
     assert result.exit_code == 2
     assert "cidr: 10.42.0.0/24 overlaps k3s's own 10.42.0.0/16" in result.output
     assert cluster.cloud.requests == []
+
+
+@pytest.mark.parametrize("command", ["plan", "status", "down"])
+def test_a_listing_that_fails_once_is_retried(cluster: Cluster, command: str) -> None:
+    cluster.cloud.fail_next("GET", "/v2.0/security-groups", 503)
+    result = cluster.run(command)
+    assert result.exit_code == 0, result.output
+    assert [r.status for r in cluster.cloud.requests].count(503) == 1
+    assert [r.path for r in cluster.cloud.requests].count("/v2.0/security-groups") >= 2
+    assert cluster.cloud.mutations() == []
+
+
+def test_a_listing_that_keeps_failing_is_named(cluster: Cluster) -> None:
+    cluster.cloud.fail_next("GET", "/v2.0/floatingips", 500, times=4)
+    result = cluster.run("down")
+    assert result.exit_code == 1
+    assert "error: listing floating IPs: the cloud kept answering HTTP 500: injected fault" in (
+        result.output
+    )
+
+
+def test_a_nova_too_old_to_tag_servers_is_refused(cluster: Cluster) -> None:
+    cluster.cloud.state.nova_max_microversion = "2.42"  # Pike
+    for command in ("plan", "up", "status", "down"):
+        result = cluster.run(command)
+        assert result.exit_code == 1, result.output
+        assert "cannot tag servers (Nova microversion 2.52)" in result.output
+        assert "offers microversions up to 2.42; use a cloud running OpenStack Queens" in (
+            result.output
+        )
+    assert cluster.cloud.mutations() == []
+    assert not [r for r in cluster.cloud.requests if r.path.startswith("/v2.1/servers")]
+
+
+def test_a_clouds_yaml_pinning_an_old_microversion_is_refused(cluster: Cluster) -> None:
+    # At 2.1 Nova would ignore the tags filter: `down` would see every VM of the project.
+    clouds_path = Path(cluster.env["OS_CLIENT_CONFIG_FILE"])
+    clouds = yaml.safe_load(clouds_path.read_text())
+    clouds["clouds"]["fake"]["compute_default_microversion"] = "2.1"
+    clouds_path.write_text(yaml.safe_dump(clouds))
+    result = cluster.run("down")
+    assert result.exit_code == 1
+    assert "clouds.yaml pins compute_default_microversion 2.1: remove that line" in result.output
+    assert cluster.cloud.mutations() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "fix"),
+    [
+        (500, "The cloud is failing: run the command again later; it picks up where it stopped"),
+        (409, "Another change to that resource is under way: run the command again"),
+    ],
+)
+def test_a_create_that_keeps_failing_names_the_resource_and_the_fix(
+    cluster: Cluster, status: int, fix: str
+) -> None:
+    cluster.cloud.fail_next("POST", "/v2.0/networks", status, times=4)
+    result = cluster.run("up")
+    assert result.exit_code == 1
+    assert (
+        f"error: creating network {cluster.name}-net: the cloud kept answering HTTP {status}"
+        in (result.output)
+    )
+    assert fix in result.output
+    posts = [r for r in cluster.cloud.requests if r.method == "POST" and r.service == "network"]
+    assert len(posts) == 4  # the first try and three retries, each after looking again
+    assert cluster.cloud.mutations() == posts  # nothing else was made

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import base64
 import stat
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.integration.bootstrap.conftest import Cluster
 from tests.integration.bootstrap.expectations import (
+    CREATED_BY,
     complete,
+    ingress_rules,
+    k3s_rules,
     names_are_unique,
+    plan_rows,
     resource_counts,
     shape,
     up_mutations,
 )
+from tests.support.cloud_init import assert_valid_cloud_config
 from tests.support.kube import KubePlane
-from tests.support.openstack_cloud import PASSWORD
+from tests.support.openstack_cloud import PASSWORD, FakeOpenStack
 from tests.support.ssh_server import SshServer, cloud_init_console
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
 
 def test_up_creates_what_plan_said_in_order_then_a_second_up_creates_nothing(
-    live_cluster: Cluster, kube_plane: KubePlane
+    live_cluster: Cluster, kube_plane: KubePlane, tmp_path: Path
 ) -> None:
     cloud = live_cluster.cloud
     planned = live_cluster.run("plan")
@@ -35,11 +42,17 @@ def test_up_creates_what_plan_said_in_order_then_a_second_up_creates_nothing(
     assert first.exit_code == 0, first.output
     first_requests, first_mutations = len(cloud.requests), cloud.mutations()
     first_by_service = Counter(f"{r.service} {r.method}" for r in cloud.requests)
-    assert [shape(r) for r in first_mutations] == up_mutations(agents=2)
+    # Every row plan said it would create, in plan's order, is one request of up, and no more.
+    creates = [
+        CREATED_BY[kind] for action, kind, _ in plan_rows(planned.output) if action == "create"
+    ]
+    assert [shape(r) for r in first_mutations] == creates == up_mutations(agents=2)
     assert resource_counts(cloud, live_cluster.name) == complete(agents=2)
+    assert ingress_rules(cloud, live_cluster.name) == k3s_rules("127.0.0.0/8")
     for node in ("server", "agent-1", "agent-2"):
         assert f"ready  node {live_cluster.name}-{node}" in first.output
     assert "cluster up: 3 node(s) Ready" in first.output
+    _user_data_is_valid_and_addressed(cloud, live_cluster.name, tmp_path)
 
     cloud.clear_requests()
     second = live_cluster.run("up")
@@ -47,14 +60,51 @@ def test_up_creates_what_plan_said_in_order_then_a_second_up_creates_nothing(
     assert cloud.mutations() == []
     assert "created" not in second.output
     assert names_are_unique(cloud)
+    second_by_service = Counter(f"{r.service} {r.method}" for r in cloud.requests)
     print(
         f"\nrequest counts: first up {first_requests} requests ({len(first_mutations)} changes), "
         f"second up {len(cloud.requests)} requests ({len(cloud.mutations())} changes)\n"
         f"  first by service: {dict(sorted(first_by_service.items()))}\n"
-        f"  second by service: "
-        f"{dict(sorted(Counter(f'{r.service} {r.method}' for r in cloud.requests).items()))}"
+        f"  second by service: {dict(sorted(second_by_service.items()))}"
     )
-    assert "Plan: 20 to keep." in live_cluster.run("plan").output
+
+    # plan on the complete cloud: read-only, all kept, the user-data with the real addresses.
+    cloud.clear_requests()
+    complete_plan = live_cluster.run("plan")
+    assert complete_plan.exit_code == 0, complete_plan.output
+    assert "Plan: 20 to keep." in complete_plan.output
+    assert cloud.mutations() == []
+    assert {r.method for r in cloud.requests if r.service != "identity"} == {"GET"}
+    ports = {p["name"]: p for p in cloud.state.table("ports").values() if p["name"]}
+    server_ip = ports[f"{live_cluster.name}-server"]["fixed_ips"][0]["ip_address"]
+    agent_ip = ports[f"{live_cluster.name}-agent-1"]["fixed_ips"][0]["ip_address"]
+    fip = next(iter(cloud.state.table("floatingips").values()))["floating_ip_address"]
+    assert f"server: https://{server_ip}:6443" in complete_plan.output
+    assert f"node-ip: {agent_ip}" in complete_plan.output
+    assert f"- {fip}" in complete_plan.output  # among the server's tls-san
+
+
+def _user_data_is_valid_and_addressed(cloud: FakeOpenStack, cluster: str, tmp_path: Path) -> None:
+    """What each VM was booted with passes `cloud-init schema` and names its own addresses."""
+    ports = {p["id"]: p for p in cloud.state.table("ports").values()}
+    fip = next(iter(cloud.state.table("floatingips").values()))["floating_ip_address"]
+    booted = {s["name"]: s for s in cloud.state.servers.values()}
+    server_ip = ports[booted[f"{cluster}-server"]["ports"][0]]["fixed_ips"][0]["ip_address"]
+    for name, server in booted.items():
+        user_data = base64.b64decode(server["user_data"]).decode()
+        assert_valid_cloud_config(user_data, tmp_path / f"{name}.yaml")
+        (k3s_file,) = [
+            f
+            for f in yaml.safe_load(user_data)["write_files"]
+            if f["path"] == "/etc/rancher/k3s/config.yaml"
+        ]
+        k3s = yaml.safe_load(k3s_file["content"])
+        assert k3s["node-ip"] == ports[server["ports"][0]]["fixed_ips"][0]["ip_address"]
+        assert k3s["node-name"] == name
+        if name.endswith("-server"):
+            assert fip in k3s["tls-san"] and server_ip in k3s["tls-san"]
+        else:
+            assert k3s["server"] == f"https://{server_ip}:6443"
 
 
 def test_the_kubeconfig_is_fetched_over_ssh_rewritten_and_owner_only(
@@ -96,16 +146,15 @@ def test_no_secret_appears_in_output_or_logs(
     caplog.set_level("DEBUG")
     outputs = [live_cluster.run(command).output for command in ("plan", "up", "status", "up")]
     token = (live_cluster.state_dir / "token").read_text().strip()
+    # ...while the token did reach the VMs, in their user-data only.
+    user_data = [s["user_data"] for s in live_cluster.cloud.state.servers.values()]
+    assert all(token in base64.b64decode(data).decode() for data in user_data)
+    outputs.append(live_cluster.run("down").output)
     issued = live_cluster.cloud.state.tokens
     assert token and issued
     everything = "\n".join([*outputs, caplog.text])
     for secret in (token, PASSWORD, *issued):
         assert secret not in everything
-    # ...while the token did reach the VMs, in their user-data only.
-    user_data = [s["user_data"] for s in live_cluster.cloud.state.servers.values()]
-    import base64
-
-    assert all(token in base64.b64decode(data).decode() for data in user_data)
 
 
 def test_status_shows_resources_and_ready_nodes(

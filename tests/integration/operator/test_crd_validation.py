@@ -179,6 +179,14 @@ def test_model_release_accepts_a_valid_canary(kube_plane: KubePlane, kube_namesp
                 {"setWeight": 120}]}}},
             "spec.strategy.canary.steps[0].setWeight: Invalid value: 120",
         ),
+        (
+            {**RELEASE, "strategy": {"rolling": {"maxSurge": "0", "maxUnavailable": "0%"}}},
+            "maxSurge and maxUnavailable cannot both be 0",
+        ),
+        (
+            {**RELEASE, "strategy": {"rolling": {"maxUnavailable": "150%"}}},
+            "spec.strategy.rolling.maxUnavailable",
+        ),
     ],
 )  # fmt: skip
 def test_bad_model_releases_are_rejected(

@@ -86,6 +86,20 @@ def test_a_canary_failing_its_analysis_on_real_metrics_is_aborted(
                 "the worker's error series in Prometheus",
                 60,
             )
+            # Every series a check may compare versions by carries model_version.
+            label = f'{{model_version="{version}"}}'
+            kinds = prometheus.query(f"sum by (kind) (starcast_worker_errors_total{label})")
+            assert kinds and sum(float(r["value"][1]) for r in kinds) == 3, kinds
+            assert all(r["metric"].get("kind") for r in kinds), kinds
+            for histogram in (
+                "starcast_prediction_latency_seconds",
+                "starcast_worker_batch_predict_seconds",
+            ):
+                p99 = prometheus.query(
+                    f"histogram_quantile(0.99, sum by (le) ({histogram}_bucket{label}))"
+                )
+                assert (_value(p99) or 0) > 0, (histogram, p99)
+            assert _value(prometheus.query(f"sum(starcast_worker_predictions_total{label})")) == 40
             steps = {
                 "type": "Canary",
                 "canary": {

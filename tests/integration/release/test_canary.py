@@ -87,10 +87,20 @@ def test_canary_steps_scale_the_canary_then_promotion_moves_the_stable_workers(
     assert canary is not None
     assert canary["metadata"]["ownerReferences"][0]["kind"] == "ModelRelease"
     assert model_env(canary)["STARCAST_MODEL_SHA256"] == sha
+    conditions = {cond["type"]: cond["status"] for cond in paused["conditions"]}
+    assert conditions == {"Progressing": "True", "Paused": "True", "Complete": "False"}
+
+    # An autoscaler (HPA or KEDA: both write the stable Deployment's scale subresource) adds
+    # workers: the canary follows, keeping its share, and the operator never scales the stable.
+    kube_plane.kubectl("scale", "deployment", WORKERS, "-n", workers, "--replicas=6")
+    wait_until(lambda: _ready_canaries(kube_plane, workers, 6), "6 canaries beside 6 stable", 60)
+    assert status(kube_plane, workers, "v2")["phase"] == "Paused"
 
     kube_plane.kubectl("annotate", "-n", workers, "modelrelease", "v2", "starcast.io/promote=true")
     wait_until(lambda: status(kube_plane, workers, "v2").get("phase") == "Succeeded", "v2", 120)
-    assert model_env(deployment(kube_plane, workers))["STARCAST_MODEL_SHA256"] == sha
+    promoted = deployment(kube_plane, workers)
+    assert model_env(promoted)["STARCAST_MODEL_SHA256"] == sha
+    assert promoted["spec"]["replicas"] == 6
     wait_until(lambda: _canary(kube_plane, workers) is None, "the canary removed", 60)
     annotations = kube_plane.kubectl_json("get", "modelrelease", "v2", "-n", workers)["metadata"]
     assert "starcast.io/promote" not in (annotations.get("annotations") or {})
@@ -148,9 +158,14 @@ def test_an_operator_killed_mid_step_resumes_that_step_and_does_no_step_twice(
     )
     started = status(kube_plane, workers, "v2")
     assert started["currentStep"] == 0
+    before = _canary(kube_plane, workers)
+    assert before is not None
     operator.kill()
     operator.start()
     wait_until(lambda: _at(kube_plane, workers, "v2", 1, "Paused"), "Paused at step 1", 90)
+    after = _canary(kube_plane, workers)
+    assert after is not None
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]  # scaled on, never recreated
     starts = [e for e in _events(kube_plane, workers, "v2") if e["reason"] == "StepStarted"]
     messages = sorted(e["message"].split(":")[0] for e in starts)
     assert messages == ["step 0", "step 1"]

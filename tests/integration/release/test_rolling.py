@@ -57,6 +57,14 @@ def test_rolling_release_reaches_every_worker_and_never_drops_below_n_minus_1(
     assert final["replicas"] == [
         {"version": "v2", "deployment": WORKERS, "replicas": REPLICAS, "ready": REPLICAS}
     ]
+    conditions = {cond["type"]: (cond["status"], cond["reason"]) for cond in final["conditions"]}
+    assert conditions == {
+        "Progressing": ("False", "Released"),
+        "Paused": ("False", "Released"),
+        "Complete": ("True", "Released"),
+    }
+    # The release's rolling parameters (the defaults: 25% surge, never one unavailable).
+    assert deploy["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": 0}
     ready_watch.stop()
     minimum = ready_watch.minimum()
     print(f"rolling: minimum ready workers {minimum} of {REPLICAS}")
@@ -70,6 +78,7 @@ def test_rolling_release_reaches_every_worker_and_never_drops_below_n_minus_1(
     assert ours["operation"] == "Apply"
     owned = json.dumps(ours["fieldsV1"])
     assert "STARCAST_MODEL_SHA256" in owned and "STARCAST_LOG_LEVEL" not in owned
+    assert "f:maxUnavailable" in owned
     assert "replicas" not in owned and "image" not in owned
     kube_plane.helm(
         "upgrade", "serving", str(WORKERS_CHART), "-n", workers, "--reuse-values",

@@ -6,10 +6,12 @@ from starcast.bootstrap.charts import helm_command
 from starcast.bootstrap.config import Chart
 
 
-def test_upgrade_install_with_the_cluster_kubeconfig() -> None:
+def test_upgrade_install_with_the_cluster_kubeconfig(tmp_path: Path) -> None:
+    chart_dir = tmp_path / "starcast-serving"
+    chart_dir.mkdir()  # a local chart must exist to be accepted
     chart = Chart(
         release="serving",
-        chart="/charts/starcast-serving",
+        chart=str(chart_dir),
         namespace="starcast",
         version="0.1.0",
         values={"workers": 3},
@@ -20,7 +22,7 @@ def test_upgrade_install_with_the_cluster_kubeconfig() -> None:
         "upgrade",
         "--install",
         "serving",
-        "/charts/starcast-serving",
+        str(chart_dir),
         "--namespace",
         "starcast",
         "--create-namespace",

@@ -7,14 +7,23 @@ from typing import Any
 
 import pytest
 
-from starcast.operator.models.modelrelease import AnalysisCheck, ModelVersion, Outcome
+from starcast.operator.models.modelrelease import (
+    AnalysisCheck,
+    ModelReleaseStatus,
+    ModelVersion,
+    Outcome,
+    ReleasePhase,
+    RollingStrategy,
+)
 from starcast.operator.release import history
 from starcast.operator.release.analysis import evaluate, render
 from starcast.operator.release.rollout import RolloutState, crash_looping, rollout_of
+from starcast.operator.release.state import set_conditions
 from starcast.operator.release.workers import (
     WorkersError,
     canary_manifest,
     canary_replicas,
+    claim_apply,
     deployed_model,
     model_apply,
 )
@@ -51,8 +60,10 @@ def _deployment(**status: Any) -> dict[str, Any]:
     }
 
 
-def test_the_apply_body_holds_only_the_model_fields_and_the_claim() -> None:
-    body = model_apply(_deployment(), V2, "rel")
+def test_the_apply_body_holds_only_the_model_fields_the_rolling_parameters_and_the_claim() -> None:
+    body = model_apply(
+        _deployment(), V2, "rel", RollingStrategy(max_surge="1", max_unavailable="0")
+    )
     assert body["metadata"] == {
         "name": "w",
         "namespace": "ns",
@@ -69,7 +80,40 @@ def test_the_apply_body_holds_only_the_model_fields_and_the_claim() -> None:
             ],
         }
     ]
-    assert set(body["spec"]) == {"template"}
+    # IntOrString: a count goes as an integer (the API server refuses "1"), a percentage as is.
+    assert body["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert set(body["spec"]) == {"strategy", "template"}
+    default = model_apply(_deployment(), V2, "rel", RollingStrategy())
+    assert default["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": 0}
+
+
+def test_a_claim_restates_the_fields_the_operator_owns() -> None:
+    rolling = RollingStrategy(max_unavailable="50%")
+    claim = claim_apply(_deployment(), "rel", rolling)
+    assert claim == model_apply(_deployment(), V1, "rel", rolling)
+    bare = _deployment()
+    bare["spec"]["template"]["spec"]["containers"][0]["env"] = []
+    assert set(claim_apply(bare, "rel", rolling)["spec"]) == {"strategy"}
+
+
+def test_conditions_follow_the_phase_and_move_only_when_their_status_does() -> None:
+    status = ModelReleaseStatus(phase=ReleasePhase.PROGRESSING, reason="RollingOut")
+    first = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+    set_conditions(status, first, 1)
+    by_type = {cond.type: cond for cond in status.conditions}
+    assert (by_type["Progressing"].status, by_type["Progressing"].reason) == ("True", "RollingOut")
+    assert by_type["Complete"].status == "False" and by_type["Paused"].status == "False"
+    later = datetime(2026, 12, 1, 10, 5, 0, tzinfo=UTC)
+    status.phase, status.reason = ReleasePhase.SUCCEEDED, "Released"
+    set_conditions(status, later, 1)
+    by_type = {cond.type: cond for cond in status.conditions}
+    assert by_type["Progressing"].status == "False"
+    assert by_type["Progressing"].last_transition_time == later
+    assert by_type["Complete"].status == "True" and by_type["Complete"].reason == "Released"
+    assert by_type["Paused"].last_transition_time == first  # still False: unchanged
 
 
 def test_the_deployed_model_is_read_back_and_an_unnamed_container_among_several_is_refused() -> (

@@ -121,3 +121,29 @@ def test_the_cli_says_what_is_missing() -> None:
     )
     assert result.exit_code == 2
     assert "STARCAST_MODEL_SHA256 is not set" in result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env", "line"),
+    [
+        (["frontend"], {}, f"error: {NO_BROKER}"),
+        (
+            ["frontend", "--port", "70000"],
+            {"STARCAST_BROKER_URL": "amqp://u:hunter2-real@rabbit//"},
+            "error: --port / STARCAST_PORT: Input should be less than or equal to 65535",
+        ),
+        (
+            ["worker", "--model", "file:///m", "--model-sha256", "abc"],
+            {"STARCAST_BROKER_URL": "amqp://u:hunter2-real@rabbit//"},
+            "error: --model-sha256 / STARCAST_MODEL_SHA256: "
+            "String should match pattern '^[0-9a-f]{64}$'",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_its_option_and_variable(
+    arguments: list[str], env: dict[str, str], line: str
+) -> None:
+    result = CliRunner().invoke(serve, arguments, env=env)
+    assert result.exit_code == 2
+    assert result.output.strip() == line  # not pydantic's header, type tag, URL or prefix
+    assert "hunter2-real" not in result.output
