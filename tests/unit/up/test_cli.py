@@ -63,7 +63,7 @@ def test_ray_failing_to_start_for_the_first_model_is_one_error_line(
     """The first `up` trains a model; a Ray that won't start says what to try, no traceback."""
     import starcast.up.broker
     import starcast.up.model
-    from starcast.training.ray_runtime import RayStartError
+    from starcast.training.executors import RayStartError
     from starcast.up.broker import Broker
     from starcast.up.processes import free_port
 
