@@ -32,6 +32,18 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def outliving(pids: set[int], grace_s: float = 5.0) -> list[int]:
+    """The processes of `pids` still alive `grace_s` after their parent stopped.
+
+    The training pool's resource trackers (loky's and multiprocessing's) exit on their own once
+    their parent's end of the pipe closes, a moment after it; anything else should be gone.
+    """
+    deadline = time.monotonic() + grace_s
+    while (left := [pid for pid in pids if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

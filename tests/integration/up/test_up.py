@@ -21,6 +21,7 @@ from tests.integration.up.launch import (
     ctrl_c,
     descendants,
     listening,
+    outliving,
     run_up,
 )
 from tests.support.models import ModelArtifact
@@ -62,7 +63,7 @@ def test_up_trains_a_model_serves_predictions_and_stops_cleanly(
     assert "stopped" in up.log_tail(3)
     assert not listening(port)
     assert not listening(int(broker_port[1]))
-    assert not [pid for pid in children if alive(pid)]
+    assert not outliving(children)
     assert not list((tmp_path / "run").glob("*.ready"))
 
 
