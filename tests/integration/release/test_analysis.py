@@ -3,6 +3,7 @@ serving the candidate model; a failing analysis aborts the canary."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -95,10 +96,13 @@ def test_a_canary_failing_its_analysis_on_real_metrics_is_aborted(
                 "starcast_prediction_latency_seconds",
                 "starcast_worker_batch_predict_seconds",
             ):
-                p99 = prometheus.query(
-                    f"histogram_quantile(0.99, sum by (le) ({histogram}_bucket{label}))"
+                query = f"histogram_quantile(0.99, sum by (le) ({histogram}_bucket{label}))"
+                # The frontend and the worker are scraped apart: the other target may lag.
+                wait_until(
+                    functools.partial(_positive, prometheus, query),
+                    f"{histogram} in Prometheus",
+                    60,
                 )
-                assert (_value(p99) or 0) > 0, (histogram, p99)
             assert _value(prometheus.query(f"sum(starcast_worker_predictions_total{label})")) == 40
             steps = {
                 "type": "Canary",
@@ -131,3 +135,7 @@ def test_a_canary_failing_its_analysis_on_real_metrics_is_aborted(
     assert final["analysis"]["failures"] == 2 and final["analysis"]["measurements"] == 2
     deployments = kube_plane.kubectl_json("get", "deployments", "-n", workers)["items"]
     assert CANARY not in {d["metadata"]["name"] for d in deployments}
+
+
+def _positive(prometheus: Any, query: str) -> bool:
+    return (_value(prometheus.query(query)) or 0) > 0
