@@ -20,14 +20,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, Field, ValidationError
 
 from starcast import storage
 from starcast.features import FEATURES_BY_NAME, FeatureKind
+
+if TYPE_CHECKING:  # the operator reads manifests only: no numpy or pandas in its memory
+    import numpy as np
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +158,8 @@ class LoadedModel:
 
 def stars_from_target(log_stars: np.ndarray) -> np.ndarray:
     """Star counts from what a model predicts (log1p of stars, the manifest's target_transform)."""
+    import numpy as np
+
     stars: np.ndarray = np.clip(np.expm1(log_stars), 0, None)
     return stars
 

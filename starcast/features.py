@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, TypedDict
+from typing import TYPE_CHECKING, Final, TypedDict
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # imported where frames are made: the schema alone (the operator's) needs neither
+    import pandas as pd
 
 
 class FeatureKind(StrEnum):
@@ -136,6 +136,9 @@ def feature_names(*, include_leaky: bool) -> list[str]:
 
 def compute_features(records: pd.DataFrame) -> pd.DataFrame:
     """Feature frame (one column per feature in `FEATURES`, NaN where unknown) from records."""
+    import numpy as np
+    import pandas as pd
+
     frame = pd.DataFrame(index=records.index)
     snapshot = _utc(records, "snapshot_at")
     for feature in FEATURES:
@@ -157,6 +160,8 @@ def compute_features(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def _utc(records: pd.DataFrame, column: str) -> pd.Series:
+    import pandas as pd
+
     if column not in records:
         return pd.Series(pd.NaT, index=records.index, dtype="datetime64[ns, UTC]")
     values = records[column]
