@@ -7,10 +7,8 @@ the operator's settings closed over.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -28,17 +26,27 @@ from starcast.operator.cluster import (
 from starcast.operator.metrics import TRAINING_RUN, OperatorMetrics
 from starcast.operator.reconcile import Context, InvalidObjectError, Outcome, sync_training_run
 from starcast.operator.release.handlers import register_model_release_handlers
-from starcast.operator.resync import RunRef, resync_forever
+from starcast.operator.runqueue import (
+    RunKey,
+    asks_for_reconcile,
+    owning_run,
+    reflects,
+    resync_forever,
+    slim_rayjob,
+    urgent,
+)
 from starcast.operator.settings import OperatorSettings
-from starcast.operator.status import TERMINAL_PHASES, phase_event
+from starcast.operator.status import phase_event
 from starcast.operator.storage_access import StorageUnreachableError
+from starcast.operator.workqueue import Requeue, WorkQueue, run_workers
 
-RETRY_DELAY_S: Final = 2.0
-MAX_RETRY_DELAY_S: Final = 30.0
 RESYNC_INTERVAL_S: Final = 60.0
-# How long a RayJob event keeps retrying a failing sync before the resync loop takes over.
-EVENT_RETRY_BUDGET_S: Final = 120.0
-RETRIABLE: Final = (TransientError, ConflictError, StorageUnreachableError)
+RETRIABLE: Final = (
+    TransientError,
+    ConflictError,
+    StorageUnreachableError,
+    events.PosterNotReadyError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,41 +61,33 @@ def _ref(namespace: str, name: str, uid: str) -> dict[str, str]:
     }
 
 
-def _report(outcome: Outcome, ref: dict[str, str], ctx: Context, metrics: OperatorMetrics) -> None:
+def _report(outcome: Outcome, namespace: str, name: str, metrics: OperatorMetrics) -> None:
     """Events and metrics of one sync: one Event per phase change."""
     if outcome.created_rayjob:
         metrics.rayjobs_created.inc()
-    if outcome.status is not None:
+    if outcome.status is not None and outcome.uid is not None:
         event = phase_event(outcome.previous_phase, outcome.status)
         if event is not None:
-            events.post(ref, *event)
+            events.post(_ref(namespace, name, outcome.uid), *event)
     metrics.reconciles.labels(TRAINING_RUN, "requeued" if outcome.requeue_after else "ok").inc()
 
 
 def _sync(
-    namespace: str,
-    name: str,
-    uid: str,
+    key: RunKey,
     ctx: Context,
     metrics: OperatorMetrics,
-    **seen: dict[str, Any] | None,
+    *,
+    body: dict[str, Any] | None,
+    rayjob: dict[str, Any] | None,
 ) -> Outcome:
     try:
-        outcome = sync_training_run(namespace, name, ctx, **seen)
+        outcome = sync_training_run(key.namespace, key.name, ctx, body=body, rayjob=rayjob)
     except Exception as error:
         metrics.reconciles.labels(TRAINING_RUN, "error").inc()
         metrics.errors.labels(TRAINING_RUN, type(error).__name__).inc()
         raise
-    _report(outcome, _ref(namespace, name, uid), ctx, metrics)
+    _report(outcome, key.namespace, key.name, metrics)
     return outcome
-
-
-def _reflects(run: dict[str, Any], rayjob: kopf.Body) -> bool:
-    """Whether a TrainingRun's status already carries this RayJob's job states."""
-    status, job = run.get("status") or {}, rayjob.get("status") or {}
-    return bool(status.get("rayJobName")) and all(
-        status.get(key) == (job.get(key) or None) for key in ("jobStatus", "jobDeploymentStatus")
-    )
 
 
 def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf.OperatorRegistry:
@@ -98,7 +98,7 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
-        # Handler progress and the diff base in annotations: the status schema is starcast's.
+        # kopf's own state (the release timers'), if any, in annotations: the status is starcast's.
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
             prefix=c.KOPF_PREFIX
         )
@@ -107,16 +107,7 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         )
         settings.persistence.finalizer = f"{c.KOPF_PREFIX}/finalizer"
         settings.peering.lifetime = operator_settings.peering_lifetime_seconds
-        # Why a create handler ran twice under load: the status it writes makes a version that
-        # reaches the watch before kopf's own patch with the diff base, so kopf sees a new object
-        # again. kopf skips it while it waits for its patch to come back, up to this timeout,
-        # then handles the stale version ("possibly causing double-processing", kopf's docs on
-        # consistency). 5 s is less than the watch lags with 1,000 runs; a second run is
-        # harmless all the same (sync_training_run is idempotent: tests/integration/operator/
-        # test_create_once.py), only wasted work.
-        settings.persistence.consistency_timeout = operator_settings.kopf_consistency_seconds
         settings.execution.max_workers = operator_settings.workers
-        memo["executor"] = settings.execution.executor
         events.configure_posting(settings)
         memo["ctx"] = Context(
             cluster=Cluster(api_client(operator_settings.workers)),
@@ -160,59 +151,30 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         except TransientError:
             return "unknown"
 
-    @kopf.on.resume(*tr, id="resume", registry=registry)
-    @kopf.on.create(*tr, id="create", registry=registry)
-    @kopf.on.update(*tr, field="spec", id="spec-changed", registry=registry)
-    def reconcile_training_run(
-        namespace: str | None,
-        name: str,
-        uid: str,
-        body: kopf.Body,
-        memo: Any,
-        retry: int,
-        **_: Any,
+    @kopf.index(
+        c.RAY_GROUP,
+        c.RAY_VERSION,
+        c.RAYJOB_PLURAL,
+        labels={c.LABEL_TRAINING_RUN: kopf.PRESENT},
+        id="rayjobs_by_run",
+        registry=registry,
+    )
+    async def rayjobs_by_run(
+        namespace: str | None, body: kopf.Body, **_: Any
+    ) -> dict[tuple[str | None, str], dict[str, Any]]:
+        """The last seen state of each run's RayJob: a reconcile reads it, not the API."""
+        owner = owning_run(body)
+        return {} if owner is None else {(namespace, owner): slim_rayjob(body)}
+
+    @kopf.on.event(*tr, id="trainingrun", registry=registry)
+    async def trainingrun_changed(
+        type: str | None, namespace: str | None, name: str, body: kopf.Body, memo: Any, **_: Any
     ) -> None:
+        """Queue the run if the event asks for it (a new run, a new spec, the operator starting)."""
         assert namespace is not None  # a namespaced kind
-        try:
-            outcome = _sync(namespace, name, uid, memo["ctx"], metrics, body=dict(body))
-        except RETRIABLE as error:
-            delay = min(RETRY_DELAY_S * 2**retry, MAX_RETRY_DELAY_S)
-            raise kopf.TemporaryError(f"{error}; retrying in {delay:.0f}s", delay=delay) from error
-        except InvalidObjectError as error:
-            raise kopf.PermanentError(str(error)) from error
-        if outcome.requeue_after is not None:
-            raise kopf.TemporaryError("waiting for KubeRay", delay=outcome.requeue_after)
-
-    @kopf.on.startup(registry=registry)
-    async def start_resync(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
-        """A safety net: a run whose RayJob events were missed still converges."""
-        runs: kopf.Index[tuple[str | None, str], dict[str, Any]] = kwargs["trainingruns_by_name"]
-
-        def unfinished() -> Iterator[RunRef]:
-            for bodies in runs.values():
-                for body in bodies:
-                    meta = body["metadata"]
-                    if (body.get("status") or {}).get("phase") not in TERMINAL_PHASES:
-                        yield RunRef(meta["namespace"], meta["name"], meta["uid"])
-
-        def sync(run: RunRef) -> None:
-            _sync(run.namespace, run.name, run.uid, memo["ctx"], metrics)
-
-        memo["resync"] = asyncio.get_running_loop().create_task(
-            resync_forever(
-                unfinished,
-                sync,
-                interval=RESYNC_INTERVAL_S,
-                concurrency=max(1, operator_settings.workers // 4),
-                executor=settings.execution.executor,
-            )
-        )
-
-    @kopf.on.cleanup(registry=registry)
-    async def stop_resync(memo: Any, **_: Any) -> None:
-        task: asyncio.Task[None] | None = memo.get("resync")
-        if task is not None:
-            task.cancel()
+        memo["posting"].capture()
+        if type != "DELETED" and asks_for_reconcile(body, listed=type is None):
+            memo["queue"].add(RunKey(namespace, name), urgent=urgent(body))
 
     @kopf.on.event(
         c.RAY_GROUP,
@@ -222,54 +184,67 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         registry=registry,
     )
     async def follow_rayjob(
-        namespace: str | None,
-        body: kopf.Body,
-        memo: Any,
-        logger: kopf.Logger,
-        **kwargs: Any,
+        type: str | None, namespace: str | None, body: kopf.Body, memo: Any, **kwargs: Any
     ) -> None:
+        """Queue the owning run when its RayJob says something its status does not say yet."""
         runs: kopf.Index[tuple[str | None, str], dict[str, Any]] = kwargs["trainingruns_by_name"]
         assert namespace is not None
-        owner = next(
-            (
-                ref
-                for ref in body.metadata.get("ownerReferences", ())
-                if ref.get("kind") == c.TRAINING_RUN_KIND and ref.get("controller")
-            ),
-            None,
-        )
+        memo["posting"].capture()
+        owner = owning_run(body)
         if owner is None:
             return
         if not (body.get("status") or {}).get("jobDeploymentStatus"):
             return  # not picked up by KubeRay yet: nothing the run's status lacks
-        known = next(iter(runs.get((namespace, owner["name"]), ())), None)
-        gone = kwargs.get("type") == "DELETED"  # its last state is no news: the run lost it
-        if not gone and known is not None and _reflects(known, body):
-            return  # the run's status already says what this RayJob says
-        rayjob = None if gone else dict(body)
-        sync = functools.partial(
-            _sync, namespace, owner["name"], owner["uid"], memo["ctx"], metrics,
-            body=known, rayjob=rayjob,
-        )  # fmt: skip
-        # Cheap checks above on the event loop; the blocking sync on the handler threads, and the
-        # backoff between tries holds none of them.
+        known = next(iter(runs.get((namespace, owner), ())), None)
+        gone = type == "DELETED"  # its last state is no news: the run lost it
+        if not gone and known is not None and reflects(known, body):
+            return
+        memo["queue"].add(RunKey(namespace, owner))
+
+    @kopf.on.startup(registry=registry)
+    async def start_workers(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
+        """The work queue, its workers, and the resync that queues every unfinished run."""
+        runs: kopf.Index[tuple[str | None, str], dict[str, Any]] = kwargs["trainingruns_by_name"]
+        rayjobs: kopf.Index[tuple[str | None, str], dict[str, Any]] = kwargs["rayjobs_by_run"]
+        queue: WorkQueue[RunKey] = WorkQueue()
+        posting = events.PostingContext()
+        memo["queue"], memo["posting"] = queue, posting
+        metrics.count_queued(lambda: len(queue))
         loop = asyncio.get_running_loop()
-        deadline = time.monotonic() + EVENT_RETRY_BUDGET_S
-        delay = RETRY_DELAY_S / 4
-        while True:
+        executor = settings.execution.executor
+
+        async def reconcile(key: RunKey) -> Requeue | None:
+            # The newest copies, read here on the event loop (kopf updates its indexes here).
+            where = (key.namespace, key.name)
+            body = next(iter(runs.get(where, ())), None)
+            rayjob = next(iter(rayjobs.get(where, ())), None)
+            sync = functools.partial(_sync, key, memo["ctx"], metrics, body=body, rayjob=rayjob)
             try:
-                await loop.run_in_executor(memo["executor"], contextvars.copy_context().run, sync)
-                return
-            except RETRIABLE as error:
-                if time.monotonic() + delay > deadline:
-                    logger.warning("giving up on %s for now (the resync retries)", error)
-                    return
-                logger.info("retrying in %.1fs: %s", delay, error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY_S)
+                outcome = await loop.run_in_executor(executor, posting.run, sync)
             except InvalidObjectError as error:
-                logger.error("%s", error)
-                return
+                logger.error("%s", error, extra={"object": str(key)})
+                return None  # nothing to retry until the object changes
+            if outcome.requeue_after is None:
+                return None
+            return Requeue(outcome.requeue_after)
+
+        def bodies() -> Iterator[dict[str, Any]]:
+            for stored in runs.values():
+                yield from stored
+
+        memo["tasks"] = [
+            loop.create_task(
+                run_workers(
+                    queue, reconcile, workers=operator_settings.workers, retriable=RETRIABLE
+                )
+            ),
+            loop.create_task(resync_forever(bodies, queue, interval=RESYNC_INTERVAL_S)),
+        ]
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop_workers(memo: Any, **_: Any) -> None:
+        for task in memo.get("tasks", ()):
+            task.cancel()
 
     register_model_release_handlers(registry, settings, metrics)
     return registry

@@ -1,7 +1,8 @@
 """The operator's Prometheus metrics, in a registry of its own (kopf has none of its own).
 
-Reconciles, errors and durations per kind, RayJobs created, and TrainingRuns by phase (read at
-scrape time from a kopf index, so it is right after a restart without any bookkeeping).
+Reconciles, errors and durations per kind, RayJobs created, TrainingRuns by phase (read at
+scrape time from a kopf index, so it is right after a restart without any bookkeeping), and the
+runs waiting in the work queue.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ TRAINING_RUN: Final = "TrainingRun"
 PHASES: Final = ("Pending", "Running", "Succeeded", "Failed")
 
 PhaseCounts = Callable[[], Mapping[str, int]]
+Depth = Callable[[], int]
 
 
 class _PhaseCollector(Collector):
@@ -31,6 +33,18 @@ class _PhaseCollector(Collector):
         for phase in (*PHASES, *sorted(set(counts) - set(PHASES))):
             gauge.add_metric([phase], counts.get(phase, 0))
         yield gauge
+
+
+class _QueueCollector(Collector):
+    def __init__(self, depth: Depth) -> None:
+        self._depth = depth
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "starcast_operator_workqueue_depth",
+            "TrainingRuns waiting in the work queue",
+            value=self._depth(),
+        )
 
 
 class OperatorMetrics:
@@ -69,6 +83,9 @@ class OperatorMetrics:
 
     def count_phases(self, counts: PhaseCounts) -> None:
         self.registry.register(_PhaseCollector(counts))
+
+    def count_queued(self, depth: Depth) -> None:
+        self.registry.register(_QueueCollector(depth))
 
     def serve(self, host: str, port: int) -> None:
         """Serve /metrics from a daemon thread."""

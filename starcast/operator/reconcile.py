@@ -42,6 +42,7 @@ class Outcome:
     previous_phase: Phase | None = None
     status: TrainingRunStatus | None = None
     created_rayjob: bool = False
+    uid: str | None = None  # of the run synced (its Events name it)
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,12 @@ def sync_training_run(
         tr = _parse(body)
         previous = tr.status or TrainingRunStatus()
         if previous.phase in TERMINAL_PHASES:
-            return Outcome(phase=previous.phase, previous_phase=previous.phase, status=previous)
+            return Outcome(
+                phase=previous.phase,
+                previous_phase=previous.phase,
+                status=previous,
+                uid=body["metadata"]["uid"],
+            )
         obs = _observe(body, tr, ctx, created, rayjob if attempt == 0 else None)
         status = compute_status(previous, obs)
         try:
@@ -300,6 +306,7 @@ def sync_training_run(
             previous_phase=previous.phase,
             status=status,
             created_rayjob=bool(created),
+            uid=body["metadata"]["uid"],
         )
     raise ConflictError(
         f"TrainingRun {namespace}/{name} kept changing during {STATUS_WRITE_ATTEMPTS} attempts"

@@ -67,20 +67,12 @@ class OperatorSettings(BaseSettings):
         description="How long a replica that stopped answering (killed, its node lost) holds its "
         "place in the peering before a standby takes over; it touches the peering this often.",
     )
-    kopf_consistency_seconds: float = Field(
-        default=30.0,
-        ge=0,
-        le=600,
-        description="How long kopf waits for its own patch of an object to come back through "
-        "the watch before handling that object again (kopf's consistency_timeout, 5 s by "
-        "default). 0: no waiting; a create handler then runs again on its own status write.",
-    )
     workers: int = Field(
         default=64,
         ge=1,
         le=256,
-        description="Threads for the synchronous handlers (each waits on one API call at a "
-        "time, so a burst of runs needs many).",
+        description="TrainingRuns reconciled at once, each on a thread (it waits on one API "
+        "call at a time, so a burst of runs needs many); also the synchronous handlers' threads.",
     )
     kuberay_check_seconds: float = Field(
         default=15.0, gt=0, description="How often a run waiting for KubeRay looks again."

@@ -117,6 +117,17 @@ class OperatorProcess:
                 runs += 1
         return runs
 
+    def rayjob_creates(self, run: str) -> int:
+        """How many RayJobs this process logged creating for the TrainingRun named `run`."""
+        creates = 0
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                record = json.loads(line)
+                creates += str(record.get("message")).startswith("created RayJob ") and str(
+                    record.get("object")
+                ).endswith(f"/{run}")
+        return creates
+
     def log_tail(self, chars: int = 6000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 

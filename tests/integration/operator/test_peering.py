@@ -58,10 +58,6 @@ def _peers(plane: KubePlane, ns: str) -> dict[str, dict[str, object]]:
     return peers
 
 
-def _create_runs(process: OperatorProcess, name: str) -> int:
-    return process.handler_runs("create", "TrainingRun", name)
-
-
 def test_two_replicas_one_acts_and_the_other_takes_over(
     kube_plane: KubePlane,
     served: TrainingNamespace,
@@ -89,17 +85,17 @@ def test_two_replicas_one_acts_and_the_other_takes_over(
 
     apply(kube_plane, served.run("first"))
     wait_phase(kube_plane, "first", ns, "Succeeded", log=log)
-    assert _create_runs(replicas[active], "first") == 1
-    assert _create_runs(replicas[standby], "first") == 0
+    assert replicas[active].rayjob_creates("first") == 1
+    assert replicas[standby].rayjob_creates("first") == 0
 
     replicas[active].kill()  # no goodbye in the peering: the standby waits out its lifetime
     apply(kube_plane, served.run("second"))
     wait_phase(kube_plane, "second", ns, "Succeeded", timeout=LIFETIME_S + 90,
                log=replicas[standby].log_tail)  # fmt: skip
-    assert _create_runs(replicas[standby], "second") == 1
+    assert replicas[standby].rayjob_creates("second") == 1
     assert RESUMING in replicas[standby].log_tail(10**7)
     assert sorted(j["metadata"]["name"] for j in items(kube_plane, "rayjobs", ns)) == [
         "tr-first",
         "tr-second",
     ]
-    assert _create_runs(replicas[standby], "first") == 0  # a finished run is left alone
+    assert replicas[standby].rayjob_creates("first") == 0  # a finished run is left alone
