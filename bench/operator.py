@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
 from typing import Any, Final, cast
@@ -78,6 +79,10 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def stamp(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
 
 
 def script(*args: str, env: dict[str, str] | None = None) -> str:
@@ -179,8 +184,11 @@ def spec_for(dataset_uri: str) -> dict[str, Any]:
     }
 
 
-def baseline(custom: client.CustomObjectsApi, runs: int, dataset_uri: str) -> list[float]:
-    """Create the RayJobs directly; latency = create call start -> the watch sees it."""
+def baseline(
+    custom: client.CustomObjectsApi, runs: int, dataset_uri: str
+) -> tuple[list[float], float]:
+    """Create the RayJobs directly; latency = create call start -> the watch sees it. Also the
+    seconds all the creates took."""
     ns = "bench-baseline"
     spec = TrainingRunSpec.model_validate(spec_for(dataset_uri))
     watcher = Watcher(
@@ -198,13 +206,17 @@ def baseline(custom: client.CustomObjectsApi, runs: int, dataset_uri: str) -> li
         started[manifest["metadata"]["name"]] = time.monotonic()
         custom.create_namespaced_custom_object("ray.io", "v1", ns, "rayjobs", manifest)
 
+    t0 = time.monotonic()
     with ThreadPoolExecutor(APPLY_THREADS) as pool:
         list(pool.map(create, range(runs)))
+    created_s = time.monotonic() - t0
     deadline = time.monotonic() + 120
     while len(watcher.seen) < runs and time.monotonic() < deadline:
         time.sleep(0.1)
     watcher.stop()
-    return [watcher.seen[name] - t for name, t in started.items() if name in watcher.seen]
+    return [
+        watcher.seen[name] - t for name, t in started.items() if name in watcher.seen
+    ], created_s
 
 
 def api_client(kubeconfig: str, pool: int) -> client.ApiClient:
@@ -360,7 +372,7 @@ def main() -> None:
         )  # fmt: skip
         custom = client.CustomObjectsApi(api_client(env["KUBECONFIG"], APPLY_THREADS * 2))
 
-        base = baseline(custom, runs, dataset_uri)
+        base, base_s = baseline(custom, runs, dataset_uri)
 
         stop_executor = multiprocessing.get_context("spawn").Event()
         executor = multiprocessing.get_context("spawn").Process(
@@ -404,6 +416,7 @@ def main() -> None:
                 sys.exit(f"the warm-up run did not converge:\n{operator.log_tail()}")
             time.sleep(0.1)
         applied: dict[str, float] = {}
+        apply_calls: list[float] = []
 
         def apply(i: int) -> None:
             name = f"run-{i}"
@@ -412,6 +425,7 @@ def main() -> None:
                 GROUP, VERSION, NAMESPACE, "trainingruns", training_run(name, dataset_uri)
             )
             applied[f"tr-{name}"] = started
+            apply_calls.append(time.monotonic() - started)
 
         pids = plane_pids(env["STARCAST_KUBE_DIR"]) | {
             "operator": operator.pid,
@@ -423,6 +437,7 @@ def main() -> None:
         t0 = time.monotonic()
         with ThreadPoolExecutor(APPLY_THREADS) as pool:
             list(pool.map(apply, range(runs)))
+        applied_s = time.monotonic() - t0
         deadline = t0 + args.timeout
         while len(terminal.seen) < runs + 1 and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -453,6 +468,16 @@ def main() -> None:
             {j["metadata"]["labels"]["starcast.io/training-run"] for j in all_jobs}
         )
         duplicates += sum(len(uids) - 1 for uids in rayjobs.uids.values())
+        # The API server's own stamps (whole seconds): apply -> RayJob without any watch's lag.
+        applied_at = {
+            f"tr-{tr['metadata']['name']}": stamp(tr["metadata"]["creationTimestamp"])
+            for tr in listed["items"]
+        }
+        stamped = [
+            stamp(j["metadata"]["creationTimestamp"]) - applied_at[j["metadata"]["name"]]
+            for j in all_jobs
+            if j["metadata"]["name"] in applied_at and j["metadata"]["name"] in applied
+        ]
         latencies = [rayjobs.seen[name] - t for name, t in applied.items() if name in rayjobs.seen]
         errors = runs - succeeded
 
@@ -467,6 +492,15 @@ def main() -> None:
             f"{label:<26}{len(values):>6}{percentile(values, 50):>9.3f}"
             f"{percentile(values, 99):>9.3f}{max(values, default=0):>9.3f}"
         )
+    print(
+        f"baseline created {runs} RayJobs in {base_s:.1f} s; the operator's runs: "
+        f"applied {runs} in {applied_s:.1f} s ({APPLY_THREADS} threads; create call p50 "
+        f"{percentile(apply_calls, 50):.3f} s, p99 {percentile(apply_calls, 99):.3f} s)"
+    )
+    print(
+        f"by the API server's creation stamps (1 s steps): apply->RayJob p50 "
+        f"{percentile(stamped, 50):.0f} s, p99 {percentile(stamped, 99):.0f} s"
+    )
     print(
         f"converged {succeeded}/{runs} in {converged_s:.1f} s (each job {args.job_seconds:g} s); "
         f"errors {errors}; duplicates "

@@ -79,9 +79,12 @@ def _sync(
     *,
     body: dict[str, Any] | None,
     rayjob: dict[str, Any] | None,
+    write_status: bool,
 ) -> Outcome:
     try:
-        outcome = sync_training_run(key.namespace, key.name, ctx, body=body, rayjob=rayjob)
+        outcome = sync_training_run(
+            key.namespace, key.name, ctx, body=body, rayjob=rayjob, write_status=write_status
+        )
     except Exception as error:
         metrics.reconciles.labels(TRAINING_RUN, "error").inc()
         metrics.errors.labels(TRAINING_RUN, type(error).__name__).inc()
@@ -168,13 +171,20 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
 
     @kopf.on.event(*tr, id="trainingrun", registry=registry)
     async def trainingrun_changed(
-        type: str | None, namespace: str | None, name: str, body: kopf.Body, memo: Any, **_: Any
+        type: str | None,
+        namespace: str | None,
+        name: str,
+        body: kopf.Body,
+        memo: Any,
+        **kwargs: Any,
     ) -> None:
         """Queue the run if the event asks for it (a new run, a new spec, the operator starting)."""
+        rayjobs: kopf.Index[tuple[str | None, str], dict[str, Any]] = kwargs["rayjobs_by_run"]
         assert namespace is not None  # a namespaced kind
         memo["posting"].capture()
         if type != "DELETED" and asks_for_reconcile(body, listed=type is None):
-            memo["queue"].add(RunKey(namespace, name), urgent=urgent(body))
+            made = (namespace, name) in rayjobs  # made, its status not written yet
+            memo["queue"].add(RunKey(namespace, name), urgent=urgent(body) and not made)
 
     @kopf.on.event(
         c.RAY_GROUP,
@@ -218,12 +228,19 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
             where = (key.namespace, key.name)
             body = next(iter(runs.get(where, ())), None)
             rayjob = next(iter(rayjobs.get(where, ())), None)
-            sync = functools.partial(_sync, key, memo["ctx"], metrics, body=body, rayjob=rayjob)
+            # In a burst of new runs, a new run's first status write waits for the burst to end
+            # (the queue holds it): each write of a run slows the API server's watch of runs.
+            defer = body is not None and urgent(body) and rayjob is None and queue.in_burst()
+            sync = functools.partial(
+                _sync, key, memo["ctx"], metrics, body=body, rayjob=rayjob, write_status=not defer
+            )
             try:
                 outcome = await loop.run_in_executor(executor, posting.run, sync)
             except InvalidObjectError as error:
                 logger.error("%s", error, extra={"object": str(key)})
                 return None  # nothing to retry until the object changes
+            if defer:
+                return Requeue(0)  # not urgent any more: held while the burst lasts
             if outcome.requeue_after is None:
                 return None
             return Requeue(outcome.requeue_after)

@@ -67,6 +67,10 @@ def _identity(body: dict[str, Any]) -> rj.RunIdentity:
     return rj.RunIdentity(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"])
 
 
+def _run_uid(body: dict[str, Any]) -> str:
+    return str(body["metadata"]["uid"])
+
+
 def _owned_by(rayjob: dict[str, Any], uid: str) -> bool:
     return any(ref.get("uid") == uid for ref in rayjob["metadata"].get("ownerReferences", ()))
 
@@ -258,12 +262,14 @@ def sync_training_run(
     *,
     body: dict[str, Any] | None = None,
     rayjob: dict[str, Any] | None = None,
+    write_status: bool = True,
 ) -> Outcome:
     """Bring one TrainingRun a step closer to done, and write its status. Safe to repeat.
 
     `body` and `rayjob`, when the caller has them (from kopf's watch), spare the first reads;
-    a stale body only costs a conflict and a fresh read. Raises TransientError and
-    StorageUnreachableError for the caller to retry with backoff.
+    a stale body only costs a conflict and a fresh read. Without `write_status`, the status is
+    left for a later sync (which computes it again from what it observes). Raises TransientError
+    and StorageUnreachableError for the caller to retry with backoff.
     """
     started = time.monotonic()
     created: list[bool] = []
@@ -282,10 +288,12 @@ def sync_training_run(
                 phase=previous.phase,
                 previous_phase=previous.phase,
                 status=previous,
-                uid=body["metadata"]["uid"],
+                uid=_run_uid(body),
             )
         obs = _observe(body, tr, ctx, created, rayjob if attempt == 0 else None)
         status = compute_status(previous, obs)
+        if not write_status:
+            return Outcome(phase=previous.phase, created_rayjob=bool(created), uid=_run_uid(body))
         try:
             if status != previous:
                 ctx.cluster.write_training_run_status(
@@ -306,7 +314,7 @@ def sync_training_run(
             previous_phase=previous.phase,
             status=status,
             created_rayjob=bool(created),
-            uid=body["metadata"]["uid"],
+            uid=_run_uid(body),
         )
     raise ConflictError(
         f"TrainingRun {namespace}/{name} kept changing during {STATUS_WRITE_ATTEMPTS} attempts"

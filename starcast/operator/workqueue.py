@@ -9,6 +9,9 @@ and RayJob events only add the run's key here, and workers reconcile from the ne
   when that reconcile ends (it may have missed the change);
 - two priorities: `urgent` keys (runs that have no RayJob yet) go before the others, so the
   RayJob creates of a burst are not queued behind the status writes of the runs before them;
+- during a burst (urgent keys coming one after another, less than `quiet_s` apart) the other
+  keys are held, each up to `max_hold_s`: their status writes would slow the API server's watch
+  of new runs, and the creates wait for it;
 - a key can wait to be added (a retry's backoff, a requeue); several waits of one key are one;
 - a failing key is retried after an exponential backoff of its own, never dropped.
 """
@@ -16,7 +19,9 @@ and RayJob events only add the run's key here, and workers reconcile from the ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
@@ -28,16 +33,27 @@ K = TypeVar("K", bound=Hashable)
 
 BASE_BACKOFF_S: Final = 0.5
 MAX_BACKOFF_S: Final = 30.0
+QUIET_S: Final = 0.5
+MAX_HOLD_S: Final = 30.0
 
 
 class WorkQueue(Generic[K]):
     """A deduplicating two-priority queue of keys; use it from one event loop."""
 
     def __init__(
-        self, *, base_backoff_s: float = BASE_BACKOFF_S, max_backoff_s: float = MAX_BACKOFF_S
+        self,
+        *,
+        base_backoff_s: float = BASE_BACKOFF_S,
+        max_backoff_s: float = MAX_BACKOFF_S,
+        quiet_s: float = QUIET_S,
+        max_hold_s: float = MAX_HOLD_S,
     ) -> None:
         self._lanes: tuple[deque[K], deque[K]] = (deque(), deque())  # urgent, then the rest
         self._queued: dict[K, bool] = {}  # key -> urgent; a lane may hold stale entries
+        self._since: dict[K, float] = {}  # when each key of the second lane was queued
+        self._urgent_adds: deque[float] = deque()  # within the last quiet_s
+        self._urgent_queued = 0
+        self._quiet_s, self._max_hold_s = quiet_s, max_hold_s
         self._active: set[K] = set()
         self._again: dict[K, bool] = {}  # added while active -> urgent
         self._failures: dict[K, int] = {}
@@ -52,11 +68,32 @@ class WorkQueue(Generic[K]):
         if key in self._active:
             self._again[key] = self._again.get(key, False) or urgent
             return
+        now = time.monotonic()
+        if urgent:
+            self._urgent_adds.append(now)
         was = self._queued.get(key)
         if was is None or (urgent and not was):
             self._queued[key] = urgent or bool(was)
+            self._urgent_queued += urgent
             self._lanes[0 if urgent else 1].append(key)  # a promoted key's old entry is skipped
+            if urgent:
+                self._since.pop(key, None)
+            else:
+                self._since[key] = now
             self._ready.set()
+
+    def _burst_ends_at(self, now: float) -> float:
+        """When the burst of urgent keys, if one is on, will have been quiet for quiet_s."""
+        while self._urgent_adds and self._urgent_adds[0] < now - self._quiet_s:
+            self._urgent_adds.popleft()
+        if len(self._urgent_adds) < 2:  # one new run is no burst
+            return now
+        return self._urgent_adds[-1] + self._quiet_s
+
+    def in_burst(self) -> bool:
+        """Whether urgent keys are waiting or came in a burst just now."""
+        now = time.monotonic()
+        return self._urgent_queued > 0 or self._burst_ends_at(now) > now
 
     def add_after(self, key: K, delay: float, *, urgent: bool = False) -> None:
         """Add `key` in `delay` seconds; of several waits for one key, the earliest counts."""
@@ -76,15 +113,30 @@ class WorkQueue(Generic[K]):
     async def get(self) -> K:
         """The next key, urgent ones first; it is active until `done`."""
         while True:
-            for lane_urgent, lane in zip((True, False), self._lanes, strict=True):
-                while lane:
-                    key = lane.popleft()
-                    if self._queued.get(key) is lane_urgent:
-                        del self._queued[key]
-                        self._active.add(key)
-                        return key
+            lane = self._lanes[0]
+            while lane:
+                key = lane.popleft()
+                if self._queued.get(key) is True:
+                    return self._take(key)
+            lane = self._lanes[1]
+            while lane and self._queued.get(lane[0]) is not False:
+                lane.popleft()  # promoted or taken since: its entry is stale
+            timeout = None
+            if lane:
+                now = time.monotonic()
+                release_at = min(self._burst_ends_at(now), self._since[lane[0]] + self._max_hold_s)
+                if release_at <= now:
+                    return self._take(lane.popleft())
+                timeout = release_at - now
             self._ready.clear()
-            await self._ready.wait()
+            with contextlib.suppress(TimeoutError):  # a held key's time has come
+                await asyncio.wait_for(self._ready.wait(), timeout)
+
+    def _take(self, key: K) -> K:
+        self._urgent_queued -= self._queued.pop(key)
+        self._since.pop(key, None)
+        self._active.add(key)
+        return key
 
     def done(self, key: K) -> None:
         self._active.discard(key)
