@@ -36,7 +36,7 @@ def test_each_pass_queues_every_unfinished_run_the_new_ones_first() -> None:
     ]
 
     async def two_passes() -> list[str]:
-        queue: WorkQueue[RunKey] = WorkQueue()
+        queue: WorkQueue[RunKey] = WorkQueue(quiet_s=0)  # no burst holds the running one
         task = asyncio.create_task(resync_forever(lambda: runs, queue, interval=0.05))
         taken = []
         for _ in range(4):  # a key is queued once however many passes; taken, it comes again

@@ -154,3 +154,54 @@ def test_workers_reconcile_keys_side_by_side_never_one_key_twice_at_once() -> No
     assert not overlaps and most_at_once == 4
     # Each ran again once for the event that came while it ran; the requeued one, more.
     assert all(done.count(key) == 2 for key in "abc") and done.count("waits") >= 4, done
+
+
+def test_in_a_burst_of_urgent_keys_the_others_wait_until_it_is_quiet() -> None:
+    async def scenario() -> tuple[list[str], float, bool, bool]:
+        queue: WorkQueue[str] = WorkQueue(quiet_s=0.2, max_hold_s=10)
+        loop = asyncio.get_running_loop()
+        queue.add("status-1")
+        assert not queue.in_burst()
+        queue.add("new-0", urgent=True)
+        assert queue.in_burst()  # a new run waits
+        taken = [await queue.get()]
+        queue.done(taken[0])
+        assert not queue.in_burst()  # one new run is no burst
+        started = loop.time()
+        for i in range(1, 5):  # new runs keep coming, 0.05 s apart
+            queue.add(f"new-{i}", urgent=True)
+            taken.append(await queue.get())
+            queue.done(taken[-1])
+            await asyncio.sleep(0.05)
+        during = queue.in_burst()
+        taken.append(await queue.get())  # the held one, once 0.2 s passed without a new run
+        return taken, loop.time() - started, during, queue.in_burst()
+
+    taken, held_s, during, after = run(scenario)
+    assert taken == ["new-0", "new-1", "new-2", "new-3", "new-4", "status-1"]
+    assert held_s >= 0.15 + 0.19 and during and not after  # the last new run came at 0.15 s
+
+
+def test_a_key_is_held_no_longer_than_max_hold_however_long_the_burst() -> None:
+    async def scenario() -> list[str]:
+        queue: WorkQueue[str] = WorkQueue(quiet_s=0.2, max_hold_s=0.3)
+        queue.add("status-1")
+        taken: list[str] = []
+
+        async def burst() -> None:
+            for i in range(12):  # 0.6 s of new runs
+                queue.add(f"new-{i}", urgent=True)
+                await asyncio.sleep(0.05)
+
+        async def worker() -> None:
+            await asyncio.sleep(0.06)  # the burst has begun
+            while "status-1" not in taken:
+                taken.append(await queue.get())
+                queue.done(taken[-1])
+
+        await asyncio.gather(burst(), worker())
+        return taken
+
+    taken = run(scenario)
+    # Let out while new runs were still coming (at about 0.3 s), before the last of them.
+    assert taken[-1] == "status-1" and 3 <= len(taken) - 1 < 12, taken
