@@ -183,8 +183,8 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
         assert namespace is not None  # a namespaced kind
         memo["posting"].capture()
         if type != "DELETED" and asks_for_reconcile(body, listed=type is None):
-            made = (namespace, name) in rayjobs  # made, its status not written yet
-            memo["queue"].add(RunKey(namespace, name), urgent=urgent(body) and not made)
+            made = (namespace, name) in rayjobs
+            memo["queue"].add(RunKey(namespace, name), urgent=urgent(body, made=made))
 
     @kopf.on.event(
         c.RAY_GROUP,
@@ -230,7 +230,7 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
             rayjob = next(iter(rayjobs.get(where, ())), None)
             # In a burst of new runs, a new run's first status write waits for the burst to end
             # (the queue holds it): each write of a run slows the API server's watch of runs.
-            defer = body is not None and urgent(body) and rayjob is None and queue.in_burst()
+            defer = body is not None and urgent(body, made=rayjob is not None) and queue.in_burst()
             sync = functools.partial(
                 _sync, key, memo["ctx"], metrics, body=body, rayjob=rayjob, write_status=not defer
             )
@@ -255,7 +255,14 @@ def build_registry(settings: OperatorSettings, metrics: OperatorMetrics) -> kopf
                     queue, reconcile, workers=operator_settings.workers, retriable=RETRIABLE
                 )
             ),
-            loop.create_task(resync_forever(bodies, queue, interval=RESYNC_INTERVAL_S)),
+            loop.create_task(
+                resync_forever(
+                    bodies,
+                    queue,
+                    made=lambda key: (key.namespace, key.name) in rayjobs,
+                    interval=RESYNC_INTERVAL_S,
+                )
+            ),
         ]
 
     @kopf.on.cleanup(registry=registry)

@@ -67,10 +67,6 @@ def _identity(body: dict[str, Any]) -> rj.RunIdentity:
     return rj.RunIdentity(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"])
 
 
-def _run_uid(body: dict[str, Any]) -> str:
-    return str(body["metadata"]["uid"])
-
-
 def _owned_by(rayjob: dict[str, Any], uid: str) -> bool:
     return any(ref.get("uid") == uid for ref in rayjob["metadata"].get("ownerReferences", ()))
 
@@ -288,12 +284,14 @@ def sync_training_run(
                 phase=previous.phase,
                 previous_phase=previous.phase,
                 status=previous,
-                uid=_run_uid(body),
+                uid=_identity(body).uid,
             )
         obs = _observe(body, tr, ctx, created, rayjob if attempt == 0 else None)
-        status = compute_status(previous, obs)
         if not write_status:
-            return Outcome(phase=previous.phase, created_rayjob=bool(created), uid=_run_uid(body))
+            return Outcome(
+                phase=previous.phase, created_rayjob=bool(created), uid=_identity(body).uid
+            )
+        status = compute_status(previous, obs)
         try:
             if status != previous:
                 ctx.cluster.write_training_run_status(
@@ -314,7 +312,7 @@ def sync_training_run(
             previous_phase=previous.phase,
             status=status,
             created_rayjob=bool(created),
-            uid=_run_uid(body),
+            uid=_identity(body).uid,
         )
     raise ConflictError(
         f"TrainingRun {namespace}/{name} kept changing during {STATUS_WRITE_ATTEMPTS} attempts"

@@ -34,9 +34,10 @@ def unfinished(body: Mapping[str, Any]) -> bool:
     return (body.get("status") or {}).get("phase") not in TERMINAL_PHASES
 
 
-def urgent(body: Mapping[str, Any]) -> bool:
-    """A run that has no RayJob yet: its create goes before other runs' status writes."""
-    return unfinished(body) and not (body.get("status") or {}).get("rayJobName")
+def urgent(body: Mapping[str, Any], *, made: bool) -> bool:
+    """A run that has no RayJob yet: its create goes before other runs' status writes. `made`:
+    its RayJob is seen already (made, the run's status not written yet)."""
+    return unfinished(body) and not made and not (body.get("status") or {}).get("rayJobName")
 
 
 def asks_for_reconcile(body: Mapping[str, Any], *, listed: bool) -> bool:
@@ -81,15 +82,18 @@ async def resync_forever(
     runs: Callable[[], Iterable[Mapping[str, Any]]],
     queue: WorkQueue[RunKey],
     *,
+    made: Callable[[RunKey], bool],
     interval: float,
 ) -> None:
-    """Every `interval` seconds, queue every unfinished run of `runs` (bodies). Until cancelled."""
+    """Every `interval` seconds, queue every unfinished run of `runs` (bodies); `made`: whether a
+    run's RayJob is seen already. Until cancelled."""
     while True:
         await asyncio.sleep(interval)
         for body in list(runs()):
             if unfinished(body):
                 meta = body["metadata"]
-                queue.add(RunKey(meta["namespace"], meta["name"]), urgent=urgent(body))
+                key = RunKey(meta["namespace"], meta["name"])
+                queue.add(key, urgent=urgent(body, made=made(key)))
 
 
 def reflects(run: Mapping[str, Any], rayjob: Mapping[str, Any]) -> bool:

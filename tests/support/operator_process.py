@@ -10,9 +10,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from starcast.up.processes import free_port
 
@@ -100,13 +100,16 @@ class OperatorProcess:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def _records(self) -> Iterator[dict[str, Any]]:
+        """The JSON records of its log so far."""
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                yield json.loads(line)
+
     def handler_runs(self, handler: str, kind: str, name: str, namespace: str | None = None) -> int:
         """How many times kopf logged `handler` succeeding on the `kind` named `name`."""
         runs = 0
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if not line.startswith("{"):
-                continue
-            record = json.loads(line)
+        for record in self._records():
             ref = record.get("k8s_ref") or {}
             if (
                 record.get("message") == f"Handler '{handler}' succeeded."
@@ -119,14 +122,11 @@ class OperatorProcess:
 
     def rayjob_creates(self, run: str) -> int:
         """How many RayJobs this process logged creating for the TrainingRun named `run`."""
-        creates = 0
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                record = json.loads(line)
-                creates += str(record.get("message")).startswith("created RayJob ") and str(
-                    record.get("object")
-                ).endswith(f"/{run}")
-        return creates
+        return sum(
+            str(record.get("message")).startswith("created RayJob ")
+            and str(record.get("object")).endswith(f"/{run}")
+            for record in self._records()
+        )
 
     def log_tail(self, chars: int = 6000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]

@@ -32,23 +32,26 @@ def test_each_pass_queues_every_unfinished_run_the_new_ones_first() -> None:
     runs = [
         _run("running", phase="Running", rayJobName="tr-running", observedGeneration=1),
         _run("done", phase="Succeeded", rayJobName="tr-done", observedGeneration=1),
+        _run("made"),  # its RayJob seen, its status not written yet
         _run("new"),
     ]
 
     async def two_passes() -> list[str]:
         queue: WorkQueue[RunKey] = WorkQueue(quiet_s=0)  # no burst holds the running one
-        task = asyncio.create_task(resync_forever(lambda: runs, queue, interval=0.05))
+        task = asyncio.create_task(
+            resync_forever(lambda: runs, queue, made=lambda key: key.name == "made", interval=0.05)
+        )
         taken = []
-        for _ in range(4):  # a key is queued once however many passes; taken, it comes again
+        for _ in range(6):  # a key is queued once however many passes; taken, it comes again
             key = await asyncio.wait_for(queue.get(), timeout=5)
             taken.append(str(key))
             queue.done(key)
-            if len(taken) == 2:
+            if len(taken) == 3:
                 await asyncio.sleep(0.1)  # the next pass
         task.cancel()
         return taken
 
-    assert asyncio.run(two_passes()) == ["ml/new", "ml/running"] * 2
+    assert asyncio.run(two_passes()) == ["ml/new", "ml/running", "ml/made"] * 2
 
 
 @pytest.mark.parametrize(
@@ -70,10 +73,11 @@ def test_an_event_asks_for_a_reconcile_when_the_status_lags_or_the_operator_star
 
 
 def test_only_a_run_without_a_rayjob_is_urgent() -> None:
-    assert urgent(_run("a"))
-    assert urgent(_run("a", phase="Pending"))
-    assert not urgent(_run("a", phase="Pending", rayJobName="tr-a"))
-    assert not urgent(_run("a", phase="Failed"))
+    assert urgent(_run("a"), made=False)
+    assert urgent(_run("a", phase="Pending"), made=False)
+    assert not urgent(_run("a"), made=True)  # its RayJob seen, its status not written yet
+    assert not urgent(_run("a", phase="Pending", rayJobName="tr-a"), made=False)
+    assert not urgent(_run("a", phase="Failed"), made=False)
 
 
 def test_a_rayjob_is_kept_slim_and_names_its_controlling_run() -> None:
