@@ -21,6 +21,9 @@
 #   STARCAST_KUBE_CACHE      binary cache (default: ${XDG_CACHE_HOME:-$HOME/.cache}/starcast/kube)
 #   STARCAST_KUBE_NODES      number of kwok nodes (default 3)
 #   STARCAST_KUBE_TIMEOUT    seconds to wait for each component (default 120)
+#   STARCAST_KUBE_AUDIT_POLICY  `up` only: an audit policy file; the API server then writes
+#                            its audit log, JSON lines stamped to the microsecond, to
+#                            $STATE/logs/audit.log (the benchmarks time requests by it)
 #   STARCAST_KUBE_WATCH_PID  `up` only: stop the plane when this process exits
 #   GO                       the go command (default: hack/go-toolchain.sh's: go on PATH if
 #                            new enough, else the pinned toolchain from the Go module proxy)
@@ -41,6 +44,7 @@ MODFLAG=-mod=readonly # `pin` needs -mod=mod
 CACHE_ROOT=${STARCAST_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/starcast/kube}
 NODES=${STARCAST_KUBE_NODES:-3}
 TIMEOUT=${STARCAST_KUBE_TIMEOUT:-120}
+AUDIT_POLICY=${STARCAST_KUBE_AUDIT_POLICY:-}
 readonly MARKER=.starcast-kube-plane
 # Daemons in start order.
 readonly DAEMONS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
@@ -465,6 +469,12 @@ cmd_up() {
 	wait_for etcd "etcd healthy" curl -fsS "http://127.0.0.1:$etcd_port/health"
 
 	local pki="$STATE/pki"
+	local audit=()
+	if [[ -n $AUDIT_POLICY ]]; then
+		[[ -f $AUDIT_POLICY ]] || die "STARCAST_KUBE_AUDIT_POLICY: no file $AUDIT_POLICY"
+		audit=(--audit-policy-file="$AUDIT_POLICY" --audit-log-path="$STATE/logs/audit.log"
+			--audit-log-format=json --audit-log-maxbackup=0)
+	fi
 	# --endpoint-reconciler-type=none: the kubernetes Service's endpoint would be the
 	# loopback advertise address, which the API rejects; nothing here needs it.
 	start kube-apiserver "$BIN/kube-apiserver" \
@@ -484,7 +494,7 @@ cmd_up() {
 		--requestheader-extra-headers-prefix=X-Remote-Extra- \
 		--proxy-client-cert-file="$pki/front-proxy-client.crt" \
 		--proxy-client-key-file="$pki/front-proxy-client.key" \
-		--event-ttl=1h --storage-backend=etcd3 --v=1
+		--event-ttl=1h --storage-backend=etcd3 --v=1 "${audit[@]}"
 	wait_for kube-apiserver "kube-apiserver ready on https://127.0.0.1:$API_PORT" \
 		kc get --raw /readyz
 

@@ -16,6 +16,11 @@ RayJob controller does with a K8sJobMode RayJob, on the RayJob's real `/status` 
    command failed with exit code N, last available logs ..."), plus `endTime` and
    `rayJobInfo.endTime`, as the controller copies them from the dashboard's job info.
 
+Its API requests go at KubeRay's pace by default, not faster: one RayJob's status write at a
+time, as KubeRay reconciles one RayJob at a time (`--reconcile-concurrency 1`), and no more than
+its client's rate limit (`--qps 100 --burst 200`, a token bucket like client-go's). The jobs
+themselves run side by side, as on their own RayClusters.
+
 `write_artifact_from` makes a job succeed by committing a prepared artifact at the entrypoint's
 `--out` instead of training (for the benchmark: the operator's side is what it measures), and
 `hold()` keeps jobs RUNNING until released (to kill the operator mid-run).
@@ -24,6 +29,7 @@ RayJob controller does with a K8sJobMode RayJob, on the RayJob's real `/status` 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import random
@@ -33,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,7 +48,7 @@ from typing import Any, Final, cast
 
 import yaml
 from kubernetes import client, watch
-from kubernetes.client.exceptions import ApiException
+from kubernetes.client.exceptions import ApiException, NotFoundException
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +58,10 @@ PLURAL: Final = "rayjobs"
 LOG_TAIL_CHARS: Final = 20_000
 # Environment of the pytest process that must not leak into a job: it gets the pod's.
 HOST_ONLY_ENV: Final = ("AWS_", "RAY_ADDRESS", "STARCAST_")
+# KubeRay v1.5's defaults for its API client (apis/config/v1alpha1/defaults.go).
+KUBERAY_QPS: Final = 100.0
+KUBERAY_BURST: Final = 200
+KUBERAY_RECONCILE_CONCURRENCY: Final = 1
 
 
 def _now() -> str:
@@ -64,6 +75,26 @@ def _suffix() -> str:
 ArtifactWriter = Callable[[str], None]
 
 
+class TokenBucket:
+    """client-go's client-side rate limit: `qps` requests a second, up to `burst` at once; a
+    request waits for its token, in the order they were asked for."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        self._qps, self._burst = qps, burst
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._qps) - 1
+            self._at = now
+            delay = -self._tokens / self._qps
+        if delay > 0:
+            time.sleep(delay)
+
+
 class LocalRayJobExecutor:
     """Executes the RayJobs of chosen namespaces locally and writes their status as KubeRay."""
 
@@ -74,9 +105,16 @@ class LocalRayJobExecutor:
         ray_address: str,
         log_dir: Path | None = None,
         cluster_start_s: float = 0.0,
+        qps: float = KUBERAY_QPS,
+        burst: int = KUBERAY_BURST,
+        reconcile_concurrency: int = KUBERAY_RECONCILE_CONCURRENCY,
     ) -> None:
         """`cluster_start_s`: how long a job stays Initializing, as while its RayCluster's pods
-        start (KubeRay's jobs take at least seconds there; 0 goes straight on)."""
+        start (KubeRay's jobs take at least seconds there; 0 goes straight on). `qps` and
+        `burst`: the rate limit of its API requests (KubeRay's `--qps` and `--burst`);
+        `reconcile_concurrency`: status writes at once (its `--reconcile-concurrency`)."""
+        self._rate = TokenBucket(qps, burst)
+        self._reconciling = threading.BoundedSemaphore(reconcile_concurrency)
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
         self._ray_address = ray_address
@@ -175,9 +213,11 @@ class LocalRayJobExecutor:
 
     def _patch_status(self, job: dict[str, Any], status: dict[str, Any]) -> None:
         meta = job["metadata"]
-        self._custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": status}
-        )
+        with self._reconciling:
+            self._rate.wait()
+            self._custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": status}
+            )
 
     def _pod_env(self, job: dict[str, Any]) -> dict[str, str]:
         """The head container's environment, Secrets resolved, plus the runtime env's env_vars."""
@@ -186,6 +226,7 @@ class LocalRayJobExecutor:
         head = spec["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
         env: dict[str, str] = {}
         for source in head.get("envFrom", ()):
+            self._rate.wait()
             secret = self._core.read_namespaced_secret(source["secretRef"]["name"], namespace)
             for key, value in (secret.data or {}).items():
                 env[key] = base64.b64decode(value).decode()
@@ -204,16 +245,17 @@ class LocalRayJobExecutor:
             raise
         except Exception as error:
             logger.exception("executing RayJob %s failed", name)
-            self._patch_status(
-                job,
-                {
-                    "jobStatus": "FAILED",
-                    "jobDeploymentStatus": "Failed",
-                    "reason": "SubmissionFailed",
-                    "message": f"the local executor could not run the job: {error}",
-                    "endTime": _now(),
-                },
-            )
+            with contextlib.suppress(NotFoundException):  # gone: no status to report it in
+                self._patch_status(
+                    job,
+                    {
+                        "jobStatus": "FAILED",
+                        "jobDeploymentStatus": "Failed",
+                        "reason": "SubmissionFailed",
+                        "message": f"the local executor could not run the job: {error}",
+                        "endTime": _now(),
+                    },
+                )
 
     def _run(self, job: dict[str, Any]) -> None:
         name = job["metadata"]["name"]
