@@ -72,7 +72,11 @@ from tests.support.kube import parse_exports
 from tests.support.kuberay import CRDS
 from tests.support.models import fitted_model
 from tests.support.operator_process import OperatorProcess, operator_env
-from tests.support.rayjob_executor import LocalRayJobExecutor
+from tests.support.rayjob_executor import (
+    KUBERAY_QPS,
+    KUBERAY_RECONCILE_CONCURRENCY,
+    LocalRayJobExecutor,
+)
 
 REPO: Final = Path(__file__).resolve().parents[1]
 GROUP, VERSION = "starcast.io", "v1alpha1"
@@ -306,21 +310,35 @@ def s3_server(niceness: int) -> Iterator[tuple[str, int]]:
         server.wait(10)
 
 
+@dataclass(frozen=True)
+class StandIn:
+    """How the RayJob stand-in runs: its jobs' length, its CPU priority, KubeRay's pace."""
+
+    job_seconds: float
+    niceness: int
+    qps: float
+    concurrency: int
+
+
 def serve_rayjobs(
-    kubeconfig: str, s3_env: dict[str, str], job_seconds: float, niceness: int, stop: ProcessEvent
+    kubeconfig: str, s3_env: dict[str, str], stand_in: StandIn, stop: ProcessEvent
 ) -> None:
     """The RayJob stand-in, in a process of its own: every job commits a prepared artifact.
 
     Each job is Initializing for half of `job_seconds` (its RayCluster starting) and Running for
     the other half; with 0, every job's whole life falls inside the burst of applies.
     """
-    os.nice(niceness)
+    job_seconds = stand_in.job_seconds
+    os.nice(stand_in.niceness)
     os.environ |= s3_env
     model_bytes, manifest = fitted_model()
     executor = LocalRayJobExecutor(
         api_client(kubeconfig, APPLY_THREADS),
         ray_address="unused",
         cluster_start_s=job_seconds / 2,
+        qps=stand_in.qps,
+        burst=round(2 * stand_in.qps),  # KubeRay's default burst is twice its qps
+        reconcile_concurrency=stand_in.concurrency,
     )
 
     def commit_model(uri: str) -> None:
@@ -394,8 +412,21 @@ def main() -> None:
         action="store_true",
         help="run the S3 server and the RayJob stand-in at the plane's CPU priority",
     )
+    parser.add_argument(
+        "--kuberay-qps",
+        type=float,
+        default=KUBERAY_QPS,
+        help="the stand-in's API requests a second (KubeRay's --qps; its burst is twice that)",
+    )
+    parser.add_argument(
+        "--kuberay-concurrency",
+        type=int,
+        default=KUBERAY_RECONCILE_CONCURRENCY,
+        help="the stand-in's status writes at once (KubeRay's --reconcile-concurrency)",
+    )
     args = parser.parse_args()
     niceness = 0 if args.no_nice else STAND_IN_NICENESS
+    stand_in = StandIn(args.job_seconds, niceness, args.kuberay_qps, args.kuberay_concurrency)
     runs = args.runs or (100 if args.quick else 1000)
 
     kuberay = Path(script(str(REPO / "hack" / "kube-addons.sh"), "build", "kuberay").split()[-1])
@@ -440,7 +471,7 @@ def main() -> None:
         stop_executor = multiprocessing.get_context("spawn").Event()
         executor = multiprocessing.get_context("spawn").Process(
             target=serve_rayjobs,
-            args=(env["KUBECONFIG"], s3_env, args.job_seconds, niceness, stop_executor),
+            args=(env["KUBECONFIG"], s3_env, stand_in, stop_executor),
             daemon=True,
         )
         executor.start()
@@ -598,6 +629,7 @@ def main() -> None:
         f"baseline_watch_p50_s={percentile(base_watched, 50):.3f} timed={len(latencies)} "
         f"api_requests_per_run={sum(requests.values()) / runs:.1f} "
         f"operator_cpu_ms_per_run={1000 * operator_cpu_s / runs:.0f} stand_in_nice={niceness} "
+        f"kuberay_qps={args.kuberay_qps:g} kuberay_concurrency={args.kuberay_concurrency} "
         f"load={os.getloadavg()[0]:.1f}"
     )
 

@@ -8,6 +8,8 @@ import secrets
 from typing import Final
 
 import kopf
+
+# No public name: kopf.operator() ends with it when a watched resource's API is deleted.
 from kopf._cogs.clients.errors import APINotFoundError
 
 from starcast.operator.cluster import Cluster, TransientError, api_client
