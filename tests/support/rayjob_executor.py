@@ -79,20 +79,28 @@ class TokenBucket:
     """client-go's client-side rate limit: `qps` requests a second, up to `burst` at once; a
     request waits for its token, in the order they were asked for."""
 
-    def __init__(self, qps: float, burst: int) -> None:
+    def __init__(
+        self,
+        qps: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._qps, self._burst = qps, burst
+        self._clock, self._sleep = clock, sleep
         self._tokens = float(burst)
-        self._at = time.monotonic()
+        self._at = clock()
         self._lock = threading.Lock()
 
     def wait(self) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._tokens = min(self._burst, self._tokens + (now - self._at) * self._qps) - 1
             self._at = now
             delay = -self._tokens / self._qps
         if delay > 0:
-            time.sleep(delay)
+            self._sleep(delay)
 
 
 class LocalRayJobExecutor:

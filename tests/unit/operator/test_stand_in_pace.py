@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import rayjob_executor
 from tests.support.rayjob_executor import TokenBucket
 
 
@@ -21,16 +20,9 @@ class FakeClock:
         self.now += seconds
 
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(rayjob_executor.time, "monotonic", fake.monotonic)
-    monkeypatch.setattr(rayjob_executor.time, "sleep", fake.sleep)
-    return fake
-
-
-def test_a_burst_goes_at_once_then_qps_a_second(clock: FakeClock) -> None:
-    bucket = TokenBucket(qps=10, burst=3)
+def test_a_burst_goes_at_once_then_qps_a_second() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(qps=10, burst=3, clock=clock.monotonic, sleep=clock.sleep)
     for _ in range(3):
         bucket.wait()
     assert clock.slept == []  # the burst
@@ -39,8 +31,9 @@ def test_a_burst_goes_at_once_then_qps_a_second(clock: FakeClock) -> None:
     assert clock.slept == pytest.approx([0.1] * 5)  # then one token every 1/qps
 
 
-def test_tokens_come_back_while_idle_up_to_the_burst(clock: FakeClock) -> None:
-    bucket = TokenBucket(qps=10, burst=2)
+def test_tokens_come_back_while_idle_up_to_the_burst() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(qps=10, burst=2, clock=clock.monotonic, sleep=clock.sleep)
     bucket.wait()
     bucket.wait()
     clock.now += 60  # a minute idle refills two tokens, not six hundred
