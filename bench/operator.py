@@ -165,15 +165,15 @@ class Created:
     completed: float
 
 
-def audited_creates(state_dir: str) -> dict[tuple[str, str, str], Created]:
-    """(resource, namespace, name) -> its successful create, from the plane's audit log."""
-    creates = {}
+def audited_creates(state_dir: str) -> dict[tuple[str, str], dict[str, Created]]:
+    """(resource, namespace) -> name -> its successful create, from the plane's audit log."""
+    creates: dict[tuple[str, str], dict[str, Created]] = {}
     for line in (Path(state_dir) / "logs" / "audit.log").read_text().splitlines():
         event = json.loads(line)
         ref = event.get("objectRef") or {}
         if event["verb"] != "create" or (event.get("responseStatus") or {}).get("code") != 201:
             continue
-        creates[(ref["resource"], ref["namespace"], ref["name"])] = Created(
+        creates.setdefault((ref["resource"], ref["namespace"]), {})[ref["name"]] = Created(
             stamp(event["requestReceivedTimestamp"]), stamp(event["stageTimestamp"])
         )
     return creates
@@ -565,23 +565,23 @@ def main() -> None:
         audited = audited_creates(env["STARCAST_KUBE_DIR"])
         errors = runs - succeeded
 
-    def audited_in(resource: str, ns: str, names: dict[str, float]) -> dict[str, Created]:
-        return {n: audited[(resource, ns, n)] for n in names if (resource, ns, n) in audited}
-
     # By the API server's clock: apply (the run's create received) -> the RayJob's create done.
-    job_created = audited_in("rayjobs", NAMESPACE, applied)
+    # Keyed by RayJob name, the timed runs only (not the warm-up).
+    jobs = audited.get(("rayjobs", NAMESPACE), {})
+    runs_created = audited.get(("trainingruns", NAMESPACE), {})
+    job_done = {job: jobs[job].completed for job in applied if job in jobs}
     run_received = {
-        job: audited[("trainingruns", NAMESPACE, job.removeprefix("tr-"))].received
-        for job in job_created
-        if ("trainingruns", NAMESPACE, job.removeprefix("tr-")) in audited
+        job: runs_created[run].received
+        for job in applied
+        if (run := job.removeprefix("tr-")) in runs_created
     }
-    latencies = delays(run_received, {job: c.completed for job, c in job_created.items()})
+    latencies = delays(run_received, job_done)
     watched = delays(applied, rayjobs.seen)
-    watch_lag = delays({job: c.completed for job, c in job_created.items()}, rayjobs.seen)
-    base_created = audited_in("rayjobs", BASELINE_NAMESPACE, base_started)
-    base = [c.completed - c.received for c in base_created.values()]
+    watch_lag = delays(job_done, rayjobs.seen)
+    base_jobs = audited.get(("rayjobs", BASELINE_NAMESPACE), {})
+    base = [c.completed - c.received for c in base_jobs.values()]
     base_watched = delays(base_started, base_seen)
-    base_watch_lag = delays({job: c.completed for job, c in base_created.items()}, base_seen)
+    base_watch_lag = delays({job: c.completed for job, c in base_jobs.items()}, base_seen)
 
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     b50, b99 = percentile(base, 50), percentile(base, 99)

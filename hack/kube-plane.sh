@@ -473,7 +473,7 @@ cmd_up() {
 	if [[ -n $AUDIT_POLICY ]]; then
 		[[ -f $AUDIT_POLICY ]] || die "STARCAST_KUBE_AUDIT_POLICY: no file $AUDIT_POLICY"
 		audit=(--audit-policy-file="$AUDIT_POLICY" --audit-log-path="$STATE/logs/audit.log"
-			--audit-log-format=json --audit-log-maxbackup=0)
+			--audit-log-format=json)
 	fi
 	# --endpoint-reconciler-type=none: the kubernetes Service's endpoint would be the
 	# loopback advertise address, which the API rejects; nothing here needs it.
