@@ -24,17 +24,28 @@ def run(
             help="Namespace to watch (repeat); default: STARCAST_OPERATOR_NAMESPACES, or all.",
         ),
     ] = None,
+    peering: Annotated[
+        str | None,
+        typer.Option(
+            help="Peer replicas through this (Cluster)KopfPeering, made if missing, so that only "
+            "one acts; default: STARCAST_OPERATOR_PEERING, or none (standalone).",
+        ),
+    ] = None,
     standalone: Annotated[
-        bool, typer.Option(help="No peering: for a single replica you know is alone.")
+        bool, typer.Option(help="No peering, whatever STARCAST_OPERATOR_PEERING says.")
     ] = False,
 ) -> None:
     """Run the operator until interrupted (SIGTERM or Ctrl-C stops it cleanly)."""
     from starcast.operator.runner import run_operator
     from starcast.operator.settings import OperatorSettings
 
+    if peering and standalone:
+        raise typer.BadParameter("--peering and --standalone exclude each other: choose one")
     settings = OperatorSettings()
     if namespace:
         settings = settings.model_copy(update={"namespaces": namespace})
+    if peering:
+        settings = settings.model_copy(update={"peering": peering})
     if standalone:
         settings = settings.model_copy(update={"peering": None})
     run_operator(settings)

@@ -23,6 +23,9 @@ RAY_API_VERSION: Final = f"{RAY_GROUP}/{RAY_VERSION}"
 RAYJOB_KIND: Final = "RayJob"
 RAYJOB_PLURAL: Final = "rayjobs"
 RAYJOB_CRD: Final = f"{RAYJOB_PLURAL}.{RAY_GROUP}"
+# The KubeRay release the operator is tested against (hack/kube/addons/kuberay/addon.env pins
+# the controller the tests run; a unit test keeps the two equal) and tells users to install.
+KUBERAY_VERSION: Final = "1.5.1"
 
 # Labels the operator puts on what it creates.
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"

@@ -36,15 +36,20 @@ TRAINING_RUN: Final = CustomResourceKind(
     printer_columns=[
         PrinterColumn(name="Phase", type="string", json_path=".status.phase"),
         PrinterColumn(name="Winner", type="string", json_path=".status.metrics.winner"),
-        PrinterColumn(name="RMSLE", type="number", json_path=".status.metrics.rmsle"),
+        PrinterColumn(name="RMSLE", type="string", json_path=".status.rmsle"),
         PrinterColumn(name="Model", type="string", json_path=".status.model.version"),
+        PrinterColumn(name="Reason", type="string", json_path=".status.reason"),
         PrinterColumn(name="Age", type="date", json_path=".metadata.creationTimestamp"),
+        PrinterColumn(name="Message", type="string", json_path=".status.message", priority=1),
         PrinterColumn(name="RayJob", type="string", json_path=".status.rayJobName", priority=1),
     ],
     root_validations=[
         {
-            # Started = the RayJob exists; until then (waiting for KubeRay) the spec may change.
-            "rule": "!has(oldSelf.status) || !has(oldSelf.status.rayJobName) "
+            # Started = the RayJob exists; until then (waiting for KubeRay) the spec may change
+            # and is acted on. Ended = Succeeded or Failed: an edit would be ignored, so it is
+            # refused (a run that failed before its RayJob, on a missing Secret say, included).
+            "rule": "!has(oldSelf.status) || ((!has(oldSelf.status.rayJobName)) && "
+            "(!has(oldSelf.status.phase) || !(oldSelf.status.phase in ['Succeeded', 'Failed']))) "
             "|| self.spec == oldSelf.spec",
             "message": IMMUTABLE_SPEC_MESSAGE,
             "fieldPath": ".spec",
@@ -63,9 +68,10 @@ MODEL_RELEASE: Final = CustomResourceKind(
         PrinterColumn(name="Version", type="string", json_path=".status.version"),
         PrinterColumn(name="Weight", type="integer", json_path=".status.weight"),
         PrinterColumn(name="Stable", type="string", json_path=".status.stableVersion"),
+        PrinterColumn(name="Reason", type="string", json_path=".status.reason"),
         PrinterColumn(name="Age", type="date", json_path=".metadata.creationTimestamp"),
         PrinterColumn(name="Step", type="integer", json_path=".status.currentStep", priority=1),
-        PrinterColumn(name="Reason", type="string", json_path=".status.reason", priority=1),
+        PrinterColumn(name="Message", type="string", json_path=".status.message", priority=1),
     ],
     root_validations=[
         {

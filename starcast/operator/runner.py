@@ -15,6 +15,7 @@ from kopf._cogs.clients.errors import APINotFoundError
 from starcast.operator.cluster import Cluster, TransientError, api_client
 from starcast.operator.handlers import build_registry
 from starcast.operator.metrics import OperatorMetrics
+from starcast.operator.peering import PeeringUnavailableError, ensure_peering
 from starcast.operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ async def _operate_once(
         served_at_start: bool | None = await asyncio.to_thread(cluster.rayjob_api_installed)
     except TransientError:
         served_at_start = None  # the first answer counts
+    if settings.peering is not None:
+        await asyncio.to_thread(ensure_peering, api, settings.peering, settings.namespaces)
     stop_kopf = asyncio.Event()
     keeper = asyncio.create_task(
         _watch_kuberay(cluster, served_at_start, settings.kuberay_check_seconds, changed),
@@ -145,4 +148,13 @@ def _drop_kopf_noise(record: logging.LogRecord) -> bool:
 def run_operator(settings: OperatorSettings) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_drop_kopf_noise)
-    asyncio.run(operate(settings))
+    logger.info(
+        "starting: watching %s, %s",
+        ", ".join(settings.namespaces) if settings.namespaces else "every namespace",
+        f"peering through {settings.peering}" if settings.peering else "standalone (no peering)",
+    )
+    try:
+        asyncio.run(operate(settings))
+    except PeeringUnavailableError as error:
+        logger.error("%s", error)
+        raise SystemExit(2) from error

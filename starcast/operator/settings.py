@@ -49,9 +49,9 @@ class OperatorSettings(BaseSettings):
         default=9090, ge=0, le=65535, description="Prometheus /metrics port; 0: none."
     )
     peering: str | None = Field(
-        default="starcast-operator",
-        description="kopf peering object, so that of several replicas only one acts; unset: "
-        "standalone (a single replica, or tests).",
+        default=None,
+        description="kopf peering object, so that of several replicas only one acts (made if "
+        "missing); unset: standalone, one replica that acts alone.",
     )
     priority: int = Field(
         default=0,

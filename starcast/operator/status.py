@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from starcast.artifact import ModelManifest
+from starcast.operator import constants as c
 from starcast.operator.models.common import Condition, ConditionStatus, next_condition
 from starcast.operator.models.trainingrun import (
     FamilyScore,
@@ -22,13 +23,17 @@ KUBERAY_AVAILABLE: Final = "KubeRayAvailable"
 INPUT_VALID: Final = "InputValid"
 RAYJOB_CREATED: Final = "RayJobCreated"
 SUCCEEDED: Final = "Succeeded"
+# Job-style conditions, set when the run ends: `kubectl wait --for=condition=Complete` (or
+# `=Failed`) ends on success (or failure).
+COMPLETE: Final = "Complete"
+FAILED: Final = "Failed"
 
 TERMINAL_PHASES: Final = frozenset({Phase.SUCCEEDED, Phase.FAILED})
 KUBERAY_MISSING_MESSAGE: Final = (
     "KubeRay is not installed: the rayjobs.ray.io CRD is absent. Install the KubeRay operator "
     "(helm repo add kuberay https://ray-project.github.io/kuberay-helm/ && helm install "
-    "kuberay-operator kuberay/kuberay-operator --version 1.5.1); this run proceeds on its own "
-    "once KubeRay is there"
+    f"kuberay-operator kuberay/kuberay-operator --version {c.KUBERAY_VERSION}); this run "
+    "proceeds on its own once KubeRay is there"
 )
 RAYJOB_LOST: Final = "RayJobLost"
 
@@ -116,6 +121,45 @@ def compute_status(previous: TrainingRunStatus, obs: Observation) -> TrainingRun
     """The status after `obs`; a terminal status never changes."""
     if previous.phase in TERMINAL_PHASES:
         return previous
+    return _summarised(_next_status(previous, obs), obs)
+
+
+def _summarised(status: TrainingRunStatus, obs: Observation) -> TrainingRunStatus:
+    """The reason and message of the condition that explains the phase, the rounded RMSLE, and
+    the Job-style Complete and Failed conditions once the run ended."""
+    by_type = {cond.type: cond for cond in status.conditions}
+    blocking = [
+        by_type[type_]
+        for type_ in (KUBERAY_AVAILABLE, INPUT_VALID)
+        if type_ in by_type and by_type[type_].status is ConditionStatus.FALSE
+    ]
+    explaining = blocking[0] if blocking else by_type.get(SUCCEEDED)
+    update: dict[str, object] = {
+        "reason": explaining.reason if explaining else None,
+        "message": explaining.message if explaining else None,
+        "rmsle": f"{status.metrics.rmsle:.3f}" if status.metrics else None,
+    }
+    if status.phase in TERMINAL_PHASES and explaining is not None:
+        conds = list(status.conditions)
+        succeeded = status.phase is Phase.SUCCEEDED
+        for type_, true in ((COMPLETE, succeeded), (FAILED, not succeeded)):
+            state = ConditionStatus.TRUE if true else ConditionStatus.FALSE
+            conds = _set(conds, type_, state, explaining.reason, explaining.message, obs)
+        update["conditions"] = conds
+    return status.model_copy(update=update)
+
+
+def _waiting_detail(name: str, job: RayJobStatus) -> str:
+    """What a run waiting on its RayJob waits for, in words (not a dash for a missing state)."""
+    if not job.job_deployment_status:
+        return f"RayJob {name} created; waiting for KubeRay to start its Ray cluster"
+    states = f"jobDeploymentStatus {job.job_deployment_status}"
+    if job.job_status:
+        states += f", jobStatus {job.job_status}"
+    return f"RayJob {name}: KubeRay reports {states}"
+
+
+def _next_status(previous: TrainingRunStatus, obs: Observation) -> TrainingRunStatus:
     conds = list(previous.conditions)
     true, false, unknown = ConditionStatus.TRUE, ConditionStatus.FALSE, ConditionStatus.UNKNOWN
     update: dict[str, object] = {
@@ -158,8 +202,9 @@ def compute_status(previous: TrainingRunStatus, obs: Observation) -> TrainingRun
     if job.failed:
         reason = job.reason or f"Job{(job.job_status or job.job_deployment_status).title()}"
         message = job.message or (
-            f"KubeRay reports jobStatus {job.job_status or '-'}, "
-            f"jobDeploymentStatus {job.job_deployment_status or '-'}"
+            f"RayJob {obs.rayjob_name} ended: KubeRay reports jobStatus "
+            f"{job.job_status or '(none)'}, jobDeploymentStatus "
+            f"{job.job_deployment_status or '(none)'}"
         )
         conds = _set(conds, SUCCEEDED, false, reason, message, obs)
         phase, update["completion_time"] = Phase.FAILED, obs.now
@@ -187,7 +232,7 @@ def compute_status(previous: TrainingRunStatus, obs: Observation) -> TrainingRun
         phase, update["completion_time"] = Phase.FAILED, obs.now
     else:
         phase = Phase.RUNNING if job.running else Phase.PENDING
-        detail = f"jobDeploymentStatus {job.job_deployment_status or '-'}"
+        detail = _waiting_detail(obs.rayjob_name, job)
         conds = _set(conds, SUCCEEDED, unknown, phase.value, detail, obs)
     return previous.model_copy(update={**update, "phase": phase, "conditions": conds})
 
@@ -204,10 +249,9 @@ def phase_event(previous: Phase | None, status: TrainingRunStatus) -> tuple[str,
         return (
             "Normal",
             "Succeeded",
-            f"winner {status.metrics.winner}, RMSLE {status.metrics.rmsle:.4f}; "
+            f"winner {status.metrics.winner}, RMSLE {status.metrics.rmsle:.3f}; "
             f"model {status.model.version} at {status.model.uri}",
         )
     if status.phase == Phase.PENDING:
-        waiting = next((cond for cond in status.conditions if cond.status != "True"), None)
-        return "Normal", "Pending", waiting.message if waiting else "waiting for the RayJob"
+        return "Normal", status.reason or "Pending", status.message or "waiting for the RayJob"
     return "Normal", status.phase.value, f"RayJob {status.ray_job_name} is running"

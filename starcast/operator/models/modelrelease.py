@@ -21,6 +21,10 @@ from starcast.operator.models.common import (
 
 INT_OR_PERCENT_PATTERN: Final = r"^([0-9]+|[0-9]{1,2}%|100%)$"
 LABEL_VALUE_PATTERN: Final = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+# `name` or `namespace/name` (a DNS label, then a DNS subdomain).
+TRAINING_RUN_REF_PATTERN: Final = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+)
 
 
 class ModelSource(
@@ -49,8 +53,10 @@ class ModelSource(
     training_run_ref: str | None = Field(
         default=None,
         min_length=1,
-        max_length=253,
-        description="Name of a TrainingRun in this namespace whose status gives uri and sha256.",
+        max_length=317,
+        pattern=TRAINING_RUN_REF_PATTERN,
+        description="A Succeeded TrainingRun whose status gives uri and sha256: its name (in "
+        "this namespace) or namespace/name (a namespace the operator watches).",
     )
     version: str | None = Field(
         default=None,
@@ -60,6 +66,12 @@ class ModelSource(
         description="The version the workers' pods are labelled with; default: the TrainingRun's "
         "model version, or the first 12 characters of sha256.",
     )
+
+
+def training_run_key(ref: str, namespace: str) -> tuple[str, str]:
+    """(namespace, name) of a trainingRunRef: `name` is in `namespace`, the release's."""
+    where, _, name = ref.rpartition("/")
+    return (where or namespace, name)
 
 
 class ReleaseTarget(WireModel):
@@ -120,6 +132,12 @@ class Analysis(WireModel):
     interval_seconds: int = Field(default=30, ge=1, description="Seconds between measurements.")
     count: int = Field(default=5, ge=1, description="Measurements per step.")
     failure_limit: int = Field(default=1, ge=0, description="Failed measurements tolerated.")
+    unreachable_timeout_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="How long Prometheus may stay unreachable during a step's analysis before "
+        "the step fails (and the canary is rolled back): no data is no verdict.",
+    )
 
 
 class CanaryStep(
@@ -190,7 +208,26 @@ class RollbackPolicy(WireModel):
     automatic: bool = Field(default=True, description="Restore the previous model on failure.")
 
 
-class RolloutPolicy(WireModel):
+ANALYSIS_WITHOUT_CHECKS_MESSAGE: Final = (
+    "a canary step has analysis: true but spec.analysis is not set: add spec.analysis "
+    "(prometheusUrl and checks), or set that step's analysis to false"
+)
+
+
+class RolloutPolicy(
+    WireModel,
+    json_schema_extra={
+        "x-kubernetes-validations": [
+            {
+                "rule": "has(self.analysis) || !has(self.strategy) || "
+                "!has(self.strategy.canary) || "
+                "self.strategy.canary.steps.all(s, !has(s.analysis) || !s.analysis)",
+                "message": ANALYSIS_WITHOUT_CHECKS_MESSAGE,
+                "fieldPath": ".analysis",
+            }
+        ]
+    },
+):
     """Where a model goes and how: what a ModelRelease and a TrainingRun's autoRelease share."""
 
     target: ReleaseTarget = Field(description="The workers that serve it.")
@@ -308,6 +345,9 @@ class AnalysisRun(WireModel):
     failures: int = Field(default=0, ge=0, description="Measurements that failed a check.")
     last_measured_at: datetime | None = Field(default=None, description="Last measurement.")
     last_message: str | None = Field(default=None, description="What the last one found.")
+    unreachable_since: datetime | None = Field(
+        default=None, description="Since when Prometheus has not answered (unset: it answers)."
+    )
 
 
 class ModelReleaseStatus(WireModel):
@@ -327,10 +367,18 @@ class ModelReleaseStatus(WireModel):
     )
     target_deployment: str | None = Field(default=None, description="The workers' Deployment.")
     version: str | None = Field(default=None, description="The candidate model version.")
-    stable_version: str | None = Field(default=None, description="The version serving before.")
+    stable_version: str | None = Field(
+        default=None, description="The version the stable worker Deployment serves now."
+    )
     candidate: ModelVersion | None = Field(default=None, description="The model released.")
     stable: ModelVersion | None = Field(default=None, description="The model to roll back to.")
-    weight: int | None = Field(default=None, ge=0, le=100, description="Canary weight now.")
+    weight: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The canary's share of the workers now, in percent of pods (a step's "
+        "setWeight rounded to whole pods).",
+    )
     current_step: int | None = Field(default=None, ge=0, description="Index of the canary step.")
     step_started_at: datetime | None = Field(default=None, description="When the step began.")
     analysis: AnalysisRun | None = Field(default=None, description="The step's analysis.")

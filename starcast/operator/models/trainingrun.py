@@ -27,8 +27,10 @@ FamilyName = Literal[
 OUTPUT_PLACEHOLDERS: Final = ("{namespace}", "{name}", "{uid}")
 
 IMMUTABLE_SPEC_MESSAGE: Final = (
-    "spec is immutable once the TrainingRun has started (its RayJob exists); "
-    "to train with other settings, create a new TrainingRun"
+    "spec is immutable once the TrainingRun has started (its RayJob exists) or ended "
+    "(Succeeded or Failed, as its status says): to train with other settings or after fixing "
+    "what it failed on, create a new TrainingRun (kubectl delete trainingrun NAME, then apply "
+    "it again)"
 )
 
 
@@ -213,6 +215,18 @@ class TrainingRunStatus(WireModel):
     )
     observed_generation: int | None = Field(
         default=None, ge=0, description="The `metadata.generation` this status is for."
+    )
+    reason: str | None = Field(
+        default=None,
+        description="Why the run is in its phase, one CamelCase word (for `kubectl get`).",
+    )
+    message: str | None = Field(
+        default=None, description="Why, for people: what happened and what to do."
+    )
+    rmsle: str | None = Field(
+        default=None,
+        description="The winner's RMSLE rounded to 3 decimals, as `kubectl get` shows it "
+        "(metrics.rmsle has every digit).",
     )
     output_uri: str | None = Field(
         default=None, description="The artifact URI, the spec's template filled in."

@@ -22,7 +22,12 @@ from starcast.operator.models.modelrelease import AnalysisRun, CanaryStep, Relea
 from starcast.operator.release import analysis
 from starcast.operator.release.rollout import RolloutState, crash_looping, rollout_of
 from starcast.operator.release.state import Sync
-from starcast.operator.release.workers import canary_manifest, canary_replicas, claim_apply
+from starcast.operator.release.workers import (
+    canary_manifest,
+    canary_replicas,
+    claim_apply,
+    served_share,
+)
 
 
 def start(sync: Sync) -> None:
@@ -67,7 +72,7 @@ def step(sync: Sync, *, promote: Callable[[], None], fail: Callable[[str, str], 
     manifest["spec"]["progressDeadlineSeconds"] = sync.spec.progress_deadline_seconds
     if existing is None or int(existing["spec"].get("replicas") or 0) != want:
         existing = sync.ctx.cluster.apply_deployment(manifest)
-    status.weight = current.set_weight
+    status.weight = served_share(stable_replicas, want)
     rollout = rollout_of(existing)
     selector = dict(manifest["spec"]["selector"]["matchLabels"])
     crash = crash_looping(sync.ctx.cluster.pods(sync.namespace, selector))
@@ -81,7 +86,9 @@ def step(sync: Sync, *, promote: Callable[[], None], fail: Callable[[str, str], 
         status.step_started_at = sync.now
         sync.event(
             "StepStarted",
-            f"step {index}: weight {current.set_weight}% ({want} canary, {stable_replicas} stable)",
+            f"step {index}: {served_share(stable_replicas, want)}% of the workers on "
+            f"{sync.candidate.version} ({want} canary, {stable_replicas} stable) for weight "
+            f"{current.set_weight}%",
         )
     if not _analysis_done(sync, index, current, fail):
         return
@@ -113,11 +120,26 @@ def _analysis_done(
         return False
     try:
         results = analysis.measure(
-            sync.ctx.http, spec, version=sync.candidate.version, stable=sync.status.stable_version
+            sync.ctx.http,
+            spec,
+            version=sync.candidate.version,
+            stable=sync.status.stable.version if sync.status.stable else None,
         )
     except analysis.PrometheusUnreachableError as error:
-        sync.progressing(Stage.CANARY, "PrometheusUnreachable", str(error))
+        run.unreachable_since = run.unreachable_since or sync.now
+        limit = spec.unreachable_timeout_seconds
+        if sync.now - run.unreachable_since >= timedelta(seconds=limit):
+            fail(
+                "AnalysisUnavailable",
+                f"step {index}: no analysis data for {limit}s (analysis.unreachableTimeoutSeconds)"
+                f", so no verdict on {sync.candidate.version}: {error}",
+            )
+            return False
+        sync.progressing(
+            Stage.CANARY, "PrometheusUnreachable", f"{error}; fails after {limit}s without data"
+        )
         return False
+    run.unreachable_since = None
     run.measurements += 1
     run.last_measured_at = sync.now
     run.last_message = "; ".join(result.message for result in results)

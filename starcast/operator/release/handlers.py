@@ -46,7 +46,9 @@ def register_model_release_handlers(
     @kopf.on.startup(id="connect-releases", registry=registry)
     def connect_releases(memo: Any, **_: Any) -> None:
         memo[MEMO_KEY] = ReleaseContext(
-            cluster=ReleaseCluster(api_client(settings.workers)), http=httpx.Client()
+            cluster=ReleaseCluster(api_client(settings.workers)),
+            http=httpx.Client(),
+            watched=tuple(settings.namespaces),
         )
 
     @kopf.on.cleanup(id="close-releases", registry=registry)

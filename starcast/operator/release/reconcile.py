@@ -28,6 +28,7 @@ from starcast.operator.models.modelrelease import (
     Stage,
     StrategyType,
     VersionReplicas,
+    training_run_key,
 )
 from starcast.operator.release import canary, history
 from starcast.operator.release.kube import Manifest
@@ -126,15 +127,25 @@ def _resolve(sync: Sync) -> ModelVersion:
             version=model.version or model.sha256[:12], uri=model.uri, sha256=model.sha256
         )
     assert model.training_run_ref is not None
-    run = sync.ctx.cluster.get_training_run(sync.namespace, model.training_run_ref)
+    namespace, run_name = training_run_key(model.training_run_ref, sync.namespace)
+    ref = f"{namespace}/{run_name}"
+    watched = sync.ctx.watched
+    if watched and namespace not in watched:
+        raise WorkersError(
+            f"trainingRunRef {model.training_run_ref}: namespace {namespace} is not one the "
+            f"operator watches ({', '.join(watched)}), so it may not read that run; add "
+            f"{namespace} to the operator chart's watch.namespaces, or release a run of "
+            f"{', '.join(watched)}"
+        )
+    run = sync.ctx.cluster.get_training_run(namespace, run_name)
     if run is None:
-        raise WaitingError(f"TrainingRun {model.training_run_ref} does not exist (yet)")
+        raise WaitingError(f"TrainingRun {ref} does not exist (yet)")
     run_status = run.get("status") or {}
     if run_status.get("phase") == "Failed":
-        raise WorkersError(f"TrainingRun {model.training_run_ref} failed: it has no model")
+        raise WorkersError(f"TrainingRun {ref} failed: it has no model")
     found = run_status.get("model")
     if run_status.get("phase") != "Succeeded" or not found:
-        raise WaitingError(f"TrainingRun {model.training_run_ref} has not succeeded yet")
+        raise WaitingError(f"TrainingRun {ref} has not succeeded yet")
     return ModelVersion(
         version=model.version or found["version"], uri=found["uri"], sha256=found["sha256"]
     )
@@ -240,7 +251,6 @@ def _start(sync: Sync) -> None:
     status.history = history.begin(status.history, candidate, sync.name, sync.now)
     # What a rollback restores: the last good version (not a superseded release's half-rollout).
     status.stable = history.rollback_target(status.history) or serving
-    status.stable_version = status.stable.version if status.stable else None
     status.version = candidate.version
     status.candidate = candidate
     status.started_at = sync.now
@@ -341,7 +351,6 @@ def _fail(sync: Sync, reason: str, message: str) -> None:
         model_apply(sync.deployment, target, sync.name, sync.rolling)
     )
     status.stable = target
-    status.stable_version = target.version
     status.rollback_started_at = sync.now
     sync.progressing(Stage.ROLLING_BACK, reason, f"{message}; rolling back to {target.version}")
     sync.event(reason, f"{message}; rolling back to {target.version}", warning=True)
@@ -377,6 +386,10 @@ def _follow_rollback(sync: Sync) -> None:
 
 
 def _observe_replicas(sync: Sync) -> None:
+    """The pods of each version, and the version the stable Deployment serves now."""
+    if sync.deployment is not None:
+        serving = deployed_model(sync.deployment)
+        sync.status.stable_version = serving.version if serving else None
     observed = []
     for deployment in (sync.deployment, sync.canary() if sync.deployment else None):
         if deployment is None:

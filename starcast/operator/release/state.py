@@ -46,6 +46,8 @@ class ReleaseContext:
 
     cluster: ReleaseCluster
     http: httpx.Client
+    # The namespaces the operator watches (and may read); empty: every namespace.
+    watched: tuple[str, ...] = ()
 
 
 @dataclass

@@ -140,6 +140,12 @@ def canary_replicas(stable_replicas: int, weight: int) -> int:
     return max(1, math.ceil(stable_replicas * weight / (100 - weight)))
 
 
+def served_share(stable_replicas: int, canary_replicas: int) -> int:
+    """The canary's share of the queue's consumers, in percent (what it really serves)."""
+    total = stable_replicas + canary_replicas
+    return round(100 * canary_replicas / total) if total else 0
+
+
 def canary_manifest(
     stable: Manifest, model: ModelVersion, replicas: int, owner: Manifest
 ) -> Manifest:
@@ -162,6 +168,8 @@ def canary_manifest(
     selector.setdefault("matchLabels", {})[c.LABEL_TRACK] = c.TRACK_CANARY
     deployment_labels = dict(meta.get("labels") or {})
     deployment_labels[c.LABEL_TRACK] = c.TRACK_CANARY
+    # The chart's labels say Helm manages the stable Deployment; the canary is the operator's.
+    deployment_labels[c.LABEL_MANAGED_BY] = c.MANAGER_NAME
     deployment_labels[c.LABEL_MODEL_RELEASE] = owner["metadata"]["name"]
     canary_spec: Manifest = {
         "replicas": replicas,

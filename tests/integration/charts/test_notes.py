@@ -70,6 +70,7 @@ def test_operator_notes_give_the_metrics_url_and_the_next_commands(
     for line in [
         *lines,
         "kubectl rollout status deployment/test-starcast-operator --namespace starcast",
-        "kubectl apply -f examples/trainingrun.yaml",
+        "kubectl apply --namespace starcast -f examples/trainingrun.yaml",
+        "helm install serving charts/starcast-serving --namespace starcast",
     ]:
         assert line in text, text

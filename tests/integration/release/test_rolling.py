@@ -49,7 +49,8 @@ def test_rolling_release_reaches_every_worker_and_never_drops_below_n_minus_1(
     )["items"]
     assert len(pods) == REPLICAS
     final = status(kube_plane, workers, "v2")
-    assert final["stableVersion"] == "v1" and final["version"] == "v2"
+    assert final["stableVersion"] == "v2" and final["version"] == "v2"  # serving now
+    assert final["stable"]["version"] == "v1"  # what a rollback would have restored
     assert [(h["version"], h["outcome"]) for h in final["history"]] == [
         ("v1", "Serving"),
         ("v2", "Succeeded"),

@@ -47,7 +47,8 @@ def test_a_newer_release_supersedes_the_one_in_progress(
     first, second = status(kube_plane, workers, "stuck"), status(kube_plane, workers, "v2")
     assert first["history"][-1]["outcome"] == "Superseded"
     assert "ModelRelease v2" in first["message"]
-    assert second["stableVersion"] == "v1"  # the last good version, not the half-rolled one
+    # What it rolls back to: the last good version, not the half-rolled one; serving now: v2.
+    assert second["stable"]["version"] == "v1" and second["stableVersion"] == "v2"
     assert [(h["version"], h["outcome"]) for h in second["history"]] == [
         ("v1", "Serving"),
         ("stuck", "Superseded"),

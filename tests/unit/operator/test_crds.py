@@ -82,8 +82,8 @@ def test_kind_names_status_and_columns(plural: str) -> None:
     assert version["subresources"] == {"status": {}}
     columns = [column["name"] for column in version["additionalPrinterColumns"]]
     expected = {
-        "trainingruns": ["Phase", "Winner", "RMSLE", "Model", "Age"],
-        "modelreleases": ["Phase", "Version", "Weight", "Stable", "Age"],
+        "trainingruns": ["Phase", "Winner", "RMSLE", "Model", "Reason", "Age"],
+        "modelreleases": ["Phase", "Version", "Weight", "Stable", "Reason", "Age"],
     }[plural]
     assert columns[: len(expected)] == expected
 

@@ -141,6 +141,10 @@ def test_the_canary_copies_the_pod_template_with_the_candidate_and_its_own_selec
     assert canary["metadata"]["name"] == "w-canary"
     assert canary["metadata"]["ownerReferences"][0]["uid"] == "u-1"
     assert canary["spec"]["replicas"] == 2
+    stable_helm = _deployment()
+    stable_helm["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "Helm"
+    relabelled = canary_manifest(stable_helm, V2, 2, owner)["metadata"]["labels"]
+    assert relabelled["app.kubernetes.io/managed-by"] == "starcast-operator"  # not the chart's
     assert canary["spec"]["selector"]["matchLabels"]["starcast.io/track"] == "canary"
     labels = canary["spec"]["template"]["metadata"]["labels"]
     assert labels == {"starcast.io/model-version": "v2", "starcast.io/track": "canary"}
@@ -194,3 +198,11 @@ def test_an_analysis_check_holds_its_value_to_its_bounds() -> None:
     assert evaluate(check, 0.01).passed
     assert not evaluate(check, 0.5).passed
     assert evaluate(check, None).message == "errors: no data"
+
+
+def test_the_weight_shown_is_the_share_of_pods_served() -> None:
+    from starcast.operator.release.workers import served_share
+
+    assert served_share(4, canary_replicas(4, 20)) == 20
+    assert served_share(2, canary_replicas(2, 20)) == 33  # 1 canary pod beside 2 stable
+    assert served_share(0, 0) == 0

@@ -60,3 +60,36 @@ def test_priority_out_of_the_band_is_refused(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("STARCAST_OPERATOR_PRIORITY", str(2**31))
     with pytest.raises(ValidationError, match="priority"):
         OperatorSettings()
+
+
+def test_defaults_run_standalone_so_that_a_bare_start_acts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STARCAST_OPERATOR_PEERING", raising=False)
+    assert OperatorSettings().peering is None  # kopf would wait for a peering object unmade
+
+
+def test_the_peering_objects_and_the_command_that_makes_one() -> None:
+    from starcast.operator.peering import peering_objects
+
+    (cluster,) = peering_objects("p", [])
+    assert (cluster.kind, cluster.namespace) == ("ClusterKopfPeering", None)
+    assert [str(o) for o in peering_objects("p", ["a", "b"])] == [
+        "KopfPeering a/p",
+        "KopfPeering b/p",
+    ]
+    command = peering_objects("p", ["a"])[0].create_command()
+    assert command.startswith("kubectl create -n a -f - <<< ")
+    assert '"kind": "KopfPeering"' in command and '"name": "p"' in command
+
+
+def test_the_kuberay_version_users_are_told_is_the_one_tested() -> None:
+    from pathlib import Path
+
+    from starcast.operator import constants
+    from starcast.operator.status import KUBERAY_MISSING_MESSAGE
+
+    addon = Path(__file__).resolve().parents[3] / "hack/kube/addons/kuberay/addon.env"
+    pinned = dict(
+        line.split("=", 1) for line in addon.read_text().splitlines() if line.startswith("ADDON_")
+    )
+    assert pinned["ADDON_VERSION"] == f"v{constants.KUBERAY_VERSION}"
+    assert f"--version {constants.KUBERAY_VERSION}" in KUBERAY_MISSING_MESSAGE

@@ -159,3 +159,36 @@ def test_transition_time_moves_only_with_the_condition_status() -> None:
     again = compute_status(running, later)
     assert again == running
     assert phase_event(Phase.RUNNING, again) is None
+
+
+def test_what_kubectl_get_shows_a_failed_run_why_and_kubectl_wait_ends() -> None:
+    bad = BadInput("spec.storageSecretRef.name", "SecretNotFound", "Secret ns/s does not exist")
+    status = compute_status(TrainingRunStatus(), _obs(bad_input=bad))
+    assert (status.reason, status.message) == (
+        "SecretNotFound",
+        "spec.storageSecretRef.name: Secret ns/s does not exist",
+    )
+    assert _condition(status, "Failed")[:2] == ("True", "SecretNotFound")
+    assert _condition(status, "Complete")[0] == "False"
+
+
+def test_a_succeeded_run_shows_its_rmsle_rounded_and_is_complete() -> None:
+    done = compute_status(
+        TrainingRunStatus(), _obs(manifest=_manifest(), **_job(jobStatus="SUCCEEDED"))
+    )
+    assert done.metrics is not None and done.metrics.rmsle == 0.9
+    assert done.rmsle == "0.900"
+    assert _condition(done, "Complete")[:2] == ("True", "ModelVerified")
+    assert _condition(done, "Failed")[0] == "False"
+
+
+def test_a_waiting_run_says_what_it_waits_for_in_words() -> None:
+    pending = compute_status(TrainingRunStatus(), _obs(**_job()))
+    assert pending.phase == Phase.PENDING
+    assert pending.message == "RayJob tr-run created; waiting for KubeRay to start its Ray cluster"
+    event = phase_event(None, pending)
+    assert event is not None and "-" not in event[2].split()
+    assert event[1] == "Pending"
+    assert not any(c.type in ("Complete", "Failed") for c in pending.conditions)
+    without = compute_status(TrainingRunStatus(), _obs(kuberay_installed=False))
+    assert without.reason == "CRDNotInstalled" and "helm install" in (without.message or "")
