@@ -32,6 +32,8 @@ TERMINAL_PHASES = frozenset(
     }
 )
 
+FAILED_PHASES = frozenset({ReleasePhase.ROLLED_BACK, ReleasePhase.FAILED})
+
 
 @dataclass(frozen=True)
 class ReleaseEvent:
@@ -157,7 +159,9 @@ def set_conditions(status: ModelReleaseStatus, now: datetime, generation: int | 
     """The phase as conditions (`kubectl wait --for=condition=Complete` and the like).
 
     Progressing: the release is still moving (or waiting); Paused: a canary step waits to be
-    promoted; Complete: the candidate serves on every worker. The reason is the status'.
+    promoted; Complete: the candidate serves on every worker; Failed: it does not and will not
+    (rolled back or failed), so `kubectl wait --for=condition=Failed` ends. The reason is the
+    status'.
     """
     phase = status.phase or ReleasePhase.PENDING
     reason, message = status.reason or phase.value, status.message or ""
@@ -167,4 +171,5 @@ def set_conditions(status: ModelReleaseStatus, now: datetime, generation: int | 
         _condition(previous, "Progressing", phase not in TERMINAL_PHASES, reason, message, at),
         _condition(previous, "Paused", phase is ReleasePhase.PAUSED, reason, message, at),
         _condition(previous, "Complete", phase is ReleasePhase.SUCCEEDED, reason, message, at),
+        _condition(previous, "Failed", phase in FAILED_PHASES, reason, message, at),
     ]

@@ -119,6 +119,16 @@ def operator(
         process.stop()
 
 
+@pytest.fixture
+def alone(operator: OperatorProcess) -> Iterator[None]:
+    """The session's operator stopped while a test runs its own (two would both act)."""
+    operator.stop()
+    try:
+        yield
+    finally:
+        operator.start()
+
+
 @dataclass(frozen=True)
 class TrainingNamespace:
     name: str

@@ -95,6 +95,23 @@ def test_spec_is_immutable_once_started(kube_plane: KubePlane, kube_namespace: s
     kube_plane.kubectl("label", "tr", "run", "-n", ns, "team=ml")
 
 
+def test_spec_edits_of_a_run_that_failed_before_its_rayjob_are_refused_with_the_fix(
+    kube_plane: KubePlane, kube_namespace: str
+) -> None:
+    """Failed on a missing Secret, say: no RayJob, but an edit would be ignored, so refused."""
+    ns = kube_namespace
+    apply(kube_plane, training_run("failed", ns, **VALID))
+    kube_plane.kubectl(
+        "patch", "tr", "failed", "-n", ns, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": {"phase": "Failed", "reason": "SecretNotFound"}}),
+    )  # fmt: skip
+    error = _rejected(kube_plane, training_run("failed", ns, **(VALID | {"folds": 4})))
+    assert "spec: Forbidden: spec is immutable once the TrainingRun has started" in error
+    assert "kubectl delete trainingrun NAME, then apply it again" in error
+    generation = kube_plane.kubectl_json("get", "tr", "failed", "-n", ns)["metadata"]
+    assert generation["generation"] == 1
+
+
 def test_printer_columns_short_name_and_category(
     kube_plane: KubePlane, kube_namespace: str
 ) -> None:
@@ -103,15 +120,21 @@ def test_printer_columns_short_name_and_category(
     kube_plane.kubectl(
         "patch", "tr", "shown", "-n", ns, "--subresource=status", "--type=merge",
         "-p", json.dumps({"status": {
-            "phase": "Succeeded",
-            "metrics": {"winner": "extra_trees", "rmsle": 0.9123, "r2Log": 0.4,
+            "phase": "Succeeded", "reason": "ModelVerified", "rmsle": "0.912",
+            "message": "model v-1 at s3://m/shown, sha256 verified",
+            "metrics": {"winner": "extra_trees", "rmsle": 0.91234567, "r2Log": 0.4,
                         "baselineRmsle": 1.5},
             "model": {"uri": "s3://m/shown", "sha256": "a" * 64, "version": "v-1"},
         }}),
     )  # fmt: skip
     table = kube_plane.kubectl("get", "tr", "-n", ns).stdout.splitlines()
-    assert table[0].split() == ["NAME", "PHASE", "WINNER", "RMSLE", "MODEL", "AGE"]
-    assert table[1].split()[:5] == ["shown", "Succeeded", "extra_trees", "0.9123", "v-1"]
+    assert table[0].split() == ["NAME", "PHASE", "WINNER", "RMSLE", "MODEL", "REASON", "AGE"]
+    assert table[1].split()[:6] == [
+        "shown", "Succeeded", "extra_trees", "0.912", "v-1", "ModelVerified"
+    ]  # fmt: skip
+    wide = kube_plane.kubectl("get", "tr", "-n", ns, "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[-2:] == ["MESSAGE", "RAYJOB"]
+    assert "model v-1 at s3://m/shown, sha256 verified" in wide[1]
     assert "trainingrun.starcast.io/shown" in kube_plane.kubectl("get", "starcast", "-n", ns).stdout
 
 
@@ -186,6 +209,15 @@ def test_model_release_accepts_a_valid_canary(kube_plane: KubePlane, kube_namesp
         (
             {**RELEASE, "strategy": {"rolling": {"maxUnavailable": "150%"}}},
             "spec.strategy.rolling.maxUnavailable",
+        ),
+        (
+            {**RELEASE, "strategy": {"type": "Canary", "canary": {"steps": [
+                {"setWeight": 20, "analysis": True}]}}},
+            "a canary step has analysis: true but spec.analysis is not set: add spec.analysis",
+        ),
+        (
+            {"model": {"trainingRunRef": "Not/A/Ref"}, "target": {"release": "s"}},
+            "spec.model.trainingRunRef: Invalid value",
         ),
     ],
 )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,16 +20,6 @@ pytestmark = [pytest.mark.kube, pytest.mark.integration]
 
 PEERING = "starcast-defaults-test"
 CLUSTER_PEERING_CRD = "clusterkopfpeerings.kopf.dev"
-
-
-@pytest.fixture
-def alone(operator: OperatorProcess) -> Iterator[None]:
-    """The session's operator stopped while a test runs its own (two would both act)."""
-    operator.stop()
-    try:
-        yield
-    finally:
-        operator.start()
 
 
 def test_run_with_no_flags_reconciles(
@@ -61,7 +51,7 @@ def test_peering_asked_for_makes_its_object(
     process = OperatorProcess(operator.env, tmp_path / "peered.log", "--peering", PEERING)
     try:
         process.start()
-        assert get(kube_plane, "clusterkopfpeering", PEERING, "") is not None
+        assert get(kube_plane, "clusterkopfpeering", PEERING, "default") is not None
         apply(kube_plane, served.run("peered"))
         wait_phase(kube_plane, "peered", served.name, "Succeeded", log=process.log_tail)
     finally:

@@ -1,7 +1,8 @@
 """`examples/modelrelease.yaml` works as written: the API server takes it, its canary starts at
 20% beside the test workers, `kubectl get modelreleases` shows the documented columns, and the
 documented abort command ends it. (Its Prometheus is the cluster's, absent here: the analysis
-is retried, never counted as failed; tests/integration/release/test_analysis.py runs one.)"""
+is retried, not counted as failed, for analysis.unreachableTimeoutSeconds;
+tests/integration/release/test_analysis.py runs one.)"""
 
 from __future__ import annotations
 
@@ -32,8 +33,10 @@ def test_the_example_release_runs_as_written(
     assert model_env(canary)["STARCAST_MODEL_URI"] == "s3://starcast-models/runs/2026-12-01"
     assert status(kube_plane, workers, NAME)["analysis"]["measurements"] == 0
     table = kube_plane.kubectl("get", "modelreleases", "-n", workers).stdout.splitlines()
-    assert table[0].split() == ["NAME", "PHASE", "VERSION", "WEIGHT", "STABLE", "AGE"]
-    assert table[1].split()[:5] == [NAME, "Progressing", "2026-12-01", "20", "v1"]
+    assert table[0].split() == ["NAME", "PHASE", "VERSION", "WEIGHT", "STABLE", "REASON", "AGE"]
+    assert table[1].split()[:6] == [
+        NAME, "Progressing", "2026-12-01", "20", "v1", "PrometheusUnreachable"
+    ]  # fmt: skip
 
     kube_plane.kubectl("annotate", "-n", workers, "modelrelease", NAME, "starcast.io/abort=true")
     wait_until(lambda: status(kube_plane, workers, NAME).get("phase") == "RolledBack", "abort", 60)

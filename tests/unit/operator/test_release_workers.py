@@ -114,6 +114,11 @@ def test_conditions_follow_the_phase_and_move_only_when_their_status_does() -> N
     assert by_type["Progressing"].last_transition_time == later
     assert by_type["Complete"].status == "True" and by_type["Complete"].reason == "Released"
     assert by_type["Paused"].last_transition_time == first  # still False: unchanged
+    assert by_type["Failed"].status == "False"
+    status.phase, status.reason = ReleasePhase.ROLLED_BACK, "AnalysisFailed"
+    set_conditions(status, later, 1)
+    failed = {cond.type: cond for cond in status.conditions}["Failed"]
+    assert (failed.status, failed.reason) == ("True", "AnalysisFailed")  # kubectl wait ends
 
 
 def test_the_deployed_model_is_read_back_and_an_unnamed_container_among_several_is_refused() -> (
