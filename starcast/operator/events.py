@@ -6,42 +6,15 @@ Event that can't be posted is logged, never a reason to fail a reconcile (the st
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import socket
-from collections.abc import Callable
-from typing import TypeVar
 
 import kopf
 
 from starcast.operator import constants as c
+from starcast.operator.kopf_compat import PosterNotReadyError, PostingContext
 
-T = TypeVar("T")
-
-
-class PosterNotReadyError(Exception):
-    """No kopf handler has run yet, so there is no Event queue to post to: try again soon."""
-
-
-class PostingContext:
-    """Where work outside kopf's handlers (the work queue's) can post Events from.
-
-    kopf's Event queue is a context variable that kopf sets only around each object's handlers,
-    so a handler `capture`s its context once, and `run` calls a function in a copy of it.
-    """
-
-    def __init__(self) -> None:
-        self._context: contextvars.Context | None = None
-
-    def capture(self) -> None:
-        """Call from a kopf resource handler."""
-        if self._context is None:
-            self._context = contextvars.copy_context()
-
-    def run(self, fn: Callable[[], T]) -> T:
-        if self._context is None:
-            raise PosterNotReadyError("no kopf handler has run yet, so no Event can be queued")
-        return self._context.copy().run(fn)
+__all__ = ["PosterNotReadyError", "PostingContext", "configure_posting", "post"]
 
 
 def configure_posting(settings: kopf.OperatorSettings) -> None:

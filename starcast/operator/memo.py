@@ -7,6 +7,7 @@ is seen at the next lookup, and something changed or removed within the memo's l
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
@@ -22,8 +23,10 @@ class _NotFoundError(Exception):
 class FoundMemo(Generic[Value]):
     """Finds kept for `seconds`; lookups of one key at one moment share the first one's answer."""
 
-    def __init__(self, size: int, seconds: float) -> None:
-        self._found: TTLCache[Any, Value] = TTLCache(size, seconds)
+    def __init__(
+        self, size: int, seconds: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._found: TTLCache[Any, Value] = TTLCache(size, seconds, timer=clock)
         self._guard = threading.Condition()
 
     def get(self, key: Hashable, look_up: Callable[[], Value | None]) -> Value | None:

@@ -7,15 +7,18 @@ import logging
 import secrets
 from typing import Final
 
+import httpx
 import kopf
-
-# No public name: kopf.operator() ends with it when a watched resource's API is deleted.
-from kopf._cogs.clients.errors import APINotFoundError
 
 from starcast.operator.cluster import Cluster, TransientError, api_client
 from starcast.operator.handlers import build_registry
+from starcast.operator.kopf_compat import APINotFoundError
 from starcast.operator.metrics import OperatorMetrics
+from starcast.operator.operator_memo import OperatorMemo
 from starcast.operator.peering import PeeringUnavailableError, ensure_peering
+from starcast.operator.reconcile import Context
+from starcast.operator.release.kube import ReleaseCluster
+from starcast.operator.release.state import ReleaseContext
 from starcast.operator.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -86,9 +89,22 @@ async def _operate_once(
         if settings.liveness_port
         else None
     )
+    metrics = OperatorMetrics()
+    memo = OperatorMemo(
+        settings=settings,
+        metrics=metrics,
+        runs=Context(
+            cluster=Cluster(api_client(settings.workers)), settings=settings, metrics=metrics
+        ),
+        releases=ReleaseContext(
+            cluster=ReleaseCluster(api_client(settings.workers)),
+            http=httpx.Client(),
+            watched=tuple(settings.namespaces),
+        ),
+    )
     try:
         await kopf.operator(
-            registry=build_registry(settings, OperatorMetrics()),
+            registry=build_registry(),
             clusterwide=not settings.namespaces,
             namespaces=settings.namespaces,
             standalone=settings.peering is None,
@@ -96,7 +112,7 @@ async def _operate_once(
             priority=priority,
             liveness_endpoint=liveness,
             stop_flag=stop_kopf,
-            memo=kopf.Memo(),
+            memo=memo,
         )
     finally:
         keeper.cancel()

@@ -11,23 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from starcast.operator import constants as c
+from starcast.operator.keys import Key, RunKey
 from starcast.operator.status import TERMINAL_PHASES
 from starcast.operator.workqueue import WorkQueue
-
-
-@dataclass(frozen=True)
-class RunKey:
-    """A TrainingRun in the work queue: by name, as the newest copy is read when it is taken."""
-
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
 
 
 def unfinished(body: Mapping[str, Any]) -> bool:
@@ -80,7 +69,7 @@ def slim_rayjob(rayjob: Mapping[str, Any]) -> dict[str, Any]:
 
 async def resync_forever(
     runs: Callable[[], Iterable[Mapping[str, Any]]],
-    queue: WorkQueue[RunKey],
+    queue: WorkQueue[Key] | WorkQueue[RunKey],
     *,
     made: Callable[[RunKey], bool],
     interval: float,

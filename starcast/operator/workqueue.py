@@ -47,7 +47,11 @@ class WorkQueue(Generic[K]):
         max_backoff_s: float = MAX_BACKOFF_S,
         quiet_s: float = QUIET_S,
         max_hold_s: float = MAX_HOLD_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock`: seconds that only go forward (a test's fake one: no sleeps); the waits of
+        `add_after` are the event loop's."""
+        self._clock = clock
         self._lanes: tuple[deque[K], deque[K]] = (deque(), deque())  # urgent, then the rest
         self._queued: dict[K, bool] = {}  # key -> urgent; a lane may hold stale entries
         self._since: dict[K, float] = {}  # when each key of the second lane was queued
@@ -68,7 +72,7 @@ class WorkQueue(Generic[K]):
         if key in self._active:
             self._again[key] = self._again.get(key, False) or urgent
             return
-        now = time.monotonic()
+        now = self._clock()
         if urgent:
             self._urgent_adds.append(now)
         was = self._queued.get(key)
@@ -92,7 +96,7 @@ class WorkQueue(Generic[K]):
 
     def in_burst(self) -> bool:
         """Whether urgent keys are waiting or came in a burst just now."""
-        now = time.monotonic()
+        now = self._clock()
         return self._urgent_queued > 0 or self._burst_ends_at(now) > now
 
     def add_after(self, key: K, delay: float, *, urgent: bool = False) -> None:
@@ -123,7 +127,7 @@ class WorkQueue(Generic[K]):
                 lane.popleft()  # promoted or taken since: its entry is stale
             timeout = None
             if lane:
-                now = time.monotonic()
+                now = self._clock()
                 release_at = min(self._burst_ends_at(now), self._since[lane[0]] + self._max_hold_s)
                 if release_at <= now:
                     return self._take(lane.popleft())

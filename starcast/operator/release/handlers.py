@@ -1,120 +1,92 @@
-"""kopf handlers of ModelRelease: one timer per unfinished release drives its reconcile.
+"""ModelReleases and release gates taken from the operator's work queue (no kopf timer).
 
-The reconcile is level-triggered and keeps its state in the status, so a timer is enough and
-two handlers never race on one release: it looks once a second (the Deployment's progress,
-the user's promote/abort annotations, the canary's pause and analysis) and stops when the
-release ends.
+The reconcile is level-triggered and keeps its state in the status, so an unfinished release
+asks the queue to look again a second later (the Deployment's progress, the user's
+promote/abort annotations, the canary's pause and analysis) and stops asking when it ends. The
+queue never reconciles one release on two workers at once and retries a failure with backoff.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Final
-
-import httpx
-import kopf
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from starcast.operator import constants as c
 from starcast.operator import events
-from starcast.operator.cluster import ConflictError, TransientError, api_client
-from starcast.operator.metrics import OperatorMetrics
+from starcast.operator.keys import GateKey, ReleaseKey
 from starcast.operator.release import gate
-from starcast.operator.release.analysis import PrometheusUnreachableError
-from starcast.operator.release.kube import ReleaseCluster
 from starcast.operator.release.reconcile import sync_model_release
-from starcast.operator.release.state import TERMINAL_PHASES, ReleaseContext, ReleaseEvent
-from starcast.operator.settings import OperatorSettings
+from starcast.operator.release.state import TERMINAL_PHASES, ReleaseEvent
+from starcast.operator.workqueue import Requeue
+
+if TYPE_CHECKING:
+    from starcast.operator.operator_memo import OperatorMemo
 
 logger = logging.getLogger(__name__)
 
 MODEL_RELEASE: Final = "ModelRelease"
 SYNC_INTERVAL_S: Final = 1.0
-GATE_INTERVAL_S: Final = 2.0
-MEMO_KEY: Final = "release_ctx"
+ACTIONS: Final = (c.ANNOTATION_PROMOTE, c.ANNOTATION_ABORT)
 
 
-def _post(involved: dict[str, str], event: ReleaseEvent) -> None:
-    events.post(involved, event.type, event.reason, event.message)
-
-
-def register_model_release_handlers(
-    registry: kopf.OperatorRegistry, settings: OperatorSettings, metrics: OperatorMetrics
-) -> None:
-    mr = (c.GROUP, c.VERSION, c.MODEL_RELEASE_PLURAL)
-
-    @kopf.on.startup(id="connect-releases", registry=registry)
-    def connect_releases(memo: Any, **_: Any) -> None:
-        memo[MEMO_KEY] = ReleaseContext(
-            cluster=ReleaseCluster(api_client(settings.workers)),
-            http=httpx.Client(),
-            watched=tuple(settings.namespaces),
-        )
-
-    @kopf.on.cleanup(id="close-releases", registry=registry)
-    def close_releases(memo: Any, **_: Any) -> None:
-        ctx: ReleaseContext | None = memo.get(MEMO_KEY)
-        if ctx is not None:
-            ctx.http.close()
-
-    @kopf.timer(
-        *mr,
-        id="sync-model-release",
-        interval=SYNC_INTERVAL_S,
-        when=lambda status, **_: status.get("phase") not in TERMINAL_PHASES,
-        registry=registry,
+def asks_for_reconcile(body: Mapping[str, Any], *, listed: bool) -> bool:
+    """Whether an event of a release needs a reconcile now: listed at start, a new spec, or a
+    user's action annotation; not the events of the operator's own status writes (an
+    unfinished release is looked at every second anyway)."""
+    status = body.get("status") or {}
+    if status.get("phase") in TERMINAL_PHASES:
+        return False
+    meta = body["metadata"]
+    annotations = meta.get("annotations") or {}
+    return (
+        listed
+        or status.get("observedGeneration") != meta.get("generation")
+        or any(key in annotations for key in ACTIONS)
     )
-    def reconcile_model_release(
-        namespace: str | None, name: str, uid: str, memo: Any, **_: Any
-    ) -> None:
-        assert namespace is not None  # a namespaced kind
-        started = time.monotonic()
-        try:
-            result = sync_model_release(namespace, name, memo[MEMO_KEY])
-        except (TransientError, ConflictError, PrometheusUnreachableError) as error:
-            metrics.reconciles.labels(MODEL_RELEASE, "requeued").inc()
-            raise kopf.TemporaryError(str(error), delay=SYNC_INTERVAL_S) from error
-        except Exception as error:
-            metrics.errors.labels(MODEL_RELEASE, type(error).__name__).inc()
-            raise
-        finally:
-            metrics.observe_reconcile(time.monotonic() - started, MODEL_RELEASE)
-        metrics.reconciles.labels(MODEL_RELEASE, "ok").inc()
-        involved = {
-            "apiVersion": c.API_VERSION,
-            "kind": c.MODEL_RELEASE_KIND,
-            "namespace": namespace,
-            "name": name,
-            "uid": uid,
-        }
-        for event in result.events:
-            _post(involved, event)
 
-    @kopf.timer(
-        c.GROUP,
-        c.VERSION,
-        c.TRAINING_RUN_PLURAL,
-        id="release-gate",
-        interval=GATE_INTERVAL_S,
-        when=lambda status, spec, **_: gate.is_candidate(dict(status), dict(spec)),
-        registry=registry,
-    )
-    def release_trained_model(
-        namespace: str | None, name: str, uid: str, body: kopf.Body, memo: Any, **_: Any
-    ) -> None:
-        """A Succeeded TrainingRun with autoRelease: the gate decides, once."""
-        assert namespace is not None
-        ctx: ReleaseContext = memo[MEMO_KEY]
-        try:
-            events = gate.decide(ctx.cluster, settings, dict(body))
-        except (TransientError, ConflictError) as error:
-            raise kopf.TemporaryError(str(error), delay=GATE_INTERVAL_S) from error
-        involved = {
-            "apiVersion": c.API_VERSION,
-            "kind": c.TRAINING_RUN_KIND,
-            "namespace": namespace,
-            "name": name,
-            "uid": uid,
-        }
-        for event in events:
-            _post(involved, event)
+
+def _involved(kind: str, namespace: str, name: str, uid: str) -> dict[str, str]:
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": kind,
+        "namespace": namespace,
+        "name": name,
+        "uid": uid,
+    }
+
+
+def _post(involved: dict[str, str], released: list[ReleaseEvent]) -> None:
+    for event in released:
+        events.post(involved, event.type, event.reason, event.message)
+
+
+def reconcile_release(key: ReleaseKey, memo: OperatorMemo) -> Requeue | None:
+    """One sync of a release (on a handler thread); again in a second while it is unfinished."""
+    metrics = memo.metrics
+    started = time.monotonic()
+    try:
+        result = sync_model_release(key.namespace, key.name, memo.releases)
+    except Exception as error:
+        metrics.errors.labels(MODEL_RELEASE, type(error).__name__).inc()
+        metrics.reconciles.labels(MODEL_RELEASE, "error").inc()
+        raise
+    finally:
+        metrics.observe_reconcile(time.monotonic() - started, MODEL_RELEASE)
+    metrics.reconciles.labels(MODEL_RELEASE, "ok").inc()
+    if result.uid is not None:
+        involved = _involved(c.MODEL_RELEASE_KIND, key.namespace, key.name, result.uid)
+        _post(involved, result.events)
+    if result.phase is None or result.phase in TERMINAL_PHASES:
+        return None
+    return Requeue(SYNC_INTERVAL_S)
+
+
+def decide_gate(key: GateKey, memo: OperatorMemo, body: dict[str, Any]) -> None:
+    """A Succeeded TrainingRun with autoRelease: the gate decides, once."""
+    if not gate.is_candidate(dict(body.get("status") or {}), dict(body.get("spec") or {})):
+        return
+    decided = gate.decide(memo.releases.cluster, memo.settings, body)
+    uid = body["metadata"]["uid"]
+    _post(_involved(c.TRAINING_RUN_KIND, key.namespace, key.name, uid), decided)

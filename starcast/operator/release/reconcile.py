@@ -53,6 +53,7 @@ STATUS_WRITE_ATTEMPTS: Final = 5
 class SyncResult:
     phase: ReleasePhase | None = None
     events: list[ReleaseEvent] = field(default_factory=list)
+    uid: str | None = None  # of the release synced (its Events name it)
 
 
 class WaitingError(Exception):
@@ -71,8 +72,9 @@ def sync_model_release(namespace: str, name: str, ctx: ReleaseContext) -> SyncRe
         logger.error("ModelRelease %s/%s: %s", namespace, name, error)
         return SyncResult()
     status = release.status or ModelReleaseStatus()
+    uid = body["metadata"]["uid"]
     if status.phase in TERMINAL_PHASES:
-        return SyncResult(status.phase)
+        return SyncResult(status.phase, uid=uid)
     sync = Sync(ctx, body, release.spec, status, datetime.now(UTC))
     status.observed_generation = body["metadata"].get("generation")
     try:
@@ -89,7 +91,7 @@ def sync_model_release(namespace: str, name: str, ctx: ReleaseContext) -> SyncRe
             ctx.cluster.remove_annotation(namespace, name, key)
     for event in sync.events:
         logger.info("ModelRelease %s/%s: %s: %s", namespace, name, event.reason, event.message)
-    return SyncResult(status.phase, sync.events)
+    return SyncResult(status.phase, sync.events, uid)
 
 
 def _write_status(

@@ -68,6 +68,7 @@ def test_the_readme_commands_in_order_with_the_chart_defaults(
     starcast_crds: None,
     kuberay_crds: None,
     s3_endpoint: str,
+    s3_bucket: str,  # its fixture points s3fs and boto3 at the tests' S3, with credentials
     executor: LocalRayJobExecutor,
     operator: OperatorProcess,
     alone: None,

@@ -26,7 +26,7 @@ from tests.support.rayjob_executor import LocalRayJobExecutor
 
 pytestmark = [pytest.mark.kube, pytest.mark.integration]
 
-FOLLOW_RAYJOB = "build_registry.<locals>.follow_rayjob"
+FOLLOW_RAYJOB = "follow_rayjob"
 
 
 def _wait_for_kuberay_condition(

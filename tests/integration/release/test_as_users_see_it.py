@@ -81,3 +81,18 @@ def test_a_training_run_ref_to_an_unwatched_namespace_fails_saying_so(
     message = status(kube_plane, workers, "far")["message"]
     assert "namespace elsewhere is not one the operator watches" in message
     assert "watch.namespaces" in message
+
+
+def test_kubectl_delete_mr_does_not_wait_for_a_stopped_operator(
+    kube_plane: KubePlane, workers: str, operator: OperatorProcess
+) -> None:
+    """ModelReleases go through the work queue, not kopf timers: no finalizer on them."""
+    release = model_release("quick", sha256=digest("v2"), version="v2")
+    kube_plane.kubectl("apply", "-n", workers, "-f", "-", input=release)
+    wait_until(lambda: bool(status(kube_plane, workers, "quick").get("phase")), "a phase", 60)
+    body = kube_plane.kubectl_json("get", "mr", "quick", "-n", workers)
+    assert not body["metadata"].get("finalizers")
+    operator.stop()
+    kube_plane.kubectl("delete", "mr", "quick", "-n", workers, "--timeout=20s")
+    listed = kube_plane.kubectl_json("get", "mr", "-n", workers)["items"]
+    assert [item["metadata"]["name"] for item in listed] == []

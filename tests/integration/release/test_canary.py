@@ -88,7 +88,9 @@ def test_canary_steps_scale_the_canary_then_promotion_moves_the_stable_workers(
     assert canary["metadata"]["ownerReferences"][0]["kind"] == "ModelRelease"
     assert model_env(canary)["STARCAST_MODEL_SHA256"] == sha
     conditions = {cond["type"]: cond["status"] for cond in paused["conditions"]}
-    assert conditions == {"Progressing": "True", "Paused": "True", "Complete": "False"}
+    assert conditions == {
+        "Progressing": "True", "Paused": "True", "Complete": "False", "Failed": "False"
+    }  # fmt: skip
 
     # An autoscaler (HPA or KEDA: both write the stable Deployment's scale subresource) adds
     # workers: the canary follows, keeping its share, and the operator never scales the stable.

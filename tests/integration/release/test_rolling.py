@@ -63,6 +63,7 @@ def test_rolling_release_reaches_every_worker_and_never_drops_below_n_minus_1(
         "Progressing": ("False", "Released"),
         "Paused": ("False", "Released"),
         "Complete": ("True", "Released"),
+        "Failed": ("False", "Released"),
     }
     # The release's rolling parameters (the defaults: 25% surge, never one unavailable).
     assert deploy["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": 0}

@@ -27,3 +27,26 @@ def test_work_outside_a_handler_runs_in_the_context_the_first_handler_left() -> 
         seen = list(pool.map(lambda _: posting.run(QUEUE.get), range(8)))
     assert seen == ["kopf's queue"] * 8
     assert QUEUE.get(None) is None  # the caller's own context is untouched
+
+
+def test_kopf_is_bounded_to_the_versions_its_private_parts_were_tested_with() -> None:
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    from starcast.operator.kopf_compat import KOPF_BELOW, KOPF_FROM
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())
+    (kopf,) = (
+        Requirement(dep)
+        for dep in pyproject["project"]["dependencies"]
+        + [d for extra in pyproject["project"]["optional-dependencies"].values() for d in extra]
+        if Requirement(dep).name == "kopf"
+    )
+    assert {(s.operator, s.version) for s in kopf.specifier} == {
+        (">=", KOPF_FROM),
+        ("<", KOPF_BELOW),
+    }
+    assert kopf.specifier.contains(version("kopf"))

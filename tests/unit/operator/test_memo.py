@@ -7,10 +7,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from starcast.operator.memo import FoundMemo
+from tests.unit.operator.fake_clock import FakeClock
 
 
 def test_a_find_is_kept_until_it_expires_and_a_miss_is_never_kept() -> None:
-    memo: FoundMemo[str] = FoundMemo(size=8, seconds=0.2)
+    clock = FakeClock()
+    memo: FoundMemo[str] = FoundMemo(size=8, seconds=10, clock=clock)
     answers = iter([None, "v1", "v2"])
     calls = []
 
@@ -22,7 +24,9 @@ def test_a_find_is_kept_until_it_expires_and_a_miss_is_never_kept() -> None:
     assert memo.get("k", look_up) == "v1"  # the miss was not kept: looked up again
     assert memo.get("k", look_up) == "v1"  # the find was kept
     assert len(calls) == 2
-    time.sleep(0.25)
+    clock.advance(9.9)
+    assert memo.get("k", look_up) == "v1"  # not expired yet
+    clock.advance(0.2)
     assert memo.get("k", look_up) == "v2"
     assert len(calls) == 3
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from starcast.operator import storage_access as sa
+from starcast.operator.keys import RunKey
 from starcast.operator.rayjob import is_behind
 from starcast.operator.reconcile import newest_copy
 from starcast.operator.runqueue import (
-    RunKey,
     asks_for_reconcile,
     owning_run,
     reflects,

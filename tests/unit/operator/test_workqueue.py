@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from starcast.operator.workqueue import Requeue, WorkQueue, run_workers
+from tests.unit.operator.fake_clock import FakeClock
 
 T = TypeVar("T")
 
@@ -156,10 +157,21 @@ def test_workers_reconcile_keys_side_by_side_never_one_key_twice_at_once() -> No
     assert all(done.count(key) == 2 for key in "abc") and done.count("waits") >= 4, done
 
 
+async def _take_now(queue: WorkQueue[str]) -> str | None:
+    """The key `get` gives now (marked done), or None while it holds what is queued."""
+    try:
+        key = await asyncio.wait_for(queue.get(), timeout=0.01)
+    except TimeoutError:
+        return None
+    queue.done(key)
+    return key
+
+
 def test_in_a_burst_of_urgent_keys_the_others_wait_until_it_is_quiet() -> None:
-    async def scenario() -> tuple[list[str], float, bool, bool]:
-        queue: WorkQueue[str] = WorkQueue(quiet_s=0.2, max_hold_s=10)
-        loop = asyncio.get_running_loop()
+    clock = FakeClock()
+
+    async def scenario() -> tuple[list[str], bool, bool]:
+        queue: WorkQueue[str] = WorkQueue(quiet_s=0.2, max_hold_s=10, clock=clock)
         queue.add("status-1")
         assert not queue.in_burst()
         queue.add("new-0", urgent=True)
@@ -167,41 +179,39 @@ def test_in_a_burst_of_urgent_keys_the_others_wait_until_it_is_quiet() -> None:
         taken = [await queue.get()]
         queue.done(taken[0])
         assert not queue.in_burst()  # one new run is no burst
-        started = loop.time()
         for i in range(1, 5):  # new runs keep coming, 0.05 s apart
             queue.add(f"new-{i}", urgent=True)
             taken.append(await queue.get())
             queue.done(taken[-1])
-            await asyncio.sleep(0.05)
-        during = queue.in_burst()
-        taken.append(await queue.get())  # the held one, once 0.2 s passed without a new run
-        return taken, loop.time() - started, during, queue.in_burst()
+            clock.advance(0.05)
+        during = queue.in_burst() and await _take_now(queue) is None
+        clock.advance(0.15)  # 0.2 s since the last new run: quiet
+        taken.append(await queue.get())
+        return taken, during, queue.in_burst()
 
-    taken, held_s, during, after = run(scenario)
+    taken, during, after = run(scenario)
     assert taken == ["new-0", "new-1", "new-2", "new-3", "new-4", "status-1"]
-    assert held_s >= 0.15 + 0.19 and during and not after  # the last new run came at 0.15 s
+    assert during and not after
 
 
 def test_a_key_is_held_no_longer_than_max_hold_however_long_the_burst() -> None:
+    clock = FakeClock()
+
     async def scenario() -> list[str]:
-        queue: WorkQueue[str] = WorkQueue(quiet_s=0.2, max_hold_s=0.3)
+        queue: WorkQueue[str] = WorkQueue(quiet_s=0.2, max_hold_s=0.3, clock=clock)
         queue.add("status-1")
         taken: list[str] = []
-
-        async def burst() -> None:
-            for i in range(12):  # 0.6 s of new runs
-                queue.add(f"new-{i}", urgent=True)
-                await asyncio.sleep(0.05)
-
-        async def worker() -> None:
-            await asyncio.sleep(0.06)  # the burst has begun
-            while "status-1" not in taken:
-                taken.append(await queue.get())
-                queue.done(taken[-1])
-
-        await asyncio.gather(burst(), worker())
+        for i in range(12):  # 0.6 s of new runs, 0.05 s apart, taken as they come
+            if "status-1" in taken:
+                break
+            queue.add(f"new-{i}", urgent=True)
+            clock.advance(0.05)
+            if i == 0:
+                continue  # taken from the second on: one new run is no burst
+            while len(queue) and (key := await _take_now(queue)) is not None:
+                taken.append(key)
         return taken
 
     taken = run(scenario)
-    # Let out while new runs were still coming (at about 0.3 s), before the last of them.
+    # Let out while new runs were still coming (once held 0.3 s), before the last of them.
     assert taken[-1] == "status-1" and 3 <= len(taken) - 1 < 12, taken
