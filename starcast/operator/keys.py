@@ -10,36 +10,30 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class RunKey:
+class _ObjectKey:
+    """An object by namespace and name; keys of two kinds never equal (dataclass equality
+    compares the class), so one object's two kinds of work are queued apart."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class RunKey(_ObjectKey):
     """A TrainingRun to reconcile: by name, as the newest copy is read when it is taken."""
 
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
 
 @dataclass(frozen=True)
-class ReleaseKey:
+class ReleaseKey(_ObjectKey):
     """A ModelRelease to reconcile."""
 
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
 
 @dataclass(frozen=True)
-class GateKey:
+class GateKey(_ObjectKey):
     """A Succeeded TrainingRun with autoRelease whose release gate has not decided yet."""
-
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
 
 
 Key = RunKey | ReleaseKey | GateKey

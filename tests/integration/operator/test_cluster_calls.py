@@ -5,7 +5,6 @@ The session's operator is stopped while these run, so that only the test writes 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,21 +19,11 @@ from starcast.operator.settings import OperatorSettings
 from tests.integration.operator.conftest import TrainingNamespace
 from tests.integration.operator.resources import apply, get
 from tests.support.kube import KubePlane
-from tests.support.operator_process import OperatorProcess
 
 pytestmark = [pytest.mark.kube, pytest.mark.integration]
 
 # What Go's JSON encoder writes otherwise than Python's: `&`, `<`, `>` and non-ASCII text.
 AWKWARD_MESSAGE = "helm repo add x && helm install <release> — naïve"
-
-
-@pytest.fixture
-def alone(operator: OperatorProcess) -> Iterator[None]:
-    operator.stop()
-    try:
-        yield
-    finally:
-        operator.start()
 
 
 def _created(plane: KubePlane, ns: TrainingNamespace, name: str) -> dict[str, Any]:
