@@ -19,6 +19,7 @@ import kopf
 
 from starcast.operator import constants as c
 from starcast.operator import events
+from starcast.operator.burst import urgent
 from starcast.operator.cluster import ConflictError, TransientError, without_managed_fields
 from starcast.operator.keys import GateKey, Key, ReleaseKey, RunKey
 from starcast.operator.operator_memo import OperatorMemo
@@ -31,7 +32,6 @@ from starcast.operator.runqueue import (
     reflects,
     resync_forever,
     slim_rayjob,
-    urgent,
 )
 from starcast.operator.storage_access import StorageUnreachableError
 from starcast.operator.trainingruns import reconcile_run

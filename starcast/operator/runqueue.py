@@ -14,19 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from starcast.operator import constants as c
+from starcast.operator.burst import unfinished, urgent
 from starcast.operator.keys import Key, RunKey
-from starcast.operator.status import TERMINAL_PHASES
 from starcast.operator.workqueue import WorkQueue
-
-
-def unfinished(body: Mapping[str, Any]) -> bool:
-    return (body.get("status") or {}).get("phase") not in TERMINAL_PHASES
-
-
-def urgent(body: Mapping[str, Any], *, made: bool) -> bool:
-    """A run that has no RayJob yet: its create goes before other runs' status writes. `made`:
-    its RayJob is seen already (made, the run's status not written yet)."""
-    return unfinished(body) and not made and not (body.get("status") or {}).get("rayJobName")
 
 
 def asks_for_reconcile(body: Mapping[str, Any], *, listed: bool) -> bool:

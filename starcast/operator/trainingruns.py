@@ -1,8 +1,6 @@
 """A TrainingRun taken from the work queue: synced on a handler thread, its Events and metrics.
 
-The burst policy's one decision outside the queue is here: in a burst of new runs, a new run's
-first status write waits for the burst to end (the queue holds it), as each write of a run slows
-the API server's watch of runs, which the next new run's create waits for.
+A new run's first status write may wait for a burst to end (`burst.defers_status_write`).
 """
 
 from __future__ import annotations
@@ -14,11 +12,11 @@ from typing import Any
 
 from starcast.operator import constants as c
 from starcast.operator import events
+from starcast.operator.burst import defers_status_write
 from starcast.operator.keys import RunKey
 from starcast.operator.metrics import TRAINING_RUN, OperatorMetrics
 from starcast.operator.operator_memo import OperatorMemo
 from starcast.operator.reconcile import Context, InvalidObjectError, Outcome, sync_training_run
-from starcast.operator.runqueue import urgent
 from starcast.operator.status import phase_event
 from starcast.operator.workqueue import Requeue
 
@@ -75,7 +73,8 @@ async def reconcile_run(
     executor: Any,
 ) -> Requeue | None:
     """Sync one run from the newest copies (read on the event loop, where kopf updates them)."""
-    defer = body is not None and urgent(body, made=rayjob is not None) and memo.queue.in_burst()
+    made = rayjob is not None
+    defer = defers_status_write(body, made=made, in_burst=memo.queue.in_burst())
     sync = functools.partial(
         _sync, key, memo.runs, memo.metrics, body=body, rayjob=rayjob, write_status=not defer
     )

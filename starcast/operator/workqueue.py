@@ -12,6 +12,7 @@ and RayJob events only add the run's key here, and workers reconcile from the ne
 - during a burst (urgent keys coming one after another, less than `quiet_s` apart) the other
   keys are held, each up to `max_hold_s`: their status writes would slow the API server's watch
   of new runs, and the creates wait for it;
+  (the policy, its figures and which keys are urgent: `starcast/operator/burst.py`);
 - a key can wait to be added (a retry's backoff, a requeue); several waits of one key are one;
 - a failing key is retried after an exponential backoff of its own, never dropped.
 """
@@ -27,14 +28,14 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
+from starcast.operator.burst import MAX_HOLD_S, QUIET_S
+
 logger = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 
 BASE_BACKOFF_S: Final = 0.5
 MAX_BACKOFF_S: Final = 30.0
-QUIET_S: Final = 0.5
-MAX_HOLD_S: Final = 30.0
 
 
 class WorkQueue(Generic[K]):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from starcast.operator import storage_access as sa
+from starcast.operator.burst import urgent
 from starcast.operator.keys import RunKey
 from starcast.operator.rayjob import is_behind
 from starcast.operator.reconcile import newest_copy
@@ -19,7 +20,6 @@ from starcast.operator.runqueue import (
     reflects,
     resync_forever,
     slim_rayjob,
-    urgent,
 )
 from starcast.operator.workqueue import WorkQueue
 
