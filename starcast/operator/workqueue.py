@@ -11,8 +11,8 @@ and RayJob events only add the run's key here, and workers reconcile from the ne
   RayJob creates of a burst are not queued behind the status writes of the runs before them;
 - during a burst (urgent keys coming one after another, less than `quiet_s` apart) the other
   keys are held, each up to `max_hold_s`: their status writes would slow the API server's watch
-  of new runs, and the creates wait for it;
-  (the policy, its figures and which keys are urgent: `starcast/operator/burst.py`);
+  of new runs, and the creates wait for it (the policy, its figures and which keys are
+  urgent: `starcast/operator/burst.py`);
 - a key can wait to be added (a retry's backoff, a requeue); several waits of one key are one;
 - a failing key is retried after an exponential backoff of its own, never dropped.
 """
