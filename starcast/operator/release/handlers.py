@@ -83,9 +83,13 @@ def reconcile_release(key: ReleaseKey, memo: OperatorMemo) -> Requeue | None:
     return Requeue(SYNC_INTERVAL_S)
 
 
-def decide_gate(key: GateKey, memo: OperatorMemo, body: dict[str, Any]) -> None:
-    """A Succeeded TrainingRun with autoRelease: the gate decides, once."""
-    if not gate.is_candidate(dict(body.get("status") or {}), dict(body.get("spec") or {})):
+def decide_gate(key: GateKey, memo: OperatorMemo, seen: dict[str, Any]) -> None:
+    """A Succeeded TrainingRun with autoRelease: the gate decides, once. `seen` (kopf's copy)
+    may lag the gate's own last write, so the run is read fresh before deciding."""
+    if not gate.is_candidate(dict(seen.get("status") or {}), dict(seen.get("spec") or {})):
+        return
+    body = memo.releases.cluster.get_training_run(key.namespace, key.name)
+    if body is None or not gate.is_candidate(body.get("status") or {}, body.get("spec") or {}):
         return
     decided = gate.decide(memo.releases.cluster, memo.settings, body)
     uid = body["metadata"]["uid"]
