@@ -68,6 +68,7 @@ def test_a_crash_looping_model_is_rolled_back(
         "Progressing": ("False", "CrashLoop"),
         "Paused": ("False", "CrashLoop"),
         "Complete": ("False", "CrashLoop"),
+        "Failed": ("True", "CrashLoop"),  # kubectl wait --for=condition=Failed ends
     }
     assert "CrashLoop" in _warnings(kube_plane, workers, "crashing")
     assert model_env(deployment(kube_plane, workers))["STARCAST_MODEL_URI"] == "s3://models/v1"
