@@ -437,6 +437,7 @@ cmd_build() {
 	for name in "${names[@]}"; do
 		REPORT_START=$(now)
 		ensure "$name"
+		loaded "$name" # the reference in storage is the cached image, whatever was tagged since
 	done
 	cat "$REPORT"
 	rm -f "$REPORT"
@@ -448,7 +449,7 @@ cmd_archives() {
 	mapfile -t names < <(requested "$@")
 	check_tools
 	with_lock
-	for name in "${names[@]}"; do ensure "$name"; done
+	for name in "${names[@]}"; do ensure "$name" && loaded "$name"; done
 	for name in "${names[@]}"; do archive_of "$name"; done
 }
 
