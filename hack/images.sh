@@ -474,7 +474,7 @@ cmd_binary_image() {
 	with_lock
 	if [[ ! -f $archive.id ]]; then
 		ctr=$(bah from --pull=never scratch)
-		for file in "${files[@]}"; do bah copy --chmod 0755 "$ctr" "$file" "/$(basename "$file")"; done
+		for file in "${files[@]}"; do bah copy --quiet --chmod 0755 "$ctr" "$file" "/$(basename "$file")" >/dev/null; done
 		json=$(printf '"%s",' "${entrypoint[@]}")
 		bah config --entrypoint "[${json%,}]" "$ctr"
 		bah commit --quiet --rm "$ctr" "$ref" >/dev/null
