@@ -17,7 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from starcast.extraction import migrate
-from starcast.extraction.store import Phase, PlannedRow, Store, metadata
+from starcast.extraction.checkpoint import Checkpoint, Phase, PlannedRow
+from starcast.extraction.repositories import metadata
 from tests.integration.extraction.postgres import postgres_server
 from tests.unit.extraction.test_records import record
 
@@ -78,37 +79,37 @@ def make_old_database(url: str) -> None:
 def test_an_old_database_upgrades_and_keeps_its_repositories(database_url: str) -> None:
     make_old_database(database_url)
 
-    store = Store.connect(database_url)
+    checkpoint = Checkpoint.connect(database_url)
 
-    assert "bounds" in {c["name"] for c in inspect(store.engine).get_columns("extract_slices")}
-    with store.engine.connect() as connection:
+    assert "bounds" in {c["name"] for c in inspect(checkpoint.engine).get_columns("extract_slices")}
+    with checkpoint.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert version == migrate.SLICE_BOUNDS
-    [stored] = [r for batch in store.iter_records() for r in batch]
+    [stored] = [r for batch in checkpoint.repositories.iter_records() for r in batch]
     assert stored["full_name"] == record()["full_name"]
     assert stored["snapshot_at"] == record()["snapshot_at"]
     # The unfinished run had no slice bounds to resume with: abandoned, replanned next time.
-    assert {r.spec_key: r.phase for r in store.runs()} == {
+    assert {r.spec_key: r.phase for r in checkpoint.runs()} == {
         "done-key": Phase.DONE,
         "live-key": Phase.ABANDONED,
     }
-    assert store.unfinished_run("live-key") is None
-    assert [s.position for s in store.slices(2)] == []
-    # And it works as a current store: a new run plans slices with bounds.
-    run = store.create_run("live-key", "{}", NOW)
-    store.save_plan(run.run_id, [PlannedRow("stars:>=10", '{"stars_min": 10}', 5, False)])
-    assert [s.bounds for s in store.slices(run.run_id)] == ['{"stars_min": 10}']
+    assert checkpoint.unfinished_run("live-key") is None
+    assert [s.position for s in checkpoint.slices(2)] == []
+    # And it works as a current database: a new run plans slices with bounds.
+    run = checkpoint.create_run("live-key", "{}", NOW)
+    checkpoint.save_plan(run.run_id, [PlannedRow("stars:>=10", '{"stars_min": 10}', 5, False)])
+    assert [s.bounds for s in checkpoint.slices(run.run_id)] == ['{"stars_min": 10}']
 
 
-def test_the_head_revision_is_the_store_schema(database_url: str) -> None:
-    store = Store.connect(database_url)
-    with store.engine.connect() as connection:
+def test_the_head_revision_is_the_tables_schema(database_url: str) -> None:
+    checkpoint = Checkpoint.connect(database_url)
+    with checkpoint.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
 
 
 def test_a_versioned_database_is_left_as_it_is(database_url: str) -> None:
-    first = Store.connect(database_url)
+    first = Checkpoint.connect(database_url)
     first.create_run("key", "{}", NOW)
-    again = Store.connect(database_url)
+    again = Checkpoint.connect(database_url)
     assert [r.spec_key for r in again.runs()] == ["key"]

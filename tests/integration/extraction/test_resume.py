@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from starcast.extraction.store import Store
+from starcast.extraction.checkpoint import Checkpoint
 from tests.integration.extraction.conftest import SECRETS, GitHubFactory, stored_ids
 from tests.support.github_server import Faults
 
@@ -66,7 +66,7 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(
 
     assert second.returncode == 0, second.stderr
     assert "resumed run 1" in second.stdout
-    ids = stored_ids(Store.connect(f"sqlite:///{db}"))
+    ids = stored_ids(Checkpoint.connect(f"sqlite:///{db}"))
     assert len(ids) == len(set(ids)) == len(expected)
     assert set(ids) == expected
     # Resuming neither re-planned nor re-fetched committed pages: at most the pages that
@@ -74,5 +74,5 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(
     probes = server.graphql_requests("CountProbe")
     assert all(r.at < server.graphql_requests("SearchPage")[pages_before].at for r in probes)
     pages = len(server.graphql_requests("SearchPage"))
-    needed = sum(-(-s.expected // 100) for s in Store.connect(f"sqlite:///{db}").slices(1))
+    needed = sum(-(-s.expected // 100) for s in Checkpoint.connect(f"sqlite:///{db}").slices(1))
     assert pages <= needed + 2
