@@ -47,11 +47,12 @@ kube-plane: ## Build (once, cached) the local Kubernetes control plane and its a
 	hack/kube-addons.sh build
 
 .PHONY: lint
-lint: venv ## ruff, mypy, and the import layers (.importlinter)
+lint: venv ## ruff, mypy, the import layers (.importlinter), dead code (vulture)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/vulture
 
 .PHONY: test
 test: venv system-deps kube-plane lint ## Run every test (installs what they need)

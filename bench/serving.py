@@ -602,6 +602,8 @@ def main() -> None:
 
 def report(results: Sequence[Measurement], loads: Sequence[float]) -> None:
     print(f"load average (1 min) over the rounds: {min(loads):.1f}-{max(loads):.1f}")
+    for each in SYSTEMS:
+        print(f"  {each.name}: {each.design}")
     print(
         f"{'system':<25}{'predictor':>10}{'delivery':>11}{'conc':>6}{'req/s':>10}{'p50 ms':>9}"
         f"{'p99 ms':>9}{'errors':>8}"

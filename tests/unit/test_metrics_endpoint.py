@@ -49,4 +49,3 @@ def test_serving_twice_is_refused_and_stopping_twice_is_harmless() -> None:
     metrics.stop()
     with pytest.raises(RuntimeError, match="not served"):
         _ = metrics.port
-
