@@ -138,6 +138,15 @@ class Checkpoint:
     def engine(self) -> Engine:
         return self.repositories.engine
 
+    def close(self) -> None:
+        self.repositories.close()
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     # -- runs ------------------------------------------------------------------------------------
     def unfinished_run(self, spec_key: str) -> RunRow | None:
         query = (

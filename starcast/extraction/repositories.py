@@ -103,6 +103,16 @@ class RepositoryTable:
     def connect(cls, url: str) -> RepositoryTable:
         return cls(open_engine(url))
 
+    def close(self) -> None:
+        """Close the database's pooled connections (a server's, for PostgreSQL)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> RepositoryTable:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     # -- writing ---------------------------------------------------------------------------------
     def upsert(
         self, conn: Connection, run_id: int, records: Sequence[StoredRecord], now: datetime

@@ -66,9 +66,10 @@ def settings_for(server: FakeGitHub, *labels: str, **overrides: Any) -> GitHubSe
 
 
 @pytest.fixture
-def checkpoint(tmp_path: Path) -> Checkpoint:
+def checkpoint(tmp_path: Path) -> Iterator[Checkpoint]:
     """A run's checkpoint and the repository table it writes into, in a fresh SQLite file."""
-    return Checkpoint.connect(f"sqlite:///{tmp_path / 'extract.sqlite'}")
+    with Checkpoint.connect(f"sqlite:///{tmp_path / 'extract.sqlite'}") as checkpoint:
+        yield checkpoint
 
 
 def extract(spec: RunSpec, settings: GitHubSettings, checkpoint: Checkpoint) -> RunSummary:

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,6 +46,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     engine.dispose()
 
 
+@pytest.fixture
+def connect(database_url: str) -> Iterator[Callable[[], Checkpoint]]:
+    """Open the database as the extractor does (each call anew); all closed at the end."""
+    opened: list[Checkpoint] = []
+
+    def open_checkpoint() -> Checkpoint:
+        opened.append(Checkpoint.connect(database_url))
+        return opened[-1]
+
+    yield open_checkpoint
+    for checkpoint in opened:
+        checkpoint.close()
+
+
 def make_old_database(url: str) -> None:
     """The first extractor's database: revision 0001's tables, and no alembic_version."""
     engine = create_engine(url)
@@ -76,10 +90,12 @@ def make_old_database(url: str) -> None:
     engine.dispose()
 
 
-def test_an_old_database_upgrades_and_keeps_its_repositories(database_url: str) -> None:
+def test_an_old_database_upgrades_and_keeps_its_repositories(
+    database_url: str, connect: Callable[[], Checkpoint]
+) -> None:
     make_old_database(database_url)
 
-    checkpoint = Checkpoint.connect(database_url)
+    checkpoint = connect()
 
     assert "bounds" in {c["name"] for c in inspect(checkpoint.engine).get_columns("extract_slices")}
     with checkpoint.engine.connect() as connection:
@@ -101,15 +117,15 @@ def test_an_old_database_upgrades_and_keeps_its_repositories(database_url: str) 
     assert [s.bounds for s in checkpoint.slices(run.run_id)] == ['{"stars_min": 10}']
 
 
-def test_the_head_revision_is_the_tables_schema(database_url: str) -> None:
-    checkpoint = Checkpoint.connect(database_url)
+def test_the_head_revision_is_the_tables_schema(connect: Callable[[], Checkpoint]) -> None:
+    checkpoint = connect()
     with checkpoint.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
 
 
-def test_a_versioned_database_is_left_as_it_is(database_url: str) -> None:
-    first = Checkpoint.connect(database_url)
+def test_a_versioned_database_is_left_as_it_is(connect: Callable[[], Checkpoint]) -> None:
+    first = connect()
     first.create_run("key", "{}", NOW)
-    again = Checkpoint.connect(database_url)
+    again = connect()
     assert [r.spec_key for r in again.runs()] == ["key"]

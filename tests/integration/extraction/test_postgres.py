@@ -22,10 +22,11 @@ def postgres_url() -> Iterator[str]:
 
 
 def test_extract_into_postgres_and_refresh(
-    github: GitHubFactory, repos: Fixture, postgres_url: str
+    github: GitHubFactory, repos: Fixture, postgres_url: str, request: pytest.FixtureRequest
 ) -> None:
     server = github()
     checkpoint = Checkpoint.connect(postgres_url)
+    request.addfinalizer(checkpoint.close)
     spec = RunSpec(min_stars=40)
     expected = {r.node_id for r in server.matching("stars:>=40 fork:true")}
 
