@@ -26,15 +26,7 @@ def test_export_round_trips_through_read_dataset_with_no_bad_record(
     out = tmp_path / "dataset.parquet"
 
     result = CliRunner().invoke(
-        app,
-        [
-            "extract",
-            "export",
-            "--db",
-            str(checkpoint.repositories.engine.url),
-            "--out",
-            f"file://{out}",
-        ],
+        app, ["extract", "export", "--db", str(checkpoint.engine.url), "--out", f"file://{out}"]
     )
 
     assert result.exit_code == 0, result.output
@@ -61,15 +53,7 @@ def test_export_of_an_empty_database_says_what_to_do(
 ) -> None:
     out = tmp_path / "dataset.parquet"
     result = CliRunner().invoke(
-        app,
-        [
-            "extract",
-            "export",
-            "--db",
-            str(checkpoint.repositories.engine.url),
-            "--out",
-            f"file://{out}",
-        ],
+        app, ["extract", "export", "--db", str(checkpoint.engine.url), "--out", f"file://{out}"]
     )
     assert result.exit_code == 2
     assert "run `starcast extract run` first" in result.output
