@@ -4,9 +4,12 @@
 # prometheus: the ModelRelease analysis tests run their own on loopback.
 # cloud-init: only its offline `cloud-init schema` checker, for the bootstrap's user-data.
 # chromium, chromium-driver: the pages are tested in a real headless browser (WebDriver).
+# buildah, mmdebstrap, uidmap, unzip: hack/images.sh builds images/*/Dockerfile and their base
+# images without a Docker engine (uidmap: newuidmap for builds by a non-root user).
 set -euo pipefail
 
-packages=(rabbitmq-server postgresql openssh-server cloud-init prometheus chromium chromium-driver)
+packages=(rabbitmq-server postgresql openssh-server cloud-init prometheus chromium chromium-driver
+    buildah mmdebstrap uidmap unzip)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
