@@ -31,6 +31,7 @@ _.metric  # Prometheus query result sample: parsed from the API
 _.ignored_features  # serving API responses (OpenAPI schema)
 _.cross_validation
 _.report_url
+_.exposed_ports  # tests/integration/images/built.py: an OCI image config field, parsed
 
 # Attributes and overrides a library reads or calls.
 _.connection_pool_maxsize  # kubernetes.client.Configuration
@@ -56,3 +57,7 @@ _.max_workers
 _.PEERING_NAME  # operator/constants.py
 _.LABEL_APP_NAME  # operator/constants.py
 _.OUTPUT_PLACEHOLDERS  # operator/models/trainingrun.py
+
+# Unused in main at dd6978c, new in tests/integration/images/built.py (its author's to use or
+# remove; another engineer is changing the images).
+_.environ_without_python
