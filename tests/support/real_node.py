@@ -97,7 +97,7 @@ def import_images(plane: KubePlane, names: Sequence[str]) -> None:
         ["bash", str(NODE_SCRIPT), "import", *archives.stdout.split()],
         capture_output=True,
         text=True,
-        env=plane.env,
+        env={**plane.env, "STARCAST_KUBE_DIR": str(plane.state_dir)},
         timeout=600,
         check=False,
     )
