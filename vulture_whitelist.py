@@ -58,8 +58,6 @@ _.PEERING_NAME  # operator/constants.py
 _.LABEL_APP_NAME  # operator/constants.py
 _.OUTPUT_PLACEHOLDERS  # operator/models/trainingrun.py
 
-# Unused in main, new in tests/integration/images/built.py and tests/support/real_node.py (their
-# authors' to use or remove; other engineers are changing the images and the real node).
+# Unused in main, new in tests/integration/images/built.py (its
+# author's to use or remove).
 _.environ_without_python
-_.NODE_SELECTOR  # tests/support/real_node.py: for the e2e tests to come (tests/e2e/values/)
-_.tolerations

@@ -32,9 +32,6 @@ IMAGES_SCRIPT: Final = REPO_ROOT / "hack" / "images.sh"
 E2E_IMAGES: Final = ("operator", "frontend", "worker", "rabbitmq")
 BUILD_TIMEOUT_S: Final = 60 * 60
 UP_TIMEOUT_S: Final = 600
-# How a workload asks for the real node (hack/kube-node.sh; tests/e2e/values/).
-NODE_SELECTOR: Final = {"starcast.io/node": "real"}
-NODE_TAINT_KEY: Final = "starcast.io/real-node"
 BUILD_RESULT: Final = pytest.StashKey[str | None]()
 FIXTURE: Final = "real_cluster"
 
@@ -48,9 +45,6 @@ class RealCluster:
     node_ip: str
     ingress_ip: str
     images: dict[str, str]
-
-    def tolerations(self) -> list[dict[str, str]]:
-        return [{"key": NODE_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
 
 
 def _run(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
