@@ -51,11 +51,12 @@ images: system-deps ## Build (cached) the images of images/*/Dockerfile and the 
 	hack/images.sh build
 
 .PHONY: lint
-lint: venv ## ruff, mypy, and the import layers (.importlinter)
+lint: venv ## ruff, mypy, the import layers (.importlinter), dead code (vulture)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/vulture
 
 .PHONY: test
 test: venv system-deps kube-plane lint ## Run every test (installs what they need)
@@ -68,8 +69,9 @@ demo: venv system-deps ## Train on the bundled sample and serve predictions (Ctr
 
 .PHONY: bench
 bench: venv system-deps ## Run every benchmark in quick mode
-	@# bench/sklearn_train.py is the training bench's baseline script, not a bench.
-	for name in $(basename $(notdir $(filter-out bench/__init__.py bench/sklearn_train.py,$(wildcard bench/*.py)))); do \
+	@# bench/sklearn_train.py is the training bench's baseline script, bench/_*.py are parts of
+	@# benches (their shared harness, a bench's pieces): neither is a bench.
+	for name in $(basename $(notdir $(filter-out bench/_%.py bench/sklearn_train.py,$(wildcard bench/*.py)))); do \
 		$(BIN)/python -m "bench.$$name" --quick || exit 1; done
 
 .PHONY: clean

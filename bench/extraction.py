@@ -46,13 +46,14 @@ import httpx
 from pydantic import SecretStr
 
 from starcast.extraction import queries
+from starcast.extraction.checkpoint import Checkpoint
 from starcast.extraction.clock import SystemClock
 from starcast.extraction.graphql import GitHubClient
 from starcast.extraction.progress import QuietProgress
+from starcast.extraction.repositories import RepositoryTable
 from starcast.extraction.run import Extraction
 from starcast.extraction.settings import GitHubSettings
 from starcast.extraction.spec import RunSpec
-from starcast.extraction.store import Store
 from starcast.extraction.tokens import Resource, TokenPool
 
 HOURLY_POINTS: Final = 5000
@@ -102,10 +103,10 @@ async def spend_one_hour(url: str, secrets: list[str], db: str) -> tuple[int, fl
     settings = GitHubSettings(api_url=url, tokens=SecretStr(" ".join(secrets)))
     clock = SystemClock()
     pool = TokenPool(settings.load_tokens(), clock, settings.reset_margin_seconds)
-    store = Store.connect(db)
+    checkpoint = Checkpoint.connect(db)
     started = time.perf_counter()
     async with GitHubClient(settings, pool, clock) as client:
-        extraction = Extraction(RunSpec(min_stars=MIN_STARS), store, client, QuietProgress())
+        extraction = Extraction(RunSpec(min_stars=MIN_STARS), checkpoint, client, QuietProgress())
         run = asyncio.create_task(extraction.run())
         while not run.done():
             await asyncio.sleep(0.1)
@@ -115,7 +116,7 @@ async def spend_one_hour(url: str, secrets: list[str], db: str) -> tuple[int, fl
                 run.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await run
-    return store.count(), time.perf_counter() - started
+    return checkpoint.repositories.count(), time.perf_counter() - started
 
 
 def seed_design(url: str, secret: str, names: list[str]) -> int:
@@ -170,7 +171,7 @@ def main() -> None:
         stored, seconds = asyncio.run(spend_one_hour(url, secrets, db))
         stats = httpx.get(f"{url}/_fake/stats").json()
         points = int(stats["graphql_points"])
-        names = [r["full_name"] for b in Store.connect(db).iter_records() for r in b]
+        names = [r["full_name"] for b in RepositoryTable.connect(db).iter_records() for r in b]
         seed_requests = seed_design(url, secrets[0], names[: scale.seed_sample])
 
     minimum = queries.minimum_points(stored)

@@ -153,7 +153,7 @@ start() {
 alive() {
 	local pid
 	pid=$(cat "$NODE_DIR/pids/$1.pid" 2>/dev/null) || return 1
-	[[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"$NODE_DIR"* ]]
+	[[ "$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" == *"$NODE_DIR"* ]]
 }
 
 failed() {
@@ -363,7 +363,7 @@ EOF
 }
 
 write_kube_proxy_config() {
-	local ip=$1
+	local ip=$1 healthz=$2 metrics=$3
 	cat >"$NODE_DIR/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -373,8 +373,8 @@ clientConnection:
 hostnameOverride: $NODE_NAME
 bindAddress: $ip
 clusterCIDR: $CLUSTER_CIDR
-healthzBindAddress: 127.0.0.1:0
-metricsBindAddress: 127.0.0.1:0
+healthzBindAddress: 127.0.0.1:$healthz
+metricsBindAddress: 127.0.0.1:$metrics
 nodePortAddresses: [$ip/32]
 # No sysctl writes kube-proxy would leave behind: conntrack sized by the host, no
 # route_localnet for NodePorts on loopback.
@@ -398,9 +398,9 @@ cmd_import() {
 }
 
 render() { # render FILE: a manifest of hack/kube/node with the node's values
-	NODE_LABEL_KEY=$NODE_LABEL_KEY NODE_LABEL_VALUE=$NODE_LABEL_VALUE NODE_TAINT_KEY=$NODE_TAINT_KEY \
-		DNS_IP=$DNS_IP INGRESS_IP=$INGRESS_IP COREDNS_IMAGE=$(coredns_image) \
-		TRAEFIK_IMAGE=$(traefik_image) envsubst <"$NODE_FILES/$1"
+	env NODE_LABEL_KEY="$NODE_LABEL_KEY" NODE_LABEL_VALUE="$NODE_LABEL_VALUE" \
+		NODE_TAINT_KEY="$NODE_TAINT_KEY" DNS_IP="$DNS_IP" INGRESS_IP="$INGRESS_IP" \
+		COREDNS_IMAGE="$(coredns_image)" TRAEFIK_IMAGE="$(traefik_image)" envsubst <"$NODE_FILES/$1"
 }
 
 up_exit() {
@@ -451,7 +451,7 @@ extendedKeyUsage=clientAuth"
 	node_kubeconfig "$NODE_DIR/kubelet.kubeconfig" kubelet
 	node_kubeconfig "$NODE_DIR/kube-proxy.kubeconfig" kube-proxy
 	write_kubelet_config "$ip" "$(free_port)" "$(free_port)"
-	write_kube_proxy_config "$ip"
+	write_kube_proxy_config "$ip" "$(free_port)" "$(free_port)"
 
 	local bin
 	bin=$(plane_bin)
@@ -516,6 +516,25 @@ unmount_all() { # every mount below the node's dir, deepest first
 	done
 }
 
+# The kubelet's own chains (its canary, the hint for kube-proxy, the localnet firewall), which
+# it never removes; kube-proxy's go with `kube-proxy --cleanup`.
+remove_kubelet_chains() {
+	local cmd table chain rule
+	for cmd in iptables ip6tables; do
+		command -v "$cmd" >/dev/null || continue
+		for table in filter nat mangle; do
+			while read -r rule; do
+				[[ $rule =~ ^-A\ [A-Z]+\ .*-j\ KUBE-(FIREWALL|KUBELET-CANARY|IPTABLES-HINT) ]] || continue
+				# The rule's words as iptables-save quoted them.
+				eval "$cmd -t $table ${rule/-A/-D}" 2>/dev/null || true
+			done < <("$cmd-save" -t "$table" 2>/dev/null || true)
+			for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+				"$cmd" -t "$table" -F "$chain" 2>/dev/null && "$cmd" -t "$table" -X "$chain" 2>/dev/null || true
+			done
+		done
+	done
+}
+
 remove_cgroups() {
 	local h
 	for h in /sys/fs/cgroup/*/; do
@@ -549,6 +568,7 @@ stop_node() {
 	kill_shims
 	unmount_all
 	ip link delete "$(bridge_name)" 2>/dev/null || true
+	remove_kubelet_chains
 	remove_cgroups
 	restore_sysctls
 	if [[ "$(cat "$CLAIM/state" 2>/dev/null || true)" == "$STATE" ]]; then rm -rf "$CLAIM"; fi

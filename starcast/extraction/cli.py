@@ -51,12 +51,12 @@ def run_command(
     """Search, fetch and store repositories; run it again to resume an interrupted run."""
     from pydantic import ValidationError
 
+    from starcast.extraction.checkpoint import Checkpoint
     from starcast.extraction.graphql import GitHubError
     from starcast.extraction.progress import LogProgress, TerminalProgress
     from starcast.extraction.run import run_extraction
     from starcast.extraction.settings import GitHubSettings, TokenError
     from starcast.extraction.spec import RunSpec
-    from starcast.extraction.store import Store
 
     try:
         spec = RunSpec(
@@ -75,16 +75,16 @@ def run_command(
         raise typer.Exit(code=2) from error
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
-    store = Store.connect(db)
+    checkpoint = Checkpoint.connect(db)
     try:
         if sys.stderr.isatty():
             with TerminalProgress() as progress:
                 summary = asyncio.run(
-                    run_extraction(spec, settings, store, progress, restart=restart)
+                    run_extraction(spec, settings, checkpoint, progress, restart=restart)
                 )
         else:
             summary = asyncio.run(
-                run_extraction(spec, settings, store, LogProgress(), restart=restart)
+                run_extraction(spec, settings, checkpoint, LogProgress(), restart=restart)
             )
     except KeyboardInterrupt:
         typer.echo("interrupted: run the same command again to resume", err=True)
@@ -103,10 +103,10 @@ def export_command(
 ) -> None:
     """Write the stored repositories as the Parquet dataset `starcast train --data` reads."""
     from starcast.extraction.export import ExportError, export_parquet
-    from starcast.extraction.store import Store
+    from starcast.extraction.repositories import RepositoryTable
 
     try:
-        rows = export_parquet(Store.connect(db), out)
+        rows = export_parquet(RepositoryTable.connect(db), out)
     except ExportError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
@@ -119,30 +119,30 @@ def status_command(db: str = DB_OPTION) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from starcast.extraction.store import Store
+    from starcast.extraction.checkpoint import Checkpoint
 
-    store = Store.connect(db)
+    checkpoint = Checkpoint.connect(db)
     table = Table(title=f"extraction runs in {db}")
     columns = ("run", "phase", "started", "slices done", "fetched/expected", "waiting", "failed")
     for column in columns:
         table.add_column(column)
-    for run in store.runs():
-        rows = store.slices(run.run_id)
-        failures = store.failures(run.run_id)
+    for run in checkpoint.runs():
+        rows = checkpoint.slices(run.run_id)
+        failures = checkpoint.failures(run.run_id)
         table.add_row(
             str(run.run_id),
             run.phase,
             f"{run.started_at:%Y-%m-%d %H:%M} UTC",
             f"{sum(r.done for r in rows)}/{len(rows)}",
             f"{sum(r.fetched for r in rows)}/{sum(r.expected for r in rows)}",
-            str(len(store.pending_ids(run.run_id))),
+            str(len(checkpoint.pending_ids(run.run_id))),
             str(len(failures)),
         )
     console = Console()
     console.print(table)
-    statuses = store.contributor_status_counts()
+    statuses = checkpoint.repositories.contributor_status_counts()
     counted = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
-    console.print(f"{store.count()} repositories stored; contributors {counted}")
+    console.print(f"{checkpoint.repositories.count()} repositories stored; contributors {counted}")
 
 
 def _print_summary(summary: RunSummary) -> None:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from starcast import storage
-from starcast.extraction.store import Store
+from starcast.extraction.repositories import RepositoryTable
 from starcast.features import FEATURES_BY_NAME, RECORD_COLUMNS, FeatureKind
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def _schema() -> pa.Schema:
 RECORD_SCHEMA = _schema()
 
 
-def export_parquet(store: Store, uri: str) -> int:
+def export_parquet(repositories: RepositoryTable, uri: str) -> int:
     """Write every stored repository to `uri`; the number of rows written."""
     tables = [
         pa.Table.from_pandas(
@@ -53,7 +53,7 @@ def export_parquet(store: Store, uri: str) -> int:
             schema=RECORD_SCHEMA,
             preserve_index=False,
         )
-        for batch in store.iter_records()
+        for batch in repositories.iter_records()
     ]
     if not tables:
         raise ExportError("the database holds no repository yet: run `starcast extract run` first")

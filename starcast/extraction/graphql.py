@@ -17,10 +17,10 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 import httpx
 from pydantic import ValidationError
@@ -88,6 +88,28 @@ class Fixed:
 
 
 @dataclass(frozen=True)
+class _Request:
+    name: str  # for logs and errors: the query's name, or "GET <path>"
+    method: str
+    url: str
+    body: dict[str, Any] | None = None
+    params: Mapping[str, str | int] | None = None
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """The response can't be used: send again, counted as a failure (with backoff) if `failure`
+    says what was wrong, at once otherwise (a limit already waited for)."""
+
+    failure: str | None = None
+    malformed: bool = False
+
+
+SentT = TypeVar("SentT")
+AnswerT = TypeVar("AnswerT")
+
+
+@dataclass(frozen=True)
 class GraphQLResult:
     query: BuiltQuery
     data: dict[str, Any]
@@ -144,97 +166,109 @@ class GitHubClient:
 
     async def graphql(self, plan: QueryPlan | BuiltQuery) -> GraphQLResult:
         """Send a query; partial `errors` come back with the data for the caller to judge."""
-        plan = Fixed(plan) if isinstance(plan, BuiltQuery) else plan
-        failures = secondary_hits = 0
-        while True:
-            lease = await self.pool.acquire(Resource.GRAPHQL, plan.desired, plan.minimum)
-            query = plan.build(lease.points)
+        sized = Fixed(plan) if isinstance(plan, BuiltQuery) else plan
+
+        def prepare(points: int) -> tuple[_Request, BuiltQuery]:
+            query = sized.build(points)
             body = {"query": query.text, "variables": dict(query.variables)}
-            try:
-                response = await self._send("POST", self.settings.graphql_endpoint, lease, body)
-            except httpx.TransportError as error:
-                self.pool.release(lease)
-                failures = await self._failed(query.name, failures, f"{type(error).__name__}")
-                continue
-            self.stats.graphql_requests += 1
-            if limit := self._limited(response, lease, query.name, secondary_hits):
-                secondary_hits += limit == SECONDARY
-                continue
-            if response.status_code == 401:
-                self.pool.release(lease)
-                self.pool.disable(lease.token, "GitHub rejected it (401 Bad credentials)")
-                continue
-            if response.status_code in RETRYABLE_STATUSES:
-                self._settle(lease, response)
-                failures = await self._failed(query.name, failures, f"HTTP {response.status_code}")
-                continue
-            try:
-                envelope = Envelope.model_validate_json(response.content)
-            except ValidationError as error:
-                self._settle(lease, response)
-                detail = f"HTTP {response.status_code}: {_summary(error, response)}"
-                failures = await self._failed(query.name, failures, detail, malformed=True)
-                continue
-            if any(e.type == "RATE_LIMITED" for e in envelope.errors):
-                self.stats.primary_limits += 1
-                self.pool.exhausted(lease, _header_float(response, "x-ratelimit-reset"))
-                continue
-            rate_limit = _rate_limit(envelope, query)
-            self._settle(lease, response, rate_limit)
-            self._secondary_streak = 0
-            if envelope.data is None:
-                messages = "; ".join(e.message for e in envelope.errors)
-                raise QueryError(f"{query.name}: GitHub rejected the query: {messages}")
-            if response.status_code != 200:
-                raise MalformedResponseError(
-                    f"{query.name}: HTTP {response.status_code} with a GraphQL body"
-                )
-            if rate_limit is not None:
-                self.stats.points_spent += rate_limit.cost
-            return GraphQLResult(query, envelope.data, envelope.errors, rate_limit)
+            return _Request(query.name, "POST", self.settings.graphql_endpoint, body), query
+
+        return await self._exchange(
+            Resource.GRAPHQL, sized.desired, sized.minimum, prepare, self._graphql_answer
+        )
 
     async def rest_get(self, path: str, params: Mapping[str, str | int]) -> httpx.Response:
         """GET a REST resource; rate limits and 5xx are handled here, other statuses returned."""
-        url = f"{self.settings.rest_root}{path}"
+        request = _Request(f"GET {path}", "GET", f"{self.settings.rest_root}{path}", None, params)
+        return await self._exchange(
+            Resource.REST, 1, 1, lambda _: (request, None), self._rest_answer
+        )
+
+    async def _exchange(
+        self,
+        resource: Resource,
+        desired: int,
+        minimum: int,
+        prepare: Callable[[int], tuple[_Request, SentT]],
+        answer: Callable[[SentT, Lease, httpx.Response], AnswerT | _Retry],
+    ) -> AnswerT:
+        """Lease points, send, and resend until `answer` takes the response: the one loop of
+        limits (primary, secondary), revoked tokens (401) and retries with backoff (5xx,
+        transport errors, and what `answer` finds unusable)."""
         failures = secondary_hits = 0
         while True:
-            lease = await self.pool.acquire(Resource.REST, 1)
+            lease = await self.pool.acquire(resource, desired, minimum)
+            request, sent = prepare(lease.points)
             try:
-                response = await self._send("GET", url, lease, None, params)
+                response = await self._send(request, lease)
             except httpx.TransportError as error:
                 self.pool.release(lease)
-                failures = await self._failed(f"GET {path}", failures, type(error).__name__)
+                failures = await self._failed(request.name, failures, type(error).__name__)
                 continue
-            self.stats.rest_requests += 1
-            if limit := self._limited(response, lease, f"GET {path}", secondary_hits):
+            if resource == Resource.GRAPHQL:
+                self.stats.graphql_requests += 1
+            else:
+                self.stats.rest_requests += 1
+            if limit := self._limited(response, lease, request.name, secondary_hits):
                 secondary_hits += limit == SECONDARY
                 continue
             if response.status_code == 401:
                 self.pool.release(lease)
                 self.pool.disable(lease.token, "GitHub rejected it (401 Bad credentials)")
                 continue
-            self._settle(lease, response)
             if response.status_code in RETRYABLE_STATUSES:
-                failures = await self._failed(f"GET {path}", failures, str(response.status_code))
+                self._settle(lease, response)
+                detail = f"HTTP {response.status_code}"
+                failures = await self._failed(request.name, failures, detail)
                 continue
+            # Neither a limit nor a server fault: the secondary limits' backoff starts over.
             self._secondary_streak = 0
-            return response
+            outcome = answer(sent, lease, response)
+            if not isinstance(outcome, _Retry):
+                return outcome
+            if outcome.failure is not None:
+                failures = await self._failed(
+                    request.name, failures, outcome.failure, malformed=outcome.malformed
+                )
 
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        lease: Lease,
-        body: dict[str, Any] | None,
-        params: Mapping[str, str | int] | None = None,
-    ) -> httpx.Response:
+    def _graphql_answer(
+        self, query: BuiltQuery, lease: Lease, response: httpx.Response
+    ) -> GraphQLResult | _Retry:
+        try:
+            envelope = Envelope.model_validate_json(response.content)
+        except ValidationError as error:
+            self._settle(lease, response)
+            detail = f"HTTP {response.status_code}: {_summary(error, response)}"
+            return _Retry(detail, malformed=True)
+        if any(e.type == "RATE_LIMITED" for e in envelope.errors):
+            self.stats.primary_limits += 1
+            self.pool.exhausted(lease, _header_float(response, "x-ratelimit-reset"))
+            return _Retry()
+        rate_limit = _rate_limit(envelope, query)
+        self._settle(lease, response, rate_limit)
+        if envelope.data is None:
+            messages = "; ".join(e.message for e in envelope.errors)
+            raise QueryError(f"{query.name}: GitHub rejected the query: {messages}")
+        if response.status_code != 200:
+            raise MalformedResponseError(
+                f"{query.name}: HTTP {response.status_code} with a GraphQL body"
+            )
+        if rate_limit is not None:
+            self.stats.points_spent += rate_limit.cost
+        return GraphQLResult(query, envelope.data, envelope.errors, rate_limit)
+
+    def _rest_answer(self, _: None, lease: Lease, response: httpx.Response) -> httpx.Response:
+        self._settle(lease, response)
+        return response
+
+    async def _send(self, request: _Request, lease: Lease) -> httpx.Response:
         assert self._http is not None, "use the client inside `async with`"
         async with self._slots:
             response = await self._http.request(
-                method,
-                url,
-                json=body,
-                params=params,
+                request.method,
+                request.url,
+                json=request.body,
+                params=request.params,
                 headers={"Authorization": lease.token.authorization()},
             )
         self.stats.by_status[response.status_code] = (

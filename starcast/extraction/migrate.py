@@ -1,9 +1,10 @@
-"""The extractor's schema, upgraded in place by Alembic (`migrations/`) whenever a store opens.
+"""The extractor's schema, upgraded in place by Alembic (`migrations/`) whenever it opens.
 
 A database made before migrations existed (by `create_all`, no `alembic_version` table) is
 recognised by its tables, stamped with the revision its columns match, then upgraded like any
 other. A new schema change is a new revision in `migrations/versions/`; a test keeps the head
-revision equal to `store.metadata`, so a change without its migration fails.
+revision equal to `repositories.metadata` (the checkpoint's tables included), so a change without
+its migration fails.
 """
 
 from __future__ import annotations

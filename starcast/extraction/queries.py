@@ -114,13 +114,6 @@ def largest_page_within(budget: int, limit: int = MAX_PAGE) -> int:
     return first
 
 
-def largest_batch_within(budget: int, limit: int = MAX_PAGE) -> int:
-    size = min(limit, MAX_PAGE)
-    while size > 1 and nodes_cost(size) > budget:
-        size -= 1
-    return size
-
-
 @dataclass(frozen=True)
 class BuiltQuery:
     """A GraphQL request ready to send: a name for logs and errors, the text, its variables."""

@@ -9,7 +9,7 @@
 4. Contributors (when asked): one REST request per repository.
 
 Running the same spec again resumes an unfinished run; a finished one is refreshed by a new run.
-Every store call runs in a worker thread (`asyncio.to_thread`): SQLAlchemy blocks, and a commit
+Every database call runs in a worker thread (`asyncio.to_thread`): SQLAlchemy blocks, and a commit
 on the event loop would stall every request in flight while the database works.
 """
 
@@ -25,6 +25,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from starcast.extraction import queries
+from starcast.extraction.checkpoint import (
+    Checkpoint,
+    PageCommit,
+    Phase,
+    PlannedRow,
+    RunRow,
+    SliceRow,
+    spec_json,
+)
 from starcast.extraction.clock import Clock, SystemClock, utc
 from starcast.extraction.contributors import count_contributors
 from starcast.extraction.graphql import (
@@ -43,15 +52,6 @@ from starcast.extraction.records import StoredRecord, records_from_nodes
 from starcast.extraction.settings import GitHubSettings
 from starcast.extraction.slicing import PlannedSlice, SearchSlice, plan
 from starcast.extraction.spec import RunSpec
-from starcast.extraction.store import (
-    PageCommit,
-    Phase,
-    PlannedRow,
-    RunRow,
-    SliceRow,
-    Store,
-    spec_json,
-)
 from starcast.extraction.tokens import Resource, TokenPool
 
 logger = logging.getLogger(__name__)
@@ -106,14 +106,15 @@ class Extraction:
     def __init__(
         self,
         spec: RunSpec,
-        store: Store,
+        checkpoint: Checkpoint,
         client: GitHubClient,
         progress: ExtractProgress,
         *,
         node_attempts: int = 3,
     ) -> None:
         self.spec = spec
-        self.store = store
+        self.checkpoint = checkpoint
+        self.repositories = checkpoint.repositories
         self.client = client
         self.clock = client.clock
         self.progress = progress
@@ -122,11 +123,11 @@ class Extraction:
 
     async def run(self, *, restart: bool = False) -> RunSummary:
         key = self.spec.key()
-        run = None if restart else await asyncio.to_thread(self.store.unfinished_run, key)
+        run = None if restart else await asyncio.to_thread(self.checkpoint.unfinished_run, key)
         summary = RunSummary(run_id=0, resumed=run is not None)
         if run is None:
             run = await asyncio.to_thread(
-                self.store.create_run, key, spec_json(self.spec.model_dump()), utc(self.clock)
+                self.checkpoint.create_run, key, spec_json(self.spec.model_dump()), utc(self.clock)
             )
         else:
             logger.info("resuming run %d (%s)", run.run_id, run.phase)
@@ -138,21 +139,21 @@ class Extraction:
         if phase == Phase.FETCHING:
             await self._fetch(run)
             phase = Phase.RETRYING
-            await asyncio.to_thread(self.store.set_phase, run.run_id, phase)
+            await asyncio.to_thread(self.checkpoint.set_phase, run.run_id, phase)
         if phase == Phase.RETRYING:
             await self._retry(run)
             phase = Phase.CONTRIBUTORS if self.spec.contributors else Phase.DONE
-            await asyncio.to_thread(self.store.set_phase, run.run_id, phase)
+            await asyncio.to_thread(self.checkpoint.set_phase, run.run_id, phase)
         if phase == Phase.CONTRIBUTORS:
             await self._contributors(run)
-        await asyncio.to_thread(self.store.set_phase, run.run_id, Phase.DONE, utc(self.clock))
-        planned = await asyncio.to_thread(self.store.slices, run.run_id)
+        await asyncio.to_thread(self.checkpoint.set_phase, run.run_id, Phase.DONE, utc(self.clock))
+        planned = await asyncio.to_thread(self.checkpoint.slices, run.run_id)
         stats = self.client.stats
         summary.slices = len(planned)
         summary.truncated_slices = sum(s.truncated for s in planned)
         summary.expected = sum(s.expected for s in planned)
-        summary.stored = await asyncio.to_thread(self.store.count, run.run_id)
-        summary.failed = await asyncio.to_thread(self.store.failures, run.run_id)
+        summary.stored = await asyncio.to_thread(self.repositories.count, run.run_id)
+        summary.failed = await asyncio.to_thread(self.checkpoint.failures, run.run_id)
         summary.points_spent = stats.points_spent
         summary.graphql_requests = stats.graphql_requests
         summary.rest_requests = stats.rest_requests
@@ -174,7 +175,7 @@ class Extraction:
             first = top.nodes[0] if top.nodes else None
             max_stars = first.stargazer_count if first is not None else self.spec.min_stars
         planned = await plan(roots, self._count, max_stars)
-        await asyncio.to_thread(self.store.save_plan, run.run_id, [_row(p) for p in planned])
+        await asyncio.to_thread(self.checkpoint.save_plan, run.run_id, [_row(p) for p in planned])
 
     async def _count(self, search_queries: Sequence[str]) -> list[int]:
         size = queries.MAX_PROBES_PER_QUERY
@@ -195,7 +196,7 @@ class Extraction:
 
     # -- 2. fetch --------------------------------------------------------------------------------
     async def _fetch(self, run: RunRow) -> None:
-        rows = await asyncio.to_thread(self.store.slices, run.run_id)
+        rows = await asyncio.to_thread(self.checkpoint.slices, run.run_id)
         self.progress.phase(
             "fetching",
             sum(min(r.expected, queries.SEARCH_RESULT_CAP) for r in rows),
@@ -223,7 +224,9 @@ class Extraction:
             cursor = page.page_info.end_cursor or cursor
             done = not page.page_info.has_next_page or fetched >= queries.SEARCH_RESULT_CAP
             commit = PageCommit(records, retry, row.position, cursor, fetched, done)
-            await asyncio.to_thread(self.store.commit_page, run.run_id, commit, utc(self.clock))
+            await asyncio.to_thread(
+                self.checkpoint.commit_page, run.run_id, commit, utc(self.clock)
+            )
             self.progress.advance(len(page.nodes))
             self.progress.budget(self.client.pool.view())
             if done:
@@ -271,7 +274,7 @@ class Extraction:
             len(planned),
         )
         for part in await asyncio.to_thread(
-            self.store.replace_slice, run.run_id, row.position, [_row(p) for p in planned]
+            self.checkpoint.replace_slice, run.run_id, row.position, [_row(p) for p in planned]
         ):
             await self._page_through(run, part)
         return True
@@ -283,7 +286,7 @@ class Extraction:
 
     # -- 3. retry --------------------------------------------------------------------------------
     async def _retry(self, run: RunRow) -> None:
-        waiting = await asyncio.to_thread(self.store.pending_ids, run.run_id)
+        waiting = await asyncio.to_thread(self.checkpoint.pending_ids, run.run_id)
         if not waiting:
             return
         self.progress.phase("retrying", len(waiting))
@@ -292,7 +295,7 @@ class Extraction:
                 self._retry_batch(run, waiting[start : start + queries.MAX_PAGE])
                 for start in range(0, len(waiting), queries.MAX_PAGE)
             )
-            waiting = await asyncio.to_thread(self.store.pending_ids, run.run_id)
+            waiting = await asyncio.to_thread(self.checkpoint.pending_ids, run.run_id)
 
     async def _retry_batch(self, run: RunRow, batch: Sequence[tuple[str, int]]) -> None:
         async with self._slots:
@@ -312,7 +315,7 @@ class Extraction:
             if len(batch) == 1:
                 logger.error("repository %s keeps failing: %s", ids[0], error)
                 await asyncio.to_thread(
-                    self.store.commit_retry,
+                    self.checkpoint.commit_retry,
                     run.run_id,
                     [],
                     [],
@@ -348,13 +351,15 @@ class Extraction:
                 retry.append((node_id, message))
         resolved = [i for i in ids if i not in retry_ids and i not in not_found]
         await asyncio.to_thread(
-            self.store.commit_retry, run.run_id, records, resolved, retry, failed, snapshot
+            self.checkpoint.commit_retry, run.run_id, records, resolved, retry, failed, snapshot
         )
         self.progress.advance(len(resolved))
 
     # -- 4. contributors -------------------------------------------------------------------------
     async def _contributors(self, run: RunRow) -> None:
-        todo = await asyncio.to_thread(self.store.needing_contributors, run.run_id, run.started_at)
+        todo = await asyncio.to_thread(
+            self.repositories.needing_contributors, run.run_id, run.started_at
+        )
         self.progress.phase("contributors", len(todo))
         buffer: list[tuple[str, int | None, str]] = []
         slots = asyncio.Semaphore(self.client.settings.max_concurrency)
@@ -369,13 +374,15 @@ class Extraction:
                 # Taken before the write awaits: counts that arrive meanwhile wait for the next.
                 flushed = buffer[:]
                 buffer.clear()
-                await asyncio.to_thread(self.store.set_contributors, flushed, utc(self.clock))
+                await asyncio.to_thread(
+                    self.repositories.set_contributors, flushed, utc(self.clock)
+                )
 
         try:
             await _all(one(node_id, full_name) for node_id, full_name in todo)
         finally:
             if buffer:
-                await asyncio.to_thread(self.store.set_contributors, buffer, utc(self.clock))
+                await asyncio.to_thread(self.repositories.set_contributors, buffer, utc(self.clock))
 
 
 def _row(planned: PlannedSlice) -> PlannedRow:
@@ -413,7 +420,7 @@ def _parse(model: Any, result: GraphQLResult, key: str) -> Any:
 async def run_extraction(
     spec: RunSpec,
     settings: GitHubSettings,
-    store: Store,
+    checkpoint: Checkpoint,
     progress: ExtractProgress,
     *,
     clock: Clock | None = None,
@@ -423,5 +430,7 @@ async def run_extraction(
     clock = clock or SystemClock()
     pool = TokenPool(settings.load_tokens(), clock, settings.reset_margin_seconds)
     async with GitHubClient(settings, pool, clock) as client:
-        extraction = Extraction(spec, store, client, progress, node_attempts=settings.node_attempts)
+        extraction = Extraction(
+            spec, checkpoint, client, progress, node_attempts=settings.node_attempts
+        )
         return await extraction.run(restart=restart)

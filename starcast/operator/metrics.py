@@ -8,11 +8,13 @@ runs waiting in the work queue.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final
+from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from starcast.metrics_endpoint import ServedRegistry
 
 TRAINING_RUN: Final = "TrainingRun"
 PHASES: Final = ("Pending", "Running", "Succeeded", "Failed")
@@ -47,12 +49,11 @@ class _QueueCollector(Collector):
         )
 
 
-class OperatorMetrics:
-    """Counters and histograms of one operator process."""
+class OperatorMetrics(ServedRegistry):
+    """Counters and histograms of one operator process, served on /metrics when asked."""
 
     def __init__(self) -> None:
-        self._server: Any = None
-        self.registry = CollectorRegistry()
+        super().__init__(CollectorRegistry())
         self.reconciles = Counter(
             "starcast_operator_reconciles",
             "Reconciles by kind and outcome (ok, requeued, error)",
@@ -86,13 +87,3 @@ class OperatorMetrics:
 
     def count_queued(self, depth: Depth) -> None:
         self.registry.register(_QueueCollector(depth))
-
-    def serve(self, host: str, port: int) -> None:
-        """Serve /metrics from a daemon thread."""
-        self._server, _ = start_http_server(port, addr=host, registry=self.registry)
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

@@ -6,19 +6,17 @@ against the stable's), so every series carries `model_version`.
 
 from __future__ import annotations
 
-from typing import Any
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-
+from starcast.metrics_endpoint import ServedRegistry
 from starcast.serving.metrics import LATENCY_BUCKETS
 
 
-class WorkerMetrics:
+class WorkerMetrics(ServedRegistry):
     """Counters and histograms in a registry of their own; served on /metrics when asked."""
 
     def __init__(self) -> None:
-        self._server: Any = None
-        self.registry = CollectorRegistry(auto_describe=True)
+        super().__init__(CollectorRegistry(auto_describe=True))
         self.batches = Counter(
             "starcast_worker_batches",
             "Batches a worker finished, by model version and outcome (ok, error)",
@@ -53,12 +51,3 @@ class WorkerMetrics:
     def batch_failed(self, version: str, error: BaseException) -> None:
         self.batches.labels(version, "error").inc()
         self.errors.labels(version, type(error).__name__).inc()
-
-    def serve(self, host: str, port: int) -> None:
-        self._server, _ = start_http_server(port, addr=host, registry=self.registry)
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

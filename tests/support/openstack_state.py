@@ -106,7 +106,3 @@ class CloudState:
 
     def next_host(self) -> int:
         return next(self._ips)
-
-
-def by_name_or_id(items: dict[str, dict[str, Any]], key: str) -> dict[str, Any] | None:
-    return items.get(key) or next((i for i in items.values() if i["name"] == key), None)

@@ -131,14 +131,8 @@ class OperatorProcess:
     def log_tail(self, chars: int = 6000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
 
-    def rss_mib(self) -> float:
-        """Resident memory of the process now, from /proc."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
     def peak_rss_mib(self) -> float:
+        """The process's peak resident memory (VmHWM), from /proc."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024

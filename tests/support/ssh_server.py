@@ -153,10 +153,13 @@ def start_ssh_server(directory: Path) -> SshServer:
     )
     if os.geteuid() == 0 and not PRIVSEP_DIR.exists():
         PRIVSEP_DIR.mkdir(mode=0o755)
-    log = (directory / "sshd.log").open("ab")
-    process = subprocess.Popen(
-        [_sshd(), "-D", "-e", "-f", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL
-    )
+    with (directory / "sshd.log").open("ab") as log:  # sshd keeps its own copy of the fd
+        process = subprocess.Popen(
+            [_sshd(), "-D", "-e", "-f", str(config)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
     server = SshServer("127.0.0.1", port, user, directory, public, process)
     deadline = time.monotonic() + 15
     while True:

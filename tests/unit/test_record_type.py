@@ -1,7 +1,7 @@
-"""One typed record from the extractor through the store to the frontend's lookup.
+"""One typed record from the extractor through the repository table to the frontend's lookup.
 
 `RepositoryRecord` (starcast.features) is checked here against the feature schema's
-`RECORD_COLUMNS` and against the store's columns: same names, same Python types, the same
+`RECORD_COLUMNS` and against the repository table's columns: same names, same Python types, the same
 columns nullable. A feature added to one and not the others fails this test.
 """
 
@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Column
 
 from starcast.extraction.records import StoredRecord
-from starcast.extraction.store import repositories
+from starcast.extraction.repositories import repositories
 from starcast.features import FEATURES, RECORD_COLUMNS, FeatureKind, RepositoryRecord
 from tests.unit.extraction.test_records import record
 
@@ -44,7 +44,7 @@ def test_every_feature_column_has_the_type_of_its_kind() -> None:
 
 
 @pytest.mark.parametrize("name", [*RECORD_COLUMNS, "unknown_fields"])
-def test_the_store_has_one_column_of_the_same_type_per_field(name: str) -> None:
+def test_the_table_has_one_column_of_the_same_type_per_field(name: str) -> None:
     expected, nullable = _split(typing.get_type_hints(StoredRecord)[name])
     column: Column[object] = repositories.c[name]
     stored = column.type.python_type

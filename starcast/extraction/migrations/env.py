@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from starcast.extraction.store import metadata
+from starcast.extraction import checkpoint  # noqa: F401  (its tables join `metadata` on import)
+from starcast.extraction.repositories import metadata
 
 connection = context.config.attributes["connection"]
 # Batch mode: SQLite alters a table by copying it, which alembic does only in batch operations.

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.support.charts import SERVING_CHART, find, kinds, pod_specs, render, scenarios
 from tests.support.kube import KubePlane
@@ -21,10 +20,6 @@ CONTRACT_LABELS = {
     "app.kubernetes.io/component": "worker",
 }
 SHA = "a" * 64
-
-
-def _values(path: Path) -> Any:
-    return yaml.safe_load(path.read_text()) or {}
 
 
 def test_there_is_a_scenario_for_each_feature() -> None:

@@ -1,9 +1,10 @@
 """A model a ModelRelease set survives `helm upgrade`; without one, the chart's values set it.
 
-The ModelRelease's change is made here as the operator makes it (issue 11 does it with the real
-operator): a server-side apply of the worker's model env and version label with field manager
-starcast-operator. Helm 3 upgrades by a three-way merge against the live object, so the chart
-must render that live model back rather than its values' one.
+The ModelRelease's change is the operator's own: the apply body `model_apply` builds, sent by the
+operator's `ReleaseCluster.apply_deployment` (server-side apply, field manager
+starcast-operator), without the rest of a ModelRelease's reconcile. Helm 3 upgrades by a
+three-way merge against the live object, so the chart must render that live model back rather
+than its values' one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ import json
 from typing import Any
 
 import pytest
+from kubernetes import client, config
 
+from starcast.operator.models.modelrelease import ModelVersion, RollingStrategy
+from starcast.operator.release.kube import ReleaseCluster
+from starcast.operator.release.workers import model_apply
 from tests.support.charts import SERVING_CHART
 from tests.support.kube import KubePlane
 
@@ -36,29 +41,17 @@ def _install(kube_plane: KubePlane, ns: str, *args: str) -> None:
 
 
 def _release_model(kube_plane: KubePlane, ns: str, model: dict[str, str]) -> None:
-    """What a ModelRelease does to the worker Deployment (the DESIGN.md contract)."""
-    applied = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": WORKER, "namespace": ns},
-        "spec": {
-            "template": {
-                "metadata": {"labels": {"starcast.io/model-version": model["version"]}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "worker",
-                            "env": [{"name": MODEL_ENV[k], "value": model[k]} for k in MODEL_ENV],
-                        }
-                    ]
-                },
-            }
-        },
-    }
-    kube_plane.kubectl(
-        "apply", "--server-side", "--field-manager=starcast-operator", "--force-conflicts",
-        "-f", "-", input=json.dumps(applied),
-    )  # fmt: skip
+    """What a ModelRelease does to the worker Deployment, by the operator's own code."""
+    configuration = client.Configuration()
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(kube_plane.kubeconfig), client_configuration=configuration
+    )
+    with client.ApiClient(configuration) as api:
+        cluster = ReleaseCluster(api)
+        deployment = cluster.get_deployment(ns, WORKER)
+        assert deployment is not None, f"the chart made no Deployment {WORKER}"
+        body = model_apply(deployment, ModelVersion(**model), "upgrade-test", RollingStrategy())
+        cluster.apply_deployment(body)
 
 
 def _worker(kube_plane: KubePlane, ns: str) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from starcast.extraction.checkpoint import Checkpoint
 from starcast.extraction.progress import QuietProgress
 from starcast.extraction.run import RunSummary, run_extraction
 from starcast.extraction.settings import GitHubSettings
 from starcast.extraction.spec import RunSpec
-from starcast.extraction.store import Store
 from tests.support.github_fixture import Fixture, generate
 from tests.support.github_server import FakeGitHub, Faults, Limits
 
@@ -66,13 +66,15 @@ def settings_for(server: FakeGitHub, *labels: str, **overrides: Any) -> GitHubSe
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.connect(f"sqlite:///{tmp_path / 'extract.sqlite'}")
+def checkpoint(tmp_path: Path) -> Iterator[Checkpoint]:
+    """A run's checkpoint and the repository table it writes into, in a fresh SQLite file."""
+    with Checkpoint.connect(f"sqlite:///{tmp_path / 'extract.sqlite'}") as checkpoint:
+        yield checkpoint
 
 
-def extract(spec: RunSpec, settings: GitHubSettings, store: Store) -> RunSummary:
-    return asyncio.run(run_extraction(spec, settings, store, QuietProgress()))
+def extract(spec: RunSpec, settings: GitHubSettings, checkpoint: Checkpoint) -> RunSummary:
+    return asyncio.run(run_extraction(spec, settings, checkpoint, QuietProgress()))
 
 
-def stored_ids(store: Store) -> list[str]:
-    return [r["node_id"] for batch in store.iter_records() for r in batch]
+def stored_ids(checkpoint: Checkpoint) -> list[str]:
+    return [r["node_id"] for batch in checkpoint.repositories.iter_records() for r in batch]

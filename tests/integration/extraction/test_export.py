@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from starcast.cli import app
 from starcast.dataset import read_dataset
+from starcast.extraction.checkpoint import Checkpoint
 from starcast.extraction.spec import RunSpec
-from starcast.extraction.store import Store
 from starcast.features import FEATURES, RECORD_COLUMNS
 from tests.integration.extraction.conftest import GitHubFactory, extract, settings_for
 
@@ -19,14 +19,14 @@ pytestmark = pytest.mark.integration
 
 
 def test_export_round_trips_through_read_dataset_with_no_bad_record(
-    github: GitHubFactory, store: Store, tmp_path: Path
+    github: GitHubFactory, checkpoint: Checkpoint, tmp_path: Path
 ) -> None:
     server = github()
-    summary = extract(RunSpec(min_stars=30), settings_for(server), store)
+    summary = extract(RunSpec(min_stars=30), settings_for(server), checkpoint)
     out = tmp_path / "dataset.parquet"
 
     result = CliRunner().invoke(
-        app, ["extract", "export", "--db", str(store.engine.url), "--out", f"file://{out}"]
+        app, ["extract", "export", "--db", str(checkpoint.engine.url), "--out", f"file://{out}"]
     )
 
     assert result.exit_code == 0, result.output
@@ -48,10 +48,12 @@ def test_export_round_trips_through_read_dataset_with_no_bad_record(
     assert row["license"] == (repo.license or "none")
 
 
-def test_export_of_an_empty_database_says_what_to_do(store: Store, tmp_path: Path) -> None:
+def test_export_of_an_empty_database_says_what_to_do(
+    checkpoint: Checkpoint, tmp_path: Path
+) -> None:
     out = tmp_path / "dataset.parquet"
     result = CliRunner().invoke(
-        app, ["extract", "export", "--db", str(store.engine.url), "--out", f"file://{out}"]
+        app, ["extract", "export", "--db", str(checkpoint.engine.url), "--out", f"file://{out}"]
     )
     assert result.exit_code == 2
     assert "run `starcast extract run` first" in result.output

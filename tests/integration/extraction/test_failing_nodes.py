@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from starcast.extraction.checkpoint import Checkpoint
 from starcast.extraction.spec import RunSpec
-from starcast.extraction.store import Store
 from tests.integration.extraction.conftest import GitHubFactory, extract, settings_for, stored_ids
 from tests.support.github_fixture import Fixture
 from tests.support.github_server import Faults
@@ -20,16 +20,16 @@ SPEC = RunSpec(min_stars=10)
 
 
 def test_a_batch_with_one_failing_node_is_retried_then_split_around_it(
-    github: GitHubFactory, store: Store
+    github: GitHubFactory, checkpoint: Checkpoint
 ) -> None:
     server = github(faults=Faults(poison_mode="timeout"))
     expected = {r.node_id for r in server.matching("stars:>=10 fork:true")}
     poison = sorted(expected)[len(expected) // 2]
     server.faults.poison_ids.add(poison)
 
-    summary = extract(SPEC, settings_for(server, max_attempts=2), store)
+    summary = extract(SPEC, settings_for(server, max_attempts=2), checkpoint)
 
-    assert set(stored_ids(store)) == expected - {poison}
+    assert set(stored_ids(checkpoint)) == expected - {poison}
     assert [(node, state) for node, state, _ in summary.failed] == [(poison, "failed")]
     # Its search page timed out twice (retried), then its ids went by id in batches that
     # halved around the failure: 100 -> 50 -> 25 -> ... -> the poison alone.
@@ -43,17 +43,17 @@ def test_a_batch_with_one_failing_node_is_retried_then_split_around_it(
 
 
 def test_a_node_with_a_failing_field_keeps_the_rest_and_marks_what_is_unknown(
-    github: GitHubFactory, store: Store
+    github: GitHubFactory, checkpoint: Checkpoint
 ) -> None:
     server = github(faults=Faults(poison_mode="partial"))
     expected = {r.node_id for r in server.matching("stars:>=10 fork:true")}
     poison = sorted(expected)[7]
     server.faults.poison_ids.add(poison)
 
-    summary = extract(SPEC, settings_for(server), store)
+    summary = extract(SPEC, settings_for(server), checkpoint)
 
-    assert set(stored_ids(store)) == expected
-    records = {r["node_id"]: r for batch in store.iter_records() for r in batch}
+    assert set(stored_ids(checkpoint)) == expected
+    records = {r["node_id"]: r for batch in checkpoint.repositories.iter_records() for r in batch}
     assert records[poison]["commits_total"] is None
     assert records[poison]["stars"] == server.fixture.by_id[poison].stars
     assert [(node, state) for node, state, _ in summary.failed] == [(poison, "incomplete")]
@@ -64,7 +64,7 @@ def test_a_node_with_a_failing_field_keeps_the_rest_and_marks_what_is_unknown(
 
 
 def test_a_repository_deleted_before_its_retry_is_recorded_not_found(
-    github: GitHubFactory, repos: Fixture, store: Store
+    github: GitHubFactory, repos: Fixture, checkpoint: Checkpoint
 ) -> None:
     server = github(faults=Faults(poison_mode="timeout"))
     expected = {r.node_id for r in server.matching("stars:>=10 fork:true")}
@@ -78,7 +78,7 @@ def test_a_repository_deleted_before_its_retry_is_recorded_not_found(
             server.invalidate()
 
     server.before_graphql = delete_it
-    summary = extract(SPEC, settings_for(server, max_attempts=2), store)
+    summary = extract(SPEC, settings_for(server, max_attempts=2), checkpoint)
 
-    assert set(stored_ids(store)) == expected - {poison}
+    assert set(stored_ids(checkpoint)) == expected - {poison}
     assert [(node, state) for node, state, _ in summary.failed] == [(poison, "not_found")]

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from starcast.extraction import migrate
-from starcast.extraction.store import Phase, PlannedRow, Store, metadata
+from starcast.extraction.checkpoint import Checkpoint, Phase, PlannedRow
+from starcast.extraction.repositories import metadata
 from tests.integration.extraction.postgres import postgres_server
 from tests.unit.extraction.test_records import record
 
@@ -43,6 +44,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
+
+
+@pytest.fixture
+def connect(database_url: str) -> Iterator[Callable[[], Checkpoint]]:
+    """Open the database as the extractor does (each call anew); all closed at the end."""
+    opened: list[Checkpoint] = []
+
+    def open_checkpoint() -> Checkpoint:
+        opened.append(Checkpoint.connect(database_url))
+        return opened[-1]
+
+    yield open_checkpoint
+    for checkpoint in opened:
+        checkpoint.close()
 
 
 def make_old_database(url: str) -> None:
@@ -75,40 +90,42 @@ def make_old_database(url: str) -> None:
     engine.dispose()
 
 
-def test_an_old_database_upgrades_and_keeps_its_repositories(database_url: str) -> None:
+def test_an_old_database_upgrades_and_keeps_its_repositories(
+    database_url: str, connect: Callable[[], Checkpoint]
+) -> None:
     make_old_database(database_url)
 
-    store = Store.connect(database_url)
+    checkpoint = connect()
 
-    assert "bounds" in {c["name"] for c in inspect(store.engine).get_columns("extract_slices")}
-    with store.engine.connect() as connection:
+    assert "bounds" in {c["name"] for c in inspect(checkpoint.engine).get_columns("extract_slices")}
+    with checkpoint.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert version == migrate.SLICE_BOUNDS
-    [stored] = [r for batch in store.iter_records() for r in batch]
+    [stored] = [r for batch in checkpoint.repositories.iter_records() for r in batch]
     assert stored["full_name"] == record()["full_name"]
     assert stored["snapshot_at"] == record()["snapshot_at"]
     # The unfinished run had no slice bounds to resume with: abandoned, replanned next time.
-    assert {r.spec_key: r.phase for r in store.runs()} == {
+    assert {r.spec_key: r.phase for r in checkpoint.runs()} == {
         "done-key": Phase.DONE,
         "live-key": Phase.ABANDONED,
     }
-    assert store.unfinished_run("live-key") is None
-    assert [s.position for s in store.slices(2)] == []
-    # And it works as a current store: a new run plans slices with bounds.
-    run = store.create_run("live-key", "{}", NOW)
-    store.save_plan(run.run_id, [PlannedRow("stars:>=10", '{"stars_min": 10}', 5, False)])
-    assert [s.bounds for s in store.slices(run.run_id)] == ['{"stars_min": 10}']
+    assert checkpoint.unfinished_run("live-key") is None
+    assert [s.position for s in checkpoint.slices(2)] == []
+    # And it works as a current database: a new run plans slices with bounds.
+    run = checkpoint.create_run("live-key", "{}", NOW)
+    checkpoint.save_plan(run.run_id, [PlannedRow("stars:>=10", '{"stars_min": 10}', 5, False)])
+    assert [s.bounds for s in checkpoint.slices(run.run_id)] == ['{"stars_min": 10}']
 
 
-def test_the_head_revision_is_the_store_schema(database_url: str) -> None:
-    store = Store.connect(database_url)
-    with store.engine.connect() as connection:
+def test_the_head_revision_is_the_tables_schema(connect: Callable[[], Checkpoint]) -> None:
+    checkpoint = connect()
+    with checkpoint.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
 
 
-def test_a_versioned_database_is_left_as_it_is(database_url: str) -> None:
-    first = Store.connect(database_url)
+def test_a_versioned_database_is_left_as_it_is(connect: Callable[[], Checkpoint]) -> None:
+    first = connect()
     first.create_run("key", "{}", NOW)
-    again = Store.connect(database_url)
+    again = connect()
     assert [r.spec_key for r in again.runs()] == ["key"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from starcast.extraction.store import Store
+from starcast.extraction.checkpoint import Checkpoint
 from tests.integration.extraction.conftest import SECRETS, GitHubFactory, stored_ids
 from tests.support.github_server import Faults
 
@@ -49,14 +49,16 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(
     db = tmp_path / "extract.sqlite"
     argv, env = extract_command(db, server.url)
 
-    first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while stored_count(db) < 1000:
-        assert first.poll() is None, first.stdout.read().decode() if first.stdout else ""
-        assert time.monotonic() < deadline, "the first run stored nothing in two minutes"
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
+    with subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as first:  # closes its pipe
+        deadline = time.monotonic() + 120
+        while stored_count(db) < 1000:
+            assert first.poll() is None, first.stdout.read().decode() if first.stdout else ""
+            assert time.monotonic() < deadline, "the first run stored nothing in two minutes"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
     killed_at = stored_count(db)
     assert 1000 <= killed_at < len(expected)
     pages_before = len(server.graphql_requests("SearchPage"))
@@ -66,7 +68,8 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(
 
     assert second.returncode == 0, second.stderr
     assert "resumed run 1" in second.stdout
-    ids = stored_ids(Store.connect(f"sqlite:///{db}"))
+    with Checkpoint.connect(f"sqlite:///{db}") as checkpoint:
+        ids = stored_ids(checkpoint)
     assert len(ids) == len(set(ids)) == len(expected)
     assert set(ids) == expected
     # Resuming neither re-planned nor re-fetched committed pages: at most the pages that
@@ -74,5 +77,6 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(
     probes = server.graphql_requests("CountProbe")
     assert all(r.at < server.graphql_requests("SearchPage")[pages_before].at for r in probes)
     pages = len(server.graphql_requests("SearchPage"))
-    needed = sum(-(-s.expected // 100) for s in Store.connect(f"sqlite:///{db}").slices(1))
+    with Checkpoint.connect(f"sqlite:///{db}") as checkpoint:
+        needed = sum(-(-s.expected // 100) for s in checkpoint.slices(1))
     assert pages <= needed + 2

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from starcast.extraction import queries
+from starcast.extraction.checkpoint import Checkpoint
 from starcast.extraction.spec import RunSpec
-from starcast.extraction.store import Store
 from tests.integration.extraction.conftest import (
     GitHubFactory,
     extract,
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_slicing_past_the_cap_collects_every_repository_exactly_once(
-    github: GitHubFactory, repos: Fixture, store: Store
+    github: GitHubFactory, repos: Fixture, checkpoint: Checkpoint
 ) -> None:
     server = github()
     expected = {r.node_id for r in server.matching("stars:>=10 fork:true")}
@@ -33,13 +33,13 @@ def test_slicing_past_the_cap_collects_every_repository_exactly_once(
     assert len(expected) > 3 * queries.SEARCH_RESULT_CAP
     assert busiest_star_value > queries.SEARCH_RESULT_CAP  # stars alone can't slice it
 
-    summary = extract(RunSpec(min_stars=10), settings_for(server), store)
+    summary = extract(RunSpec(min_stars=10), settings_for(server), checkpoint)
 
-    ids = stored_ids(store)
+    ids = stored_ids(checkpoint)
     assert len(ids) == len(set(ids)) == len(expected)
     assert set(ids) == expected
     assert summary.truncated_slices == 0
-    plans = store.slices(summary.run_id)
+    plans = checkpoint.slices(summary.run_id)
     assert all(s.expected <= queries.SEARCH_RESULT_CAP and s.done for s in plans)
     assert sum(s.fetched for s in plans) == len(expected)
     # A single star value was split by creation date.
@@ -51,7 +51,7 @@ def test_slicing_past_the_cap_collects_every_repository_exactly_once(
 
 
 def test_languages_and_star_bounds_select_exactly_their_repositories(
-    github: GitHubFactory, store: Store
+    github: GitHubFactory, checkpoint: Checkpoint
 ) -> None:
     server = github()
     spec = RunSpec(min_stars=12, max_stars=500, languages=("Python", "Go"), forks=False)
@@ -61,17 +61,17 @@ def test_languages_and_star_bounds_select_exactly_their_repositories(
         for r in server.matching(f"stars:12..500 language:{language}")
     }
 
-    extract(spec, settings_for(server), store)
+    extract(spec, settings_for(server), checkpoint)
 
-    assert set(stored_ids(store)) == expected
-    assert len(stored_ids(store)) == len(expected)
+    assert set(stored_ids(checkpoint)) == expected
+    assert len(stored_ids(checkpoint)) == len(expected)
 
 
 def test_points_spent_stay_within_five_percent_of_the_documented_minimum(
-    github: GitHubFactory, store: Store
+    github: GitHubFactory, checkpoint: Checkpoint
 ) -> None:
     server = github()
-    summary = extract(RunSpec(min_stars=10), settings_for(server), store)
+    summary = extract(RunSpec(min_stars=10), settings_for(server), checkpoint)
 
     minimum = queries.minimum_points(summary.stored)
     assert server.points_used() == summary.points_spent
@@ -79,7 +79,7 @@ def test_points_spent_stay_within_five_percent_of_the_documented_minimum(
 
 
 def test_a_slice_that_outgrew_the_cap_since_planning_is_split_again(
-    github: GitHubFactory, repos: Fixture, store: Store
+    github: GitHubFactory, repos: Fixture, checkpoint: Checkpoint
 ) -> None:
     server = github()
     added: list[FakeRepo] = []
@@ -99,10 +99,10 @@ def test_a_slice_that_outgrew_the_cap_since_planning_is_split_again(
         server.invalidate()
 
     server.before_graphql = grow
-    summary = extract(RunSpec(min_stars=10), settings_for(server, max_concurrency=1), store)
+    summary = extract(RunSpec(min_stars=10), settings_for(server, max_concurrency=1), checkpoint)
 
     expected = {r.node_id for r in server.matching("stars:>=10 fork:true")}
     assert len(added) == 1200 and {r.node_id for r in added} <= expected
-    ids = stored_ids(store)
+    ids = stored_ids(checkpoint)
     assert len(ids) == len(set(ids)) == len(expected) and set(ids) == expected
-    assert all(s.expected <= queries.SEARCH_RESULT_CAP for s in store.slices(summary.run_id))
+    assert all(s.expected <= queries.SEARCH_RESULT_CAP for s in checkpoint.slices(summary.run_id))

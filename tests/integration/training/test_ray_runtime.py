@@ -169,6 +169,7 @@ def test_a_local_start_starts_its_own_instance_beside_another_on_the_machine(
         ensure_ray(cpus=1)
         assert ray.get_runtime_context().gcs_address != other_address
     finally:
-        assert other.stdin is not None
+        assert other.stdin is not None and other.stdout is not None
         other.stdin.close()
         other.wait(timeout=60)
+        other.stdout.close()

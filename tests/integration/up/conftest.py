@@ -65,3 +65,5 @@ def served(
     finally:
         if up is not None and up.alive:
             ctrl_c(up)
+        if up is not None:
+            up.stop(60)  # an exited child's log stays open until stop

@@ -51,6 +51,7 @@ def served_by_name(
     finally:
         if up.alive:
             ctrl_c(up)
+        up.stop(60)  # an exited child's log stays open until stop
 
 
 def test_the_form_predicts_for_an_owner_and_name_when_a_token_is_set(

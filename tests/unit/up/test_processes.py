@@ -52,6 +52,7 @@ def test_child_runs_in_the_directory_it_is_given(tmp_path: Path) -> None:
     child.start()
     assert child.wait(DEADLINE_S) == 0
     assert child.log_tail(1) == str(workdir)
+    child.stop(DEADLINE_S)  # an exited child's log stays open until stop or the next start
 
 
 def test_child_starts_again_after_it_exits_and_its_tail_is_the_last_run_only(
@@ -105,6 +106,7 @@ def test_waiting_fails_at_once_when_a_watched_child_exits(tmp_path: Path) -> Non
     ):
         wait_until(lambda: False, "readiness", [child], timeout_s=DEADLINE_S)
     assert time.monotonic() - started < DEADLINE_S
+    child.stop(DEADLINE_S)
 
 
 def test_waiting_past_the_timeout_says_what_did_not_come(tmp_path: Path) -> None:

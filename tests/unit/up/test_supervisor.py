@@ -26,6 +26,7 @@ def children() -> Iterator[list[ManagedProcess]]:
     yield started
     for child in started:
         child.kill()
+        child.stop(DEADLINE_S)  # kill leaves the log open; stop closes it
 
 
 def child(tmp_path: Path, name: str, code: str, started: list[ManagedProcess]) -> ManagedProcess:
