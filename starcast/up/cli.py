@@ -102,12 +102,15 @@ def up(
     handle_stop_signals()  # before anything starts: a Ctrl-C then stops what did
     logs_dir = settings.state_dir / "logs"
     try:
-        with listener, provide_broker(settings.broker_url, logs_dir) as broker:
-            typer.echo(f"broker: {broker.description}")
+        with listener, provide_broker(settings.broker_url, logs_dir) as provided:
             model_uri = settings.resolved_model_uri
-            manifest = ensure_model(model_uri)
+            manifest = ensure_model(model_uri)  # a private broker boots meanwhile
             typer.echo(f"model: {manifest.model_version} from {model_uri}")
-            stack = Stack(settings, broker, model_uri, manifest, listener)
+            broker = provided.ready()
+            typer.echo(f"broker: {broker.description}")
+            stack = Stack(
+                settings, broker, model_uri, manifest, listener, broker_server=provided.server
+            )
             try:
                 stack.start()
                 _announce(stack)

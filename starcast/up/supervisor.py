@@ -42,7 +42,7 @@ def describe_exit(code: int | None) -> str:
             return f"killed by {signal.Signals(-code).name}"
         except ValueError:
             return f"killed by signal {-code}"
-    return f"exit code {code}"
+    return f"exited with code {code}"
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,12 @@ def test_ray_failing_to_start_for_the_first_model_is_one_error_line(
     import starcast.up.broker
     import starcast.up.model
     from starcast.training.executors import RayStartError
-    from starcast.up.broker import Broker
+    from starcast.up.broker import Broker, ProvidedBroker
     from starcast.up.processes import free_port
 
     @contextmanager
-    def broker(_url: str | None, _logs: Path) -> Iterator[Broker]:
-        yield Broker(url="memory://", description="a test broker")
+    def broker(_url: str | None, _logs: Path) -> Iterator[ProvidedBroker]:
+        yield ProvidedBroker(Broker(url="memory://", description="a test broker"))
 
     def ray_fails(_uri: str) -> None:
         raise RayStartError("Ray did not start twice; try: ray stop --force")

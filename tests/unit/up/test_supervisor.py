@@ -93,7 +93,7 @@ def test_a_child_that_keeps_crashing_stops_the_supervisor_with_the_reason(
         supervise_until(supervisor, False, "a crash loop")
     assert time.monotonic() - started < DEADLINE_S
     message = str(raised.value)
-    assert "worker-0 exited 4 times within 30 s (last: exit code 3)" in message
+    assert "worker-0 exited 4 times within 30 s (last: exited with code 3)" in message
     assert message.endswith("model refused")  # that run's log, not the earlier runs'
     assert crasher.starts == 4
 
