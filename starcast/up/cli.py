@@ -9,7 +9,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 
 if TYPE_CHECKING:
     from starcast.up.stack import Stack
@@ -39,27 +38,21 @@ def handle_stop_signals() -> None:
 
 
 def up(
-    # Help texts are rich markup: `escape` keeps "[env ...]" from being read as a style tag.
     model: str = typer.Option(
         None,
         "--model",
-        help=escape(
-            "Model artifact URI to serve [env STARCAST_MODEL_URI]. "
-            "Default: <state dir>/models/sample, trained on the bundled sample if absent."
-        ),
+        help="Model artifact URI to serve [env STARCAST_MODEL_URI]. "
+        "Default: <state dir>/models/sample, trained on the bundled sample if absent.",
     ),
     workers: int = typer.Option(
-        None, help=escape("Worker processes [env STARCAST_WORKERS; default cores-1].")
+        None, help="Worker processes [env STARCAST_WORKERS; default cores-1]."
     ),
-    host: str = typer.Option(
-        None, help=escape("Frontend address [env STARCAST_HOST, default 127.0.0.1].")
-    ),
-    port: int = typer.Option(None, help=escape("Frontend port [env STARCAST_PORT, default 5100].")),
+    host: str = typer.Option(None, help="Frontend address [env STARCAST_HOST, default 127.0.0.1]."),
+    port: int = typer.Option(None, help="Frontend port [env STARCAST_PORT, default 5100]."),
     state_dir: str = typer.Option(
         None,
-        help=escape(
-            "Models, logs and run files [env STARCAST_STATE_DIR, default $XDG_DATA_HOME/starcast]."
-        ),
+        help="Models, logs and run files "
+        "[env STARCAST_STATE_DIR, default $XDG_DATA_HOME/starcast].",
     ),
 ) -> None:
     """Run the whole pipeline on this machine: broker, model, workers and frontend. Ctrl-C stops."""
