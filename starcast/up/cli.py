@@ -45,7 +45,7 @@ def up(
         "Default: <state dir>/models/sample, trained on the bundled sample if absent.",
     ),
     workers: int = typer.Option(
-        None, help="Worker processes [env STARCAST_WORKERS; default cores-1]."
+        None, help="Worker processes [env STARCAST_WORKERS; default cores-1, at least 2]."
     ),
     host: str = typer.Option(None, help="Frontend address [env STARCAST_HOST, default 127.0.0.1]."),
     port: int = typer.Option(None, help="Frontend port [env STARCAST_PORT, default 5100]."),

@@ -17,8 +17,13 @@ def default_state_dir() -> Path:
     return Path(base) / "starcast"
 
 
+MIN_DEFAULT_WORKERS = 2
+
+
 def default_workers() -> int:
-    return max(1, (os.cpu_count() or 2) - 1)
+    """One per core but one (left to the frontend and the broker), and never fewer than two:
+    with one, its crash stalls all serving until it is back; with two the other serves on."""
+    return max(MIN_DEFAULT_WORKERS, (os.cpu_count() or 2) - 1)
 
 
 class UpSettings(BaseSettings):
@@ -42,7 +47,7 @@ class UpSettings(BaseSettings):
         ge=1,
         le=64,
         description="Celery worker processes (default: one per core but one, left to the "
-        "frontend and the broker)",
+        "frontend and the broker, and at least two, so one crash never stalls serving)",
     )
     host: str = Field(default="127.0.0.1", description="address the frontend listens on")
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, description="frontend port")

@@ -18,7 +18,7 @@ WIDE = {"COLUMNS": "240", "TERMINAL_WIDTH": "240"}
 @pytest.mark.parametrize(
     ("command", "shown"),
     [
-        (["up"], "[env STARCAST_WORKERS; default cores-1]"),
+        (["up"], "[env STARCAST_WORKERS; default cores-1, at least 2]"),
         (["up"], "[env STARCAST_PORT, default 5100]"),
         (["up"], "[env STARCAST_STATE_DIR, default $XDG_DATA_HOME/starcast]"),
         (["serve", "frontend"], "[env STARCAST_PORT, default 5100]"),
