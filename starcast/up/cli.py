@@ -67,7 +67,7 @@ def up(
     from starcast.up.model import ensure_model
     from starcast.up.processes import WaitError
     from starcast.up.rabbitmq import RabbitMQError
-    from starcast.up.settings import UpSettings
+    from starcast.up.settings import RunDirs, UpSettings
     from starcast.up.stack import Stack
     from starcast.up.supervisor import CrashLoopError
 
@@ -93,7 +93,8 @@ def up(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
     handle_stop_signals()  # before anything starts: a Ctrl-C then stops what did
-    logs_dir = settings.state_dir / "logs"
+    run_dirs = RunDirs.new(settings.state_dir)
+    logs_dir = run_dirs.logs
     try:
         with listener, provide_broker(settings.broker_url, logs_dir) as provided:
             model_uri = settings.resolved_model_uri
@@ -102,7 +103,13 @@ def up(
             broker = provided.ready()
             typer.echo(f"broker: {broker.description}")
             stack = Stack(
-                settings, broker, model_uri, manifest, listener, broker_server=provided.server
+                settings,
+                broker,
+                model_uri,
+                manifest,
+                listener,
+                broker_server=provided.server,
+                run_dirs=run_dirs,
             )
             try:
                 stack.start()

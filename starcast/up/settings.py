@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import Field
@@ -24,6 +26,22 @@ def default_workers() -> int:
     """One per core but one (left to the frontend and the broker), and never fewer than two:
     with one, its crash stalls all serving until it is back; with two the other serves on."""
     return max(MIN_DEFAULT_WORKERS, (os.cpu_count() or 2) - 1)
+
+
+@dataclass(frozen=True)
+class RunDirs:
+    """The folders of one `up` run: its logs and its ready files, its own alone, so two runs
+    (on two ports, or one after another) never write into each other's files."""
+
+    logs: Path
+    ready: Path
+
+    @classmethod
+    def new(cls, state_dir: Path, *, started: datetime | None = None, pid: int = 0) -> RunDirs:
+        """<state dir>/logs/<UTC start>-<pid>/, and the same name under <state dir>/run/."""
+        moment = started or datetime.now(UTC)
+        name = f"{moment:%Y%m%dT%H%M%SZ}-{pid or os.getpid()}"
+        return cls(logs=state_dir / "logs" / name, ready=state_dir / "run" / name)
 
 
 class UpSettings(BaseSettings):

@@ -9,6 +9,7 @@ frontend first (in-flight requests finish while the workers are still there), th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -23,7 +24,7 @@ from starcast.artifact import ModelManifest
 from starcast.up.broker import Broker
 from starcast.up.processes import ManagedProcess, starcast_command, wait_until
 from starcast.up.rabbitmq import RabbitMQServer
-from starcast.up.settings import UpSettings
+from starcast.up.settings import RunDirs, UpSettings
 from starcast.up.supervisor import DEFAULT_POLICY, RestartPolicy, Supervisor
 
 logger = logging.getLogger(__name__)
@@ -72,13 +73,15 @@ class Stack:
         policy: RestartPolicy = DEFAULT_POLICY,
         *,
         broker_server: RabbitMQServer | None = None,
+        run_dirs: RunDirs | None = None,
     ) -> None:
         self.settings = settings
         self.broker_server = broker_server  # a private node `up` started, supervised as well
         self.urls = StackUrls.at(settings.host, settings.port)
-        self.logs_dir = settings.state_dir / "logs"
+        dirs = run_dirs or RunDirs.new(settings.state_dir)
+        self.logs_dir = dirs.logs
         self.supervisor = Supervisor(policy)
-        run_dir = settings.state_dir / "run"
+        self.run_dir = run_dir = dirs.ready
         common = {**os.environ, **broker.environment(), **QUIET_ENVIRONMENT}
         host = socket.gethostname()
         self.ready_files = [run_dir / f"worker-{index}.ready" for index in range(settings.workers)]
@@ -157,6 +160,8 @@ class Stack:
                 worker.terminate()
         for worker in self.workers:
             worker.stop(WORKER_STOP_S)
+        with contextlib.suppress(OSError):  # the workers remove their ready files as they stop
+            self.run_dir.rmdir()
 
     def _frontend_ready(self) -> bool:
         try:
