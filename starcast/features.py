@@ -22,6 +22,12 @@ class FeatureKind(StrEnum):
     CATEGORICAL = "categorical"
 
 
+# Every count GitHub reports is a GraphQL `Int`: a signed 32-bit integer.
+GRAPHQL_INT_MAX: Final = 2**31 - 1
+# A duration in days on GitHub (founded in 2008) stays far below a century.
+MAX_DAYS: Final = 36_525.0
+
+
 @dataclass(frozen=True)
 class Feature:
     name: str
@@ -30,14 +36,19 @@ class Feature:
     leaks_popularity: bool = False
     # Numeric features only: a count is a whole number; a duration may have a fraction.
     whole: bool = True
+    # Numeric features only: the largest value GitHub can produce; above it, a value is a typo
+    # or garbage, refused rather than extrapolated from.
+    maximum: float = GRAPHQL_INT_MAX
 
 
 def _count(name: str, description: str, *, leaks: bool = False) -> Feature:
-    return Feature(name, FeatureKind.NUMERIC, description, leaks_popularity=leaks)
+    return Feature(
+        name, FeatureKind.NUMERIC, description, leaks_popularity=leaks, maximum=GRAPHQL_INT_MAX
+    )
 
 
 def _duration(name: str, description: str) -> Feature:
-    return Feature(name, FeatureKind.NUMERIC, description, whole=False)
+    return Feature(name, FeatureKind.NUMERIC, description, whole=False, maximum=MAX_DAYS)
 
 
 FEATURES: Final[tuple[Feature, ...]] = (

@@ -13,7 +13,6 @@ import sys
 from typing import Any
 
 import typer
-from rich.markup import escape  # help is rich markup: "[env ...]" would be taken for a style
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +41,8 @@ def _overrides(**options: Any) -> dict[str, Any]:
 
 @serve.command()
 def frontend(
-    host: str = typer.Option(None, help=escape("Address to listen on [env STARCAST_HOST].")),
-    port: int = typer.Option(
-        None, help=escape("Port to listen on [env STARCAST_PORT, default 5100].")
-    ),
+    host: str = typer.Option(None, help="Address to listen on [env STARCAST_HOST]."),
+    port: int = typer.Option(None, help="Port to listen on [env STARCAST_PORT, default 5100]."),
 ) -> None:
     """The HTTP frontend: pages, JSON API, /healthz, /readyz, /metrics and /docs."""
     import uvicorn
@@ -93,13 +90,13 @@ def frontend(
 
 @serve.command()
 def worker(
-    model: str = typer.Option(None, help=escape("Model artifact URI [env STARCAST_MODEL_URI].")),
+    model: str = typer.Option(None, help="Model artifact URI [env STARCAST_MODEL_URI]."),
     model_sha256: str = typer.Option(
         None,
-        help=escape("Expected sha256 of the model file, required [env STARCAST_MODEL_SHA256]."),
+        help="Expected sha256 of the model file, required [env STARCAST_MODEL_SHA256].",
     ),
     concurrency: int = typer.Option(
-        None, help=escape("Batches predicted at once (threads) [env STARCAST_WORKER_CONCURRENCY].")
+        None, help="Batches predicted at once (threads) [env STARCAST_WORKER_CONCURRENCY]."
     ),
 ) -> None:
     """A Celery worker: verifies the model, smoke-tests it, then predicts batches."""

@@ -114,7 +114,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def no_lookup(request: Request, error: Exception) -> JSONResponse:
         services_of(request).metrics.error(ErrorKind.LOOKUP_UNAVAILABLE)
-        return _answer(status.HTTP_501_NOT_IMPLEMENTED, str(error))
+        # The request, not the server, is what can't be served as sent: a 4xx with the fix
+        # (a 501 reads as a server error to clients and fuzzers).
+        return _answer(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
 
     async def lookup_failed(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, LookupFailedError)

@@ -3,7 +3,7 @@ returns (`starcast.features.RepositoryRecord`), computed exactly as for training
 
 `starcast serve frontend` builds the lookup when it has a GitHub token and hands it to
 `create_app(..., lookup=...)`, whose lifespan closes it. With no GitHub token there is no lookup,
-and requests by name get a 501 that says so.
+and requests by name get a 422 that says so and how to fix it.
 """
 
 from __future__ import annotations

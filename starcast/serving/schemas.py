@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 
 from starcast.features import FEATURES, FEATURES_BY_NAME, Feature, FeatureKind
 from starcast.github import NAME_PATTERN, OWNER_PATTERN
@@ -60,10 +67,25 @@ def feature_field(feature: Feature) -> tuple[Any, Any]:
             default=None, min_length=1, max_length=100, description=feature.description
         )
     if feature.whole:
-        return int | None, Field(default=None, ge=0, description=feature.description)
+        # JSON has one number type: 77029.0 is the integer 77029 (JSON Schema's "integer"
+        # says so too), 77029.5 is no count and is refused.
+        return Annotated[int | None, BeforeValidator(integral_float_as_int)], Field(
+            default=None, ge=0, le=feature.maximum, description=feature.description
+        )
     return float | None, Field(
-        default=None, ge=0, allow_inf_nan=False, description=feature.description
+        default=None,
+        ge=0,
+        le=feature.maximum,
+        allow_inf_nan=False,
+        description=feature.description,
     )
+
+
+def integral_float_as_int(value: object) -> object:
+    """A float with no fraction as the int it is; anything else as given, for the strict check."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def features_model(features: Sequence[Feature]) -> type[FeatureValues]:

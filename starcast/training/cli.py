@@ -12,7 +12,6 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from starcast.budget import Budget
 from starcast.sample import sample_dataset_uri
@@ -62,13 +61,10 @@ def train(
     executor: Annotated[
         ExecutorChoice | None,
         typer.Option(
-            # `escape`: "[env ...]" is rich markup otherwise, and would vanish from the help.
-            help=escape(
-                "Where the fits run [env STARCAST_TRAINING_EXECUTOR; default auto]: auto is "
-                "the Ray cluster RAY_ADDRESS names if set (a RayJob), else a process pool on "
-                "this machine without Ray; local is the pool, always; ray is Ray (a new local "
-                "instance when RAY_ADDRESS is unset)."
-            ),
+            help="Where the fits run [env STARCAST_TRAINING_EXECUTOR; default auto]: auto is "
+            "the Ray cluster RAY_ADDRESS names if set (a RayJob), else a process pool on "
+            "this machine without Ray; local is the pool, always; ray is Ray (a new local "
+            "instance when RAY_ADDRESS is unset).",
             show_default=False,
         ),
     ] = None,

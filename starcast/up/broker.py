@@ -44,12 +44,32 @@ class Broker:
         return variables
 
 
+@dataclass
+class ProvidedBroker:
+    """The broker of this run; a private node (`server`) may still be booting until `ready()`."""
+
+    broker: Broker
+    server: RabbitMQServer | None = None
+
+    def ready(self) -> Broker:
+        """The broker, once it accepts connections (RabbitMQError if the node never did)."""
+        if self.server is not None:
+            self.server.wait_until_ready()
+        return self.broker
+
+
 @contextmanager
-def provide_broker(broker_url: str | None, logs_dir: Path) -> Iterator[Broker]:
-    """The broker for this run; whatever was started here is stopped on exit."""
+def provide_broker(broker_url: str | None, logs_dir: Path) -> Iterator[ProvidedBroker]:
+    """The broker for this run; whatever was started here is stopped on exit.
+
+    A private RabbitMQ node is launched without waiting: it boots (seconds of Erlang start-up)
+    while `up` loads or trains its model, and `ready()` waits for what is left of its boot.
+    """
     if broker_url:
         _check_reachable(broker_url)
-        yield Broker(url=broker_url, description="the broker named by STARCAST_BROKER_URL")
+        yield ProvidedBroker(
+            Broker(url=broker_url, description="the broker named by STARCAST_BROKER_URL")
+        )
         return
     if find_rabbitmq_server() is not None:
         with tempfile.TemporaryDirectory(prefix="starcast-rabbitmq-") as data:
@@ -57,10 +77,13 @@ def provide_broker(broker_url: str | None, logs_dir: Path) -> Iterator[Broker]:
                 Path(data), node_name="starcast-up", log_path=logs_dir / "rabbitmq.log"
             )
             try:
-                server.start()
-                yield Broker(
-                    url=server.url,
-                    description=f"a private RabbitMQ node on 127.0.0.1:{server.ports.amqp}",
+                server.launch()
+                yield ProvidedBroker(
+                    Broker(
+                        url=server.url,
+                        description=f"a private RabbitMQ node on 127.0.0.1:{server.ports.amqp}",
+                    ),
+                    server,
                 )
             finally:
                 server.close()
@@ -75,16 +98,19 @@ def provide_broker(broker_url: str | None, logs_dir: Path) -> Iterator[Broker]:
         messages, control = Path(data) / "messages", Path(data) / "control"
         messages.mkdir()
         control.mkdir()
-        yield Broker(
-            url="filesystem://",
-            description="kombu's filesystem transport (embedded; rabbitmq-server not installed)",
-            transport=filesystem.TRANSPORT,
-            transport_options={
-                "data_folder_in": str(messages),
-                "data_folder_out": str(messages),
-                "control_folder": str(control),
-                "polling_interval": 0.01,
-            },
+        yield ProvidedBroker(
+            Broker(
+                url="filesystem://",
+                description="kombu's filesystem transport (embedded; rabbitmq-server not "
+                "installed)",
+                transport=filesystem.TRANSPORT,
+                transport_options={
+                    "data_folder_in": str(messages),
+                    "data_folder_out": str(messages),
+                    "control_folder": str(control),
+                    "polling_interval": 0.01,
+                },
+            )
         )
 
 

@@ -9,7 +9,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 
 if TYPE_CHECKING:
     from starcast.up.stack import Stack
@@ -39,27 +38,21 @@ def handle_stop_signals() -> None:
 
 
 def up(
-    # Help texts are rich markup: `escape` keeps "[env ...]" from being read as a style tag.
     model: str = typer.Option(
         None,
         "--model",
-        help=escape(
-            "Model artifact URI to serve [env STARCAST_MODEL_URI]. "
-            "Default: <state dir>/models/sample, trained on the bundled sample if absent."
-        ),
+        help="Model artifact URI to serve [env STARCAST_MODEL_URI]. "
+        "Default: <state dir>/models/sample, trained on the bundled sample if absent.",
     ),
     workers: int = typer.Option(
-        None, help=escape("Worker processes [env STARCAST_WORKERS; default cores-1].")
+        None, help="Worker processes [env STARCAST_WORKERS; default cores-1, at least 2]."
     ),
-    host: str = typer.Option(
-        None, help=escape("Frontend address [env STARCAST_HOST, default 127.0.0.1].")
-    ),
-    port: int = typer.Option(None, help=escape("Frontend port [env STARCAST_PORT, default 5100].")),
+    host: str = typer.Option(None, help="Frontend address [env STARCAST_HOST, default 127.0.0.1]."),
+    port: int = typer.Option(None, help="Frontend port [env STARCAST_PORT, default 5100]."),
     state_dir: str = typer.Option(
         None,
-        help=escape(
-            "Models, logs and run files [env STARCAST_STATE_DIR, default $XDG_DATA_HOME/starcast]."
-        ),
+        help="Models, logs and run files "
+        "[env STARCAST_STATE_DIR, default $XDG_DATA_HOME/starcast].",
     ),
 ) -> None:
     """Run the whole pipeline on this machine: broker, model, workers and frontend. Ctrl-C stops."""
@@ -74,7 +67,7 @@ def up(
     from starcast.up.model import ensure_model
     from starcast.up.processes import WaitError
     from starcast.up.rabbitmq import RabbitMQError
-    from starcast.up.settings import UpSettings
+    from starcast.up.settings import RunDirs, UpSettings
     from starcast.up.stack import Stack
     from starcast.up.supervisor import CrashLoopError
 
@@ -100,14 +93,24 @@ def up(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
     handle_stop_signals()  # before anything starts: a Ctrl-C then stops what did
-    logs_dir = settings.state_dir / "logs"
+    run_dirs = RunDirs.new(settings.state_dir)
+    logs_dir = run_dirs.logs
     try:
-        with listener, provide_broker(settings.broker_url, logs_dir) as broker:
-            typer.echo(f"broker: {broker.description}")
+        with listener, provide_broker(settings.broker_url, logs_dir) as provided:
             model_uri = settings.resolved_model_uri
-            manifest = ensure_model(model_uri)
+            manifest = ensure_model(model_uri)  # a private broker boots meanwhile
             typer.echo(f"model: {manifest.model_version} from {model_uri}")
-            stack = Stack(settings, broker, model_uri, manifest, listener)
+            broker = provided.ready()
+            typer.echo(f"broker: {broker.description}")
+            stack = Stack(
+                settings,
+                broker,
+                model_uri,
+                manifest,
+                listener,
+                broker_server=provided.server,
+                run_dirs=run_dirs,
+            )
             try:
                 stack.start()
                 _announce(stack)

@@ -100,10 +100,20 @@ class RabbitMQServer:
     def running(self) -> bool:
         return self._server.alive
 
+    @property
+    def process(self) -> ManagedProcess:
+        """The node's own process (the Erlang VM, beam.smp), for a supervisor to watch."""
+        return self._server
+
     def start(self) -> None:
         """Start the node (and its epmd) and wait until it accepts AMQP logins."""
         if self.running:
             return
+        self.launch()
+        self.wait_until_ready()
+
+    def launch(self) -> None:
+        """Start the node (and its epmd) without waiting: it boots while the caller works."""
         self._prepare_dirs()
         if not self._epmd.alive:
             self._epmd.start()
@@ -114,7 +124,6 @@ class RabbitMQServer:
             self.base_dir,
         )
         self._server.start()
-        self._wait_until_ready()
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Stop the node gracefully (SIGTERM), or kill it after `timeout_s`. Keeps epmd and data."""
@@ -167,19 +176,25 @@ class RabbitMQServer:
             "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
         }
 
-    def _wait_until_ready(self) -> None:
+    def accepts_connections(self, refusals: list[str] | None = None) -> bool:
+        """Whether the node accepts an AMQP login now; the refusal is appended to `refusals`."""
+        connection = Connection(self.url, connect_timeout=2)  # type: ignore[no-untyped-call]
+        try:
+            connection.connect()  # type: ignore[no-untyped-call]
+            return True
+        except (OSError, *connection.connection_errors) as error:
+            if refusals is not None:
+                refusals.append(f"{type(error).__name__}: {error}")
+            return False
+        finally:
+            connection.release()  # type: ignore[no-untyped-call]
+
+    def wait_until_ready(self) -> None:
+        """Wait until the launched node accepts logins; RabbitMQError (node stopped) if not."""
         refusals: list[str] = []
 
         def accepts_connections() -> bool:
-            connection = Connection(self.url, connect_timeout=2)  # type: ignore[no-untyped-call]
-            try:
-                connection.connect()  # type: ignore[no-untyped-call]
-                return True
-            except (OSError, *connection.connection_errors) as error:
-                refusals.append(f"{type(error).__name__}: {error}")
-                return False
-            finally:
-                connection.release()  # type: ignore[no-untyped-call]
+            return self.accepts_connections(refusals)
 
         try:
             wait_until(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import Field
@@ -17,8 +19,29 @@ def default_state_dir() -> Path:
     return Path(base) / "starcast"
 
 
+MIN_DEFAULT_WORKERS = 2
+
+
 def default_workers() -> int:
-    return max(1, (os.cpu_count() or 2) - 1)
+    """One per core but one (left to the frontend and the broker), and never fewer than two:
+    with one, its crash stalls all serving until it is back; with two the other serves on."""
+    return max(MIN_DEFAULT_WORKERS, (os.cpu_count() or 2) - 1)
+
+
+@dataclass(frozen=True)
+class RunDirs:
+    """The folders of one `up` run: its logs and its ready files, its own alone, so two runs
+    (on two ports, or one after another) never write into each other's files."""
+
+    logs: Path
+    ready: Path
+
+    @classmethod
+    def new(cls, state_dir: Path, *, started: datetime | None = None, pid: int = 0) -> RunDirs:
+        """<state dir>/logs/<UTC start>-<pid>/, and the same name under <state dir>/run/."""
+        moment = started or datetime.now(UTC)
+        name = f"{moment:%Y%m%dT%H%M%SZ}-{pid or os.getpid()}"
+        return cls(logs=state_dir / "logs" / name, ready=state_dir / "run" / name)
 
 
 class UpSettings(BaseSettings):
@@ -42,7 +65,7 @@ class UpSettings(BaseSettings):
         ge=1,
         le=64,
         description="Celery worker processes (default: one per core but one, left to the "
-        "frontend and the broker)",
+        "frontend and the broker, and at least two, so one crash never stalls serving)",
     )
     host: str = Field(default="127.0.0.1", description="address the frontend listens on")
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535, description="frontend port")

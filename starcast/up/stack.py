@@ -2,12 +2,14 @@
 
 Start: workers first (each becomes ready once its model is verified), then the frontend, which
 is ready once it reaches the broker and a worker answers. While it runs, a process that dies is
-restarted (supervisor.py). Stop: the frontend first (in-flight requests finish while the
-workers are still there), then the workers (their batches finish).
+restarted (supervisor.py), and so is a private RabbitMQ node that `up` started. Stop: the
+frontend first (in-flight requests finish while the workers are still there), then the workers
+(their batches finish); the broker is stopped last, by whoever started it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -21,7 +23,8 @@ from typing import Final
 from starcast.artifact import ModelManifest
 from starcast.up.broker import Broker
 from starcast.up.processes import ManagedProcess, starcast_command, wait_until
-from starcast.up.settings import UpSettings
+from starcast.up.rabbitmq import RabbitMQServer
+from starcast.up.settings import RunDirs, UpSettings
 from starcast.up.supervisor import DEFAULT_POLICY, RestartPolicy, Supervisor
 
 logger = logging.getLogger(__name__)
@@ -68,12 +71,17 @@ class Stack:
         manifest: ModelManifest,
         listener: socket.socket,
         policy: RestartPolicy = DEFAULT_POLICY,
+        *,
+        broker_server: RabbitMQServer | None = None,
+        run_dirs: RunDirs | None = None,
     ) -> None:
         self.settings = settings
+        self.broker_server = broker_server  # a private node `up` started, supervised as well
         self.urls = StackUrls.at(settings.host, settings.port)
-        self.logs_dir = settings.state_dir / "logs"
+        dirs = run_dirs or RunDirs.new(settings.state_dir)
+        self.logs_dir = dirs.logs
         self.supervisor = Supervisor(policy)
-        run_dir = settings.state_dir / "run"
+        self.run_dir = run_dir = dirs.ready
         common = {**os.environ, **broker.environment(), **QUIET_ENVIRONMENT}
         host = socket.gethostname()
         self.ready_files = [run_dir / f"worker-{index}.ready" for index in range(settings.workers)]
@@ -133,6 +141,13 @@ class Stack:
                 ready=ready_file.exists,
             )
         self.supervisor.watch(self.frontend, ready=self._frontend_ready)
+        if self.broker_server is not None:
+            # A node that dies is started again on the same ports and data; the workers and the
+            # frontend reconnect by themselves, and the frontend sends again what it had in
+            # flight. A node that keeps dying stops the stack (CrashLoopError, with its log).
+            self.supervisor.watch(
+                self.broker_server.process, ready=self.broker_server.accepts_connections
+            )
 
     def supervise(self) -> None:
         """Keep every process running until Ctrl-C; CrashLoopError if one keeps dying."""
@@ -145,6 +160,8 @@ class Stack:
                 worker.terminate()
         for worker in self.workers:
             worker.stop(WORKER_STOP_S)
+        with contextlib.suppress(OSError):  # the workers remove their ready files as they stop
+            self.run_dir.rmdir()
 
     def _frontend_ready(self) -> bool:
         try:

@@ -42,7 +42,7 @@ def describe_exit(code: int | None) -> str:
             return f"killed by {signal.Signals(-code).name}"
         except ValueError:
             return f"killed by signal {-code}"
-    return f"exit code {code}"
+    return f"exited with code {code}"
 
 
 @dataclass(frozen=True)
@@ -114,13 +114,15 @@ class Supervisor:
                 watched.restart_at = None
                 watched.before_restart()
                 process.start()
-                watched.restarted_at = now
+                watched.restarted_at = self._clock()
                 logger.warning("restarted %s (run %d)", process.name, process.starts)
             elif watched.restarted_at is not None and process.alive and watched.ready():
+                # The clock read after the probe: a readiness probe can block for seconds (a
+                # request waiting in the socket's backlog), and the pass's start would hide them.
                 logger.warning(
                     "%s is serving again, %.1f s after its restart",
                     process.name,
-                    now - watched.restarted_at,
+                    self._clock() - watched.restarted_at,
                 )
                 watched.restarted_at = None
 

@@ -22,8 +22,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "the body is not UTF-8, or nested too deeply"},
     413: {"model": ErrorResponse, "description": "request body too large"},
     415: {"model": ErrorResponse, "description": "the body is not JSON (`application/json`)"},
-    422: {"model": ErrorResponse, "description": "invalid request; `problems` names the fields"},
-    501: {"model": ErrorResponse, "description": "by owner/name without a GitHub token"},
+    422: {
+        "model": ErrorResponse,
+        "description": "invalid request (`problems` names the fields), or by owner/name "
+        "without a GitHub token on the frontend",
+    },
     502: {"model": ErrorResponse, "description": "a worker (or GitHub) failed"},
     503: {
         "model": ErrorResponse,

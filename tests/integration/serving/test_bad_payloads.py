@@ -179,8 +179,9 @@ def test_prediction_by_name_without_a_github_token_says_how_to_enable_it(
     shared_stack: ServingStack,
 ) -> None:
     answer = post(shared_stack, json={"repositories": [{"full_name": "pallets/flask"}]})
-    assert answer.status_code == 501
-    assert "STARCAST_GITHUB_TOKEN" in answer.json()["detail"]
+    assert answer.status_code == 422  # a client's request to change, not a server error
+    detail = answer.json()["detail"]
+    assert "STARCAST_GITHUB_TOKEN" in detail and "features" in detail
 
 
 def test_the_frontend_still_answers_after_bad_requests(shared_stack: ServingStack) -> None:

@@ -67,15 +67,16 @@ def clean_environment(**environment: str) -> dict[str, str]:
 def up_process(
     tmp_path: Path,
     *arguments: str,
-    workers: int = 1,
+    workers: int | None = 1,
     sigint_ignored: bool = False,
     environment: dict[str, str] | None = None,
 ) -> tuple[ManagedProcess, int]:
-    """`starcast up` on a free port with its state in `tmp_path`, not started yet."""
+    """`starcast up` on a free port with its state in `tmp_path`, not started yet; `workers`
+    None leaves the worker count to `up`'s default."""
     port = free_port()
+    worker_flag = [] if workers is None else ["--workers", str(workers)]
     command: Sequence[str] = starcast_command(
-        "up", "--port", str(port), "--workers", str(workers), "--state-dir", str(tmp_path),
-        *arguments,
+        "up", "--port", str(port), *worker_flag, "--state-dir", str(tmp_path), *arguments,
     )  # fmt: skip
     if sigint_ignored:
         command = [sys.executable, "-c", SIGINT_IGNORED, *command[1:]]
@@ -96,7 +97,7 @@ def wait_until_up(up: ManagedProcess) -> None:
 def run_up(
     tmp_path: Path,
     *arguments: str,
-    workers: int = 1,
+    workers: int | None = 1,
     sigint_ignored: bool = False,
     **environment: str,
 ) -> tuple[ManagedProcess, int]:

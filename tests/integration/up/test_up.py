@@ -50,7 +50,10 @@ def test_up_trains_a_model_serves_predictions_and_stops_cleanly(
     assert (tmp_path / "models" / "sample" / "manifest.json").exists()
     assert "cross-validated scores (5 folds, log1p(stars))" in output  # as `starcast train`
     assert "median baseline" in output
-    logs = [up.log_tail(10_000), *(p.read_text() for p in (tmp_path / "logs").glob("*.log"))]
+    logs = [up.log_tail(10_000), *(p.read_text() for p in (tmp_path / "logs").glob("*/*.log"))]
+    [run_logs] = (tmp_path / "logs").iterdir()  # one folder per run, named in the output
+    assert f"logs in {run_logs}" in output
+    assert {p.name for p in run_logs.iterdir()} >= {"rabbitmq.log", "worker-0.log", "frontend.log"}
     assert not [(n, log[:80]) for n in NOISE for log in logs if n in log]
     children = descendants(up.pid)
 
@@ -64,7 +67,7 @@ def test_up_trains_a_model_serves_predictions_and_stops_cleanly(
     assert not listening(port)
     assert not listening(int(broker_port[1]))
     assert not outliving(children)
-    assert not list((tmp_path / "run").glob("*.ready"))
+    assert not list((tmp_path / "run").glob("*/*.ready"))
 
 
 def test_up_without_rabbitmq_falls_back_to_the_filesystem_broker_and_says_so(

@@ -64,6 +64,10 @@ def test_row_has_known_values_only_with_flags_as_numbers() -> None:
         ({"age_days": "3"}, "age_days", "valid number"),
         ({"license": 3}, "license", "valid string"),
         ({"age_days": float("inf")}, "age_days", "finite"),
+        # Above anything GitHub can produce: a GraphQL Int is 32-bit, a repository's age days.
+        ({"commits_total": 10**30}, "commits_total", "less than or equal to 2147483647"),
+        ({"forks": 2**31}, "forks", "less than or equal to 2147483647"),
+        ({"age_days": 1e9}, "age_days", "less than or equal to 36525"),
     ],
 )
 def test_request_types_are_strict_and_the_error_names_the_field(
@@ -71,6 +75,22 @@ def test_request_types_are_strict_and_the_error_names_the_field(
 ) -> None:
     with pytest.raises(ValidationError, match=rf"{field}\n  Input should be (a )?{wanted}"):
         RepositoryFeatures.model_validate(features)
+
+
+def test_an_integral_float_is_the_count_it_is_as_json_schema_says() -> None:
+    features = RepositoryFeatures.model_validate({"forks": 77029.0, "commits_total": 3})
+    forks = features.model_dump()["forks"]
+    assert forks == 77029
+    assert isinstance(forks, int)
+    schema = RepositoryFeatures.model_json_schema()
+    jsonschema.validate({"forks": 77029.0}, schema)  # what a client's JSON Schema check says
+
+
+def test_every_number_has_the_bound_github_can_produce_in_the_schema() -> None:
+    properties = RepositoryFeatures.model_json_schema()["properties"]
+    for feature in FEATURES:
+        if feature.kind == FeatureKind.NUMERIC:
+            assert properties[feature.name]["anyOf"][0]["maximum"] == feature.maximum
 
 
 def test_durations_take_fractions_and_counts_take_whole_numbers() -> None:

@@ -94,7 +94,7 @@ def test_a_child_that_keeps_crashing_stops_the_supervisor_with_the_reason(
         supervise_until(supervisor, False, "a crash loop")
     assert time.monotonic() - started < DEADLINE_S
     message = str(raised.value)
-    assert "worker-0 exited 4 times within 30 s (last: exit code 3)" in message
+    assert "worker-0 exited 4 times within 30 s (last: exited with code 3)" in message
     assert message.endswith("model refused")  # that run's log, not the earlier runs'
     assert crasher.starts == 4
 
@@ -114,3 +114,27 @@ def test_crashes_older_than_the_window_are_forgiven(
         assert crasher.alive or crasher.returncode == 1
         now[0] += 11
     assert crasher.starts == 6
+
+
+def test_the_serving_again_line_counts_the_time_its_readiness_probe_took(
+    tmp_path: Path, children: list[ManagedProcess], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A probe that blocks (a frontend's /readyz waits in the socket's backlog until the new
+    process accepts) is part of the time to serve again: the line says 1.4 s, not 0.0 s."""
+    now = [100.0]
+    victim = child(tmp_path, "frontend", "import time; time.sleep(600)", children)
+
+    def slow_ready() -> bool:
+        now[0] += 1.4  # the probe's own time
+        return True
+
+    supervisor = Supervisor(FAST, clock=lambda: now[0])
+    supervisor.watch(victim, ready=slow_ready)
+    victim.kill()
+    with caplog.at_level(logging.WARNING, logger="starcast.up.supervisor"):
+        supervisor.check()  # notes the exit
+        now[0] += 1.0  # past the backoff
+        supervisor.check()  # restarts it
+        supervisor.check()  # probes it: ready
+    messages = [record.getMessage() for record in caplog.records]
+    assert "frontend is serving again, 1.4 s after its restart" in messages, messages
