@@ -52,6 +52,9 @@ _.diffbase_storage
 _.finalizer
 _.lifetime
 _.max_workers
+_.rich_markup_mode  # typer reads it (cli.plain_help)
+_.CRITICAL  # a --log-level choice (cli.LogLevel), read by click
+_.stable_version  # ModelRelease status: the STABLE printer column reads it
 
 # issue 25: remove with the operator refactor (dead; another engineer is changing operator/).
 _.PEERING_NAME  # operator/constants.py

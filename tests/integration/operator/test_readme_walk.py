@@ -63,6 +63,7 @@ def walk_release(kube_plane: KubePlane) -> Iterator[None]:
     kube_plane.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
 
+@pytest.mark.usefixtures("walk_release")
 def test_the_readme_commands_in_order_with_the_chart_defaults(
     kube_plane: KubePlane,
     starcast_crds: None,
@@ -72,7 +73,6 @@ def test_the_readme_commands_in_order_with_the_chart_defaults(
     executor: LocalRayJobExecutor,
     operator: OperatorProcess,
     alone: None,
-    walk_release: None,
     prepared_artifact: Callable[[str], None],
     tmp_path: Path,
 ) -> None:
