@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +104,17 @@ def run_in_image(ref: str, *command: str, timeout: float = 300) -> subprocess.Co
     container = buildah("from", "--pull=never", "--quiet", ref).strip()
     try:
         return subprocess.run(
-            ["bash", str(SCRIPT), "buildah", "run", "--isolation", "chroot", container, "--", *command],
+            [
+                "bash",
+                str(SCRIPT),
+                "buildah",
+                "run",
+                "--isolation",
+                "chroot",
+                container,
+                "--",
+                *command,
+            ],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -119,8 +128,3 @@ def mounted_rootfs(ref: str) -> tuple[str, Path]:
     """A working container of ``ref`` and its root filesystem, mounted (``buildah rm`` undoes)."""
     container = buildah("from", "--pull=never", "--quiet", ref).strip()
     return container, Path(buildah("mount", container).strip())
-
-
-def environ_without_python() -> dict[str, str]:
-    """This process's env minus what points at the dev venv (the image has its own)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}

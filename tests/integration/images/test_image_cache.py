@@ -27,8 +27,16 @@ from tests.integration.images.built import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # What hack/images.sh reads to build the project images.
-INPUTS: Final = ("images", "hack/images.sh", "hack/images", "charts", "pyproject.toml", "README.md",
-                 "starcast", ".dockerignore")
+INPUTS: Final = (
+    "images",
+    "hack/images.sh",
+    "hack/images",
+    "charts",
+    "pyproject.toml",
+    "README.md",
+    "starcast",
+    ".dockerignore",
+)
 
 
 def copy_inputs(target: Path) -> Path:
@@ -66,23 +74,36 @@ def test_a_changed_source_file_rebuilds_the_image_with_it(
     try:
         rebuilt = build("frontend", repo=copy)["frontend"]
         assert rebuilt.cached  # `archives` above built it: the changed key is cached now
-        init = run_in_image(rebuilt.ref, "bash", "-c",
-                            "cat /opt/venv/lib/python3*/site-packages/starcast/__init__.py")
+        init = run_in_image(
+            rebuilt.ref,
+            "bash",
+            "-c",
+            "cat /opt/venv/lib/python3*/site-packages/starcast/__init__.py",
+        )
         assert marker in init.stdout, init.stderr
     finally:
         for leftover in Path(changed).parent.glob(Path(changed).name + "*"):
             leftover.unlink()
         build("frontend")  # the reference back on this checkout's cached image
     assert images_script("archives", "frontend").stdout.strip() == original
-    init = run_in_image(built_images["frontend"].ref, "bash", "-c",
-                        "cat /opt/venv/lib/python3*/site-packages/starcast/__init__.py")
+    init = run_in_image(
+        built_images["frontend"].ref,
+        "bash",
+        "-c",
+        "cat /opt/venv/lib/python3*/site-packages/starcast/__init__.py",
+    )
     assert marker not in init.stdout
 
 
 def static_binary() -> Path:
     """kwok from the plane's cache: a static Go program, as the lead's pause/CoreDNS/Traefik are."""
-    result = subprocess.run(["bash", str(REPO / "hack/kube-plane.sh"), "build"], capture_output=True,
-                            text=True, timeout=3600, check=False)
+    result = subprocess.run(
+        ["bash", str(REPO / "hack/kube-plane.sh"), "build"],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return Path(result.stdout.strip().splitlines()[-1]) / "kwok"
 
@@ -92,7 +113,10 @@ def test_binary_image_holds_the_files_runs_them_and_is_cached_by_their_hash(tmp_
     shutil.copy2(static_binary(), binary)
     ref = "localhost/starcast-test/binary-image:probe"
     first = images_script("binary-image", ref, str(binary), "--", "/kwok", "--help").stdout.strip()
-    assert images_script("binary-image", ref, str(binary), "--", "/kwok", "--help").stdout.strip() == first
+    assert (
+        images_script("binary-image", ref, str(binary), "--", "/kwok", "--help").stdout.strip()
+        == first
+    )
     config = image_config(ref)
     assert config.entrypoint == ["/kwok", "--help"]
     container, rootfs = mounted_rootfs(ref)
