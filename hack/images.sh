@@ -521,7 +521,7 @@ main() {
 	ref) cmd_ref "$@" ;;
 	key) key_of "${1:?usage: key NAME}" ;;
 	buildah) bah "$@" ;;
-	*) sed -n '3,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2 && exit 2 ;;
+	*) sed -n '3,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2 && exit 2 ;;
 	esac
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,29 @@ REPO: Final = Path(__file__).resolve().parents[3]
 SCRIPT: Final = REPO / "hack" / "images.sh"
 PROJECT_IMAGES: Final = ("operator", "frontend", "worker", "trainer", "rabbitmq")
 BUILD_TIMEOUT: Final = 3600  # a cold build of every image on 2 shared cores
+# What hack/images.sh reads to build the images: a copy of these builds as this checkout does.
+BUILD_INPUTS: Final = (
+    "images",
+    "hack/images.sh",
+    "hack/images",
+    "charts",
+    "pyproject.toml",
+    "README.md",
+    "starcast",
+    ".dockerignore",
+)
+
+
+def copy_build_inputs(target: Path, *extra: str) -> Path:
+    """The build inputs (and ``extra`` paths) of this checkout copied to ``target``."""
+    for name in (*BUILD_INPUTS, *extra):
+        origin = REPO / name
+        if origin.is_dir():
+            shutil.copytree(origin, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, target / name)
+    return target
 
 
 def images_script(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Final
 
 import pytest
 
@@ -18,6 +17,7 @@ from tests.integration.images.built import (
     BuiltImage,
     build,
     buildah,
+    copy_build_inputs,
     image_config,
     images_script,
     mounted_rootfs,
@@ -25,29 +25,6 @@ from tests.integration.images.built import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-# What hack/images.sh reads to build the project images.
-INPUTS: Final = (
-    "images",
-    "hack/images.sh",
-    "hack/images",
-    "charts",
-    "pyproject.toml",
-    "README.md",
-    "starcast",
-    ".dockerignore",
-)
-
-
-def copy_inputs(target: Path) -> Path:
-    for name in INPUTS:
-        origin = REPO / name
-        if origin.is_dir():
-            shutil.copytree(origin, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(origin, target / name)
-    return target
 
 
 def test_a_second_build_with_nothing_changed_is_all_cache_hits(
@@ -65,7 +42,7 @@ def test_a_changed_source_file_rebuilds_the_image_with_it(
     built_images: dict[str, BuiltImage], tmp_path: Path
 ) -> None:
     original = images_script("archives", "frontend").stdout.strip()
-    copy = copy_inputs(tmp_path / "repo")
+    copy = copy_build_inputs(tmp_path / "repo")
     marker = "# changed by tests/integration/images/test_image_cache.py"
     with (copy / "starcast" / "__init__.py").open("a") as source:
         source.write(f"\n{marker}\n")

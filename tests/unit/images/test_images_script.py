@@ -6,7 +6,6 @@ a changed input must change the key (a cache miss), an unrelated file must not.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -15,20 +14,10 @@ from typing import Final
 import pytest
 import yaml
 
+from tests.integration.images.built import copy_build_inputs
 from tests.support.dockerfile import image_dockerfiles
 
 REPO: Final = Path(__file__).resolve().parents[3]
-INPUTS: Final = (
-    "images",
-    "hack/images.sh",
-    "hack/images",
-    "charts",
-    "pyproject.toml",
-    "README.md",
-    "starcast",
-    ".dockerignore",
-    "tests/unit/images",
-)
 IMAGES: Final = ("python", "uv", "ray", "operator", "frontend", "worker", "trainer", "rabbitmq")
 
 
@@ -50,14 +39,7 @@ def output(repo: Path, *args: str) -> str:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    for name in INPUTS:
-        origin = REPO / name
-        if origin.is_dir():
-            shutil.copytree(origin, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(origin, tmp_path / name)
-    return tmp_path
+    return copy_build_inputs(tmp_path, "tests/unit/images")
 
 
 def keys(repo: Path) -> dict[str, str]:
