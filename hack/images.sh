@@ -347,17 +347,19 @@ loaded() {
 	bah tag "$id" "$ref"
 }
 
-# ensure NAME: built and cached (bases first); appends one report line to $REPORT.
+# ensure NAME [base]: built and cached (bases first); appends one report line to $REPORT.
 ensure() {
 	local name=$1 base bases archive key start log recipe
 	archive=$(archive_of "$name")
 	if [[ -f $archive.id ]]; then
-		if [[ -n ${REPORT:-} ]]; then report "$name" "$archive" "cached (built in $(cat "$archive.seconds") s)"; fi
+		if [[ -n ${REPORT:-} && -z ${2:-} ]]; then # a cached base image goes unlisted
+			report "$name" "$archive" "cached (built in $(cat "$archive.seconds") s)"
+		fi
 		return
 	fi
 	bases=$(bases_of "$name")
 	for base in $bases; do
-		ensure "$base"
+		ensure "$base" base
 		loaded "$base"
 	done
 	key=$(key_of "$name")
