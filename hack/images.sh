@@ -182,17 +182,22 @@ project_ref() {
 # ------------------------------------------------------------------------------- cache keys
 
 files_digest() { # files_digest PATH...: content and mode of every file, __pycache__ excluded
-	(cd "$ROOT" && find "$@" -type f -not -path '*/__pycache__/*' -print0 | sort -z |
-		xargs -0 stat -c '%a %n' | while read -r mode path; do
-			echo "$mode $path $(sha256sum <"$path" | cut -d' ' -f1)"
-		done)
+	local files
+	files=$(cd "$ROOT" && find "$@" -type f -not -path '*/__pycache__/*' | LC_ALL=C sort)
+	[[ -n $files ]] || die "no files under $* in $ROOT"
+	(cd "$ROOT" && tr '\n' '\0' <<<"$files" | xargs -0 stat -c '%a %n' &&
+		tr '\n' '\0' <<<"$files" | xargs -0 sha256sum)
 }
 
 key_of() {
-	local name=$1 base
+	local name=$1 base bases base_key
+	bases=$(bases_of "$name")
 	{
 		echo "rev=$BUILD_REV name=$name"
-		for base in $(bases_of "$name"); do echo "base $base $(key_of "$base")"; done
+		for base in $bases; do
+			base_key=$(key_of "$base")
+			echo "base $base $base_key"
+		done
 		case $name in
 		python)
 			echo "ref=$(python_ref) suite=$SUITE mirror=$MIRROR"
@@ -214,7 +219,11 @@ key_of() {
 	} | sha
 }
 
-archive_of() { echo "$ARCHIVES/$1-$(key_of "$1").tar"; }
+archive_of() {
+	local key
+	key=$(key_of "$1")
+	echo "$ARCHIVES/$1-$key.tar"
+}
 
 # -------------------------------------------------------------------------------- recipes
 # Each recipe builds image $1 into buildah storage and tags it; it may use $WORK (scratch).
@@ -338,16 +347,19 @@ loaded() {
 	bah tag "$id" "$ref"
 }
 
-# ensure NAME: built and cached (bases first); appends one report line to $REPORT.
+# ensure NAME [base]: built and cached (bases first); appends one report line to $REPORT.
 ensure() {
-	local name=$1 base archive key start log recipe
+	local name=$1 base bases archive key start log recipe
 	archive=$(archive_of "$name")
 	if [[ -f $archive.id ]]; then
-		if [[ -n ${REPORT:-} ]]; then report "$name" "$archive" "cached (built in $(cat "$archive.seconds") s)"; fi
+		if [[ -n ${REPORT:-} && -z ${2:-} ]]; then # a cached base image goes unlisted
+			report "$name" "$archive" "cached (built in $(cat "$archive.seconds") s)"
+		fi
 		return
 	fi
-	for base in $(bases_of "$name"); do
-		ensure "$base"
+	bases=$(bases_of "$name")
+	for base in $bases; do
+		ensure "$base" base
 		loaded "$base"
 	done
 	key=$(key_of "$name")
@@ -409,14 +421,14 @@ with_lock() { # serialise builds: several engineers and tests share one cache an
 	flock 8
 }
 
-requested() { # the NAMEs asked for, or all project images
+requested() { # NAMES: the NAMEs asked for, or all project images
 	local name
 	(($# > 0)) || set -- "${PROJECT_IMAGES[@]}"
 	for name in "$@"; do
 		[[ " ${PROJECT_IMAGES[*]} " == *" $name "* ]] ||
 			die "unknown image $name (one of: ${PROJECT_IMAGES[*]})"
-		echo "$name"
 	done
+	NAMES=("$@")
 }
 
 check_tools() {
@@ -428,13 +440,13 @@ check_tools() {
 }
 
 cmd_build() {
-	local names name total_start
-	mapfile -t names < <(requested "$@")
+	local name total_start
+	requested "$@"
 	check_tools
 	with_lock
 	total_start=$(now)
 	REPORT=$(mktemp)
-	for name in "${names[@]}"; do
+	for name in "${NAMES[@]}"; do
 		REPORT_START=$(now)
 		ensure "$name"
 		loaded "$name" # the reference in storage is the cached image, whatever was tagged since
@@ -445,12 +457,15 @@ cmd_build() {
 }
 
 cmd_archives() {
-	local names name
-	mapfile -t names < <(requested "$@")
+	local name
+	requested "$@"
 	check_tools
 	with_lock
-	for name in "${names[@]}"; do ensure "$name" && loaded "$name"; done
-	for name in "${names[@]}"; do archive_of "$name"; done
+	for name in "${NAMES[@]}"; do
+		ensure "$name"
+		loaded "$name"
+	done
+	for name in "${NAMES[@]}"; do archive_of "$name"; done
 }
 
 cmd_binary_image() {
@@ -485,13 +500,14 @@ cmd_binary_image() {
 }
 
 cmd_ref() {
-	local name=${1:?usage: ref NAME}
+	local name=${1:?usage: ref NAME} archive
 	case $name in
 	operator | frontend | worker | trainer) project_ref "$name" ;;
 	python | uv | ray) qualified "$("${name}_ref")" ;;
 	rabbitmq)
-		[[ -f $(archive_of rabbitmq).ref ]] || die "rabbitmq's reference names Debian's version: build it first"
-		cat "$(archive_of rabbitmq).ref"
+		archive=$(archive_of rabbitmq)
+		[[ -f $archive.ref ]] || die "rabbitmq's reference names Debian's version: build it first"
+		cat "$archive.ref"
 		;;
 	*) die "unknown image $name" ;;
 	esac
@@ -507,7 +523,7 @@ main() {
 	ref) cmd_ref "$@" ;;
 	key) key_of "${1:?usage: key NAME}" ;;
 	buildah) bah "$@" ;;
-	*) sed -n '3,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2 && exit 2 ;;
+	*) sed -n '3,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2 && exit 2 ;;
 	esac
 }
 

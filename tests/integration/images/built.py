@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,29 @@ REPO: Final = Path(__file__).resolve().parents[3]
 SCRIPT: Final = REPO / "hack" / "images.sh"
 PROJECT_IMAGES: Final = ("operator", "frontend", "worker", "trainer", "rabbitmq")
 BUILD_TIMEOUT: Final = 3600  # a cold build of every image on 2 shared cores
+# What hack/images.sh reads to build the images: a copy of these builds as this checkout does.
+BUILD_INPUTS: Final = (
+    "images",
+    "hack/images.sh",
+    "hack/images",
+    "charts",
+    "pyproject.toml",
+    "README.md",
+    "starcast",
+    ".dockerignore",
+)
+
+
+def copy_build_inputs(target: Path, *extra: str) -> Path:
+    """The build inputs (and ``extra`` paths) of this checkout copied to ``target``."""
+    for name in (*BUILD_INPUTS, *extra):
+        origin = REPO / name
+        if origin.is_dir():
+            shutil.copytree(origin, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, target / name)
+    return target
 
 
 def images_script(
@@ -105,7 +128,17 @@ def run_in_image(ref: str, *command: str, timeout: float = 300) -> subprocess.Co
     container = buildah("from", "--pull=never", "--quiet", ref).strip()
     try:
         return subprocess.run(
-            ["bash", str(SCRIPT), "buildah", "run", "--isolation", "chroot", container, "--", *command],
+            [
+                "bash",
+                str(SCRIPT),
+                "buildah",
+                "run",
+                "--isolation",
+                "chroot",
+                container,
+                "--",
+                *command,
+            ],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -119,8 +152,3 @@ def mounted_rootfs(ref: str) -> tuple[str, Path]:
     """A working container of ``ref`` and its root filesystem, mounted (``buildah rm`` undoes)."""
     container = buildah("from", "--pull=never", "--quiet", ref).strip()
     return container, Path(buildah("mount", container).strip())
-
-
-def environ_without_python() -> dict[str, str]:
-    """This process's env minus what points at the dev venv (the image has its own)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}

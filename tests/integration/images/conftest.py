@@ -51,6 +51,6 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory) -> ImageVenv:
 @pytest.fixture(scope="session")
 def built_images() -> dict[str, BuiltImage]:
     """Every image of hack/images.sh, built now if its cache is cold (minutes), else cached."""
-    images = build()
-    assert sorted(images) == sorted(PROJECT_IMAGES)
+    images = build()  # also lists the base images it had to build (python, uv, ray)
+    assert set(PROJECT_IMAGES) <= set(images), images
     return images

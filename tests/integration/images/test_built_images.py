@@ -7,6 +7,7 @@ reads the built image's OCI config or runs a command inside it (buildah run, chr
 from __future__ import annotations
 
 import json
+import tarfile
 import tomllib
 from pathlib import Path
 from typing import Final
@@ -14,7 +15,14 @@ from typing import Final
 import pytest
 import yaml
 
-from tests.integration.images.built import REPO, BuiltImage, image_config, run_in_image
+from tests.integration.images.built import (
+    PROJECT_IMAGES,
+    REPO,
+    BuiltImage,
+    image_config,
+    images_script,
+    run_in_image,
+)
 from tests.support.dockerfile import image_dockerfiles
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -22,7 +30,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DOCKERFILES: Final = image_dockerfiles()
 SLIM_IMAGES: Final = ("operator", "frontend", "worker")
 # The extra each image installs and the distributions that mark an extra as installed.
-EXTRA_OF: Final = {"operator": "operator", "frontend": "serving", "worker": "serving", "trainer": "training"}
+EXTRA_OF: Final = {
+    "operator": "operator",
+    "frontend": "serving",
+    "worker": "serving",
+    "trainer": "training",
+}
 MARKERS: Final = {
     "training": {"ray", "matplotlib"},
     "serving": {"fastapi", "celery", "treelite"},
@@ -61,7 +74,9 @@ def distributions(ref: str) -> set[str]:
 
 
 @pytest.mark.parametrize("name", sorted(EXTRA_OF))
-def test_tagged_as_the_charts_defaults_name_it(built_images: dict[str, BuiltImage], name: str) -> None:
+def test_tagged_as_the_charts_defaults_name_it(
+    built_images: dict[str, BuiltImage], name: str
+) -> None:
     assert built_images[name].ref == chart_default_ref(name)
 
 
@@ -82,7 +97,9 @@ def test_the_trainer_runs_as_the_ray_user_in_its_home(built_images: dict[str, Bu
 
 
 @pytest.mark.parametrize("name", sorted(EXTRA_OF))
-def test_entrypoint_and_cmd_are_the_dockerfiles(built_images: dict[str, BuiltImage], name: str) -> None:
+def test_entrypoint_and_cmd_are_the_dockerfiles(
+    built_images: dict[str, BuiltImage], name: str
+) -> None:
     runtime = DOCKERFILES[name].runtime
     config = image_config(built_images[name].ref)
     assert config.entrypoint == (runtime.exec_form("ENTRYPOINT") or None)
@@ -110,8 +127,12 @@ def test_the_trainer_runs_its_own_cmd(built_images: dict[str, BuiltImage]) -> No
 
 
 @pytest.mark.parametrize("name", sorted(EXTRA_OF))
-def test_the_venv_holds_starcast_with_only_its_extra(built_images: dict[str, BuiltImage], name: str) -> None:
-    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+def test_the_venv_holds_starcast_with_only_its_extra(
+    built_images: dict[str, BuiltImage], name: str
+) -> None:
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
     for extra, markers in MARKERS.items():  # each marker is a requirement of its extra
         assert all(any(r.lower().startswith(m) for r in extras[extra]) for m in markers), extra
     installed = distributions(built_images[name].ref)
@@ -119,32 +140,38 @@ def test_the_venv_holds_starcast_with_only_its_extra(built_images: dict[str, Bui
     assert "starcast" in installed
     assert MARKERS[own] <= installed
     others = set().union(*(m for extra, m in MARKERS.items() if extra != own)) - MARKERS[own]
-    assert not others & installed, f"{name} holds other extras' packages: {sorted(others & installed)}"
+    assert not others & installed, (
+        f"{name} holds other extras' packages: {sorted(others & installed)}"
+    )
 
 
-def test_the_trainer_venv_has_the_ray_of_the_dockerfiles_pin(built_images: dict[str, BuiltImage]) -> None:
+def test_the_trainer_venv_has_the_ray_of_the_dockerfiles_pin(
+    built_images: dict[str, BuiltImage],
+) -> None:
     pin = DOCKERFILES["trainer"].global_args["RAY_VERSION"]
-    result = run_in_image(built_images["trainer"].ref, "bash", "-lc", "command -v ray; ray --version")
+    result = run_in_image(
+        built_images["trainer"].ref, "bash", "-lc", "command -v ray; ray --version"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[0] == "/opt/venv/bin/ray"  # KubeRay's `bash -lc ray start`
     assert f"version {pin}" in result.stdout
 
 
-def test_the_build_reports_a_size_and_a_time_for_each_image(built_images: dict[str, BuiltImage]) -> None:
+def test_the_build_reports_a_size_and_a_time_for_each_image(
+    built_images: dict[str, BuiltImage],
+) -> None:
     for image in built_images.values():
         assert image.size_mib > 0, image
         assert image.seconds >= 0, image
         assert image.source == "built" or image.cached, image
 
 
-def test_the_archives_are_oci_archives_naming_the_reference(built_images: dict[str, BuiltImage]) -> None:
-    import tarfile
-
-    from tests.integration.images.built import images_script
-
-    paths = images_script("archives", *built_images).stdout.split()
-    assert len(paths) == len(built_images)
-    for name, path in zip(built_images, paths, strict=True):
+def test_the_archives_are_oci_archives_naming_the_reference(
+    built_images: dict[str, BuiltImage],
+) -> None:
+    paths = images_script("archives", *PROJECT_IMAGES).stdout.split()
+    assert len(paths) == len(PROJECT_IMAGES)
+    for name, path in zip(PROJECT_IMAGES, paths, strict=True):
         with tarfile.open(Path(path)) as archive:
             index_file = archive.extractfile("index.json")
             assert index_file is not None

@@ -89,23 +89,50 @@ def bundle_config(
         },
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {
+                "destination": "/dev",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["nosuid", "mode=755"],
+            },
+            {
+                "destination": "/dev/pts",
+                "type": "devpts",
+                "source": "devpts",
+                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+            },
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            },
+            {
+                "destination": "/sys",
+                "type": "sysfs",
+                "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"],
+            },
             *(
-                {"destination": path, "type": "bind", "source": str(volume),
-                 "options": ["rbind", "rw", "nosuid", "nodev"]}
+                {
+                    "destination": path,
+                    "type": "bind",
+                    "source": str(volume),
+                    "options": ["rbind", "rw", "nosuid", "nodev"],
+                }
                 for path, volume in volumes.items()
             ),
         ],
         "linux": {
             "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
             "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+            "readonlyPaths": [
+                "/proc/bus",
+                "/proc/fs",
+                "/proc/irq",
+                "/proc/sys",
+                "/proc/sysrq-trigger",
+            ],
         },
     }
 
@@ -148,7 +175,16 @@ def rabbitmq_container(
     log = work / "rabbitmq.log"
     with log.open("w") as output:
         started = subprocess.run(
-            [str(runc.runc), "--root", str(runc.root), "run", "--detach", "--bundle", str(bundle), runc.name],
+            [
+                str(runc.runc),
+                "--root",
+                str(runc.root),
+                "run",
+                "--detach",
+                "--bundle",
+                str(bundle),
+                runc.name,
+            ],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=output,
