@@ -60,7 +60,3 @@ _.stable_version  # ModelRelease status: the STABLE printer column reads it
 _.PEERING_NAME  # operator/constants.py
 _.LABEL_APP_NAME  # operator/constants.py
 _.OUTPUT_PLACEHOLDERS  # operator/models/trainingrun.py
-
-# Unused in main, new in tests/integration/images/built.py (its
-# author's to use or remove).
-_.environ_without_python
