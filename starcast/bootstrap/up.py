@@ -14,6 +14,7 @@ from starcast.bootstrap.kubeconfig_file import api_server, merge_kubeconfig
 from starcast.bootstrap.lookup import Lookup
 from starcast.bootstrap.nodes import wait_api, wait_ready
 from starcast.bootstrap.progress import Progress
+from starcast.bootstrap.quota import check_quotas
 from starcast.bootstrap.resources import Builder
 from starcast.bootstrap.secrets import ClusterSecrets
 from starcast.bootstrap.servers import wait_active
@@ -32,6 +33,7 @@ def bring_up(config: ClusterConfig, progress: Progress) -> UpResult:
     conn = connect(config.cloud)
     lookup = Lookup(conn, config)
     needs = lookup.prerequisites()
+    check_quotas(lookup, needs)
     secrets = ClusterSecrets(config.state_path)
     builder = Builder(lookup, needs, progress)
     network = builder.network()

@@ -1,6 +1,7 @@
 """The cluster's entries merge into a user's kubeconfig; nothing of anyone else's is lost."""
 
 import stat
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from starcast.bootstrap.kubeconfig import rewrite
 from starcast.bootstrap.kubeconfig_file import api_server, merge_kubeconfig, remove_kubeconfig
 from tests.unit.bootstrap.test_kubeconfig import K3S_YAML
 
-OTHER = {
+OTHER: dict[str, Any] = {
     "apiVersion": "v1",
     "kind": "Config",
     "clusters": [{"name": "work", "cluster": {"server": "https://work.example:443"}}],
