@@ -46,6 +46,10 @@ kube-plane: ## Build (once, cached) the local Kubernetes control plane and its a
 	hack/kube-plane.sh build
 	hack/kube-addons.sh build
 
+.PHONY: images
+images: system-deps ## Build (cached) the images of images/*/Dockerfile and the test RabbitMQ, with buildah
+	hack/images.sh build
+
 .PHONY: lint
 lint: venv ## ruff, mypy, and the import layers (.importlinter)
 	$(BIN)/ruff check .

@@ -4,9 +4,15 @@
 # prometheus: the ModelRelease analysis tests run their own on loopback.
 # cloud-init: only its offline `cloud-init schema` checker, for the bootstrap's user-data.
 # chromium, chromium-driver: the pages are tested in a real headless browser (WebDriver).
+# buildah, mmdebstrap, uidmap, unzip: hack/images.sh builds images/*/Dockerfile and their base
+# images without a Docker engine (uidmap: newuidmap for builds by a non-root user).
+# containerd, runc, containernetworking-plugins, iptables, conntrack, iproute2, gettext-base:
+# the plane's real node (hack/kube-node.sh: its runtime, CNI, kube-proxy's rules, envsubst).
 set -euo pipefail
 
-packages=(rabbitmq-server postgresql openssh-server cloud-init prometheus chromium chromium-driver)
+packages=(rabbitmq-server postgresql openssh-server cloud-init prometheus chromium chromium-driver
+    buildah mmdebstrap uidmap unzip
+    containerd runc containernetworking-plugins iptables conntrack iproute2 gettext-base)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
@@ -40,6 +46,10 @@ fi
 if command -v systemctl >/dev/null && installing prometheus; then
     # Its postinst enables a system-wide server: the tests start their own, on loopback.
     "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
+if command -v systemctl >/dev/null && installing containerd; then
+    # The node runs its own containerd, on a socket and root of its own.
+    "${sudo[@]}" systemctl disable --now containerd >/dev/null 2>&1 || true
 fi
 if command -v systemctl >/dev/null && installing openssh-server; then
     # Only an sshd we just installed: a developer's own sshd is not ours to stop.

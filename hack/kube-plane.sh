@@ -25,6 +25,10 @@
 #                            its audit log, JSON lines stamped to the microsecond, to
 #                            $STATE/logs/audit.log (the benchmarks time requests by it)
 #   STARCAST_KUBE_WATCH_PID  `up` only: stop the plane when this process exits
+#   STARCAST_KUBE_REAL_NODE  `up` only: 1 adds a real node beside the kwok ones
+#                            (hack/kube-node.sh: containerd, kubelet, kube-proxy, CoreDNS,
+#                            Traefik); the API server then also answers on the machine's own
+#                            address, the one pods reach it at
 #   GO                       the go command (default: hack/go-toolchain.sh's: go on PATH if
 #                            new enough, else the pinned toolchain from the Go module proxy)
 set -euo pipefail
@@ -45,6 +49,7 @@ CACHE_ROOT=${STARCAST_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/starcast/kube}
 NODES=${STARCAST_KUBE_NODES:-3}
 TIMEOUT=${STARCAST_KUBE_TIMEOUT:-120}
 AUDIT_POLICY=${STARCAST_KUBE_AUDIT_POLICY:-}
+REAL_NODE=${STARCAST_KUBE_REAL_NODE:-0}
 readonly MARKER=.starcast-kube-plane
 # Daemons in start order.
 readonly DAEMONS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
@@ -166,7 +171,8 @@ cmd_build() {
 		(cd "$MODS/k8s" && go_cmd mod download) >&2
 		build_module "$MODS/k8s" "$tmp" "$(k8s_ldflags)" \
 			k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-			k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+			k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+			k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 		build_module "$MODS/etcd" "$tmp" "-s -w" go.etcd.io/etcd/server/v3
 		# go build names the binary after the path element before the major version suffix
 		[[ -f "$tmp/server" ]] && mv "$tmp/server" "$tmp/etcd"
@@ -265,7 +271,8 @@ cert() {
 make_pki() {
 	local pki="$STATE/pki" client="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=clientAuth"
+extendedKeyUsage=clientAuth" node_san=""
+	[[ -n $NODE_IP ]] && node_san=",IP:$NODE_IP"
 	mkdir -p "$pki"
 	openssl ecparam -name prime256v1 -genkey -noout -out "$pki/ca.key" 2>/dev/null
 	openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=starcast-kube-ca" -days 3650 \
@@ -275,12 +282,14 @@ extendedKeyUsage=clientAuth"
 	cert apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1$node_san,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 	cert admin "/O=system:masters/CN=starcast-admin" "$client"
 	cert controller-manager "/CN=system:kube-controller-manager" "$client"
 	cert scheduler "/CN=system:kube-scheduler" "$client"
 	# The aggregation layer's client (APIServices such as metrics-server's metrics.k8s.io).
 	cert front-proxy-client "/CN=front-proxy-client" "$client"
+	# The API server's client to kubelets (logs, exec, port-forward of real pods).
+	cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client"
 	openssl ecparam -name prime256v1 -genkey -noout -out "$pki/sa.key" 2>/dev/null
 	openssl ec -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 	chmod 600 "$pki"/*.key
@@ -428,6 +437,7 @@ up_exit() {
 	local rc=$?
 	if ((rc != 0)); then
 		log "up failed; stopping what was started (logs kept in $STATE/logs, \`down\` removes them)"
+		if [[ -d "$STATE/node" ]]; then STARCAST_KUBE_DIR=$STATE "$ROOT/hack/kube-node.sh" down || true; fi
 		stop_all
 	fi
 }
@@ -450,8 +460,17 @@ cmd_up() {
 	mkdir -p "$STATE"/{pids,logs,etcd,helm}
 	printf 'bin=%s\n' "$BIN" >"$STATE/$MARKER"
 	trap up_exit EXIT
-	local etcd_port peer_port kwok_port
+	local etcd_port peer_port kwok_port bind=127.0.0.1 advertise=127.0.0.1 endpoints=none
 	read -r etcd_port peer_port API_PORT kwok_port <<<"$(free_ports 4)"
+	NODE_IP=""
+	if [[ $REAL_NODE == 1 ]]; then
+		# Pods reach the API server through the kubernetes Service, whose endpoint is the
+		# advertise address: it must be one they can reach, this machine's own.
+		NODE_IP=$(ip -4 -o addr show scope global | awk '{split($4, a, "/"); print a[1]; exit}')
+		[[ -n $NODE_IP ]] || die "STARCAST_KUBE_REAL_NODE=1: this machine has no global IPv4 address"
+		bind=0.0.0.0 advertise=$NODE_IP endpoints=lease
+		touch "$STATE/real-node"
+	fi
 	make_pki
 	kubeconfig "$STATE/kubeconfig" admin
 	kubeconfig "$STATE/controller-manager.kubeconfig" controller-manager
@@ -475,11 +494,11 @@ cmd_up() {
 		audit=(--audit-policy-file="$AUDIT_POLICY" --audit-log-path="$STATE/logs/audit.log"
 			--audit-log-format=json)
 	fi
-	# --endpoint-reconciler-type=none: the kubernetes Service's endpoint would be the
-	# loopback advertise address, which the API rejects; nothing here needs it.
+	# Without a real node, --endpoint-reconciler-type=none: the kubernetes Service's endpoint
+	# would be the loopback advertise address, which the API rejects; kwok pods never call it.
 	start kube-apiserver "$BIN/kube-apiserver" \
 		--etcd-servers="http://127.0.0.1:$etcd_port" \
-		--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
+		--bind-address="$bind" --advertise-address="$advertise" --secure-port="$API_PORT" \
 		--cert-dir="$pki" --tls-cert-file="$pki/apiserver.crt" \
 		--tls-private-key-file="$pki/apiserver.key" --client-ca-file="$pki/ca.crt" \
 		--authorization-mode=Node,RBAC --anonymous-auth=false --allow-privileged=true \
@@ -488,7 +507,10 @@ cmd_up() {
 		--service-account-key-file="$pki/sa.pub" \
 		--service-account-signing-key-file="$pki/sa.key" \
 		--service-cluster-ip-range="$SERVICE_CIDR" \
-		--endpoint-reconciler-type=none --profiling=false \
+		--endpoint-reconciler-type="$endpoints" --profiling=false \
+		--kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" \
+		--kubelet-client-key="$pki/apiserver-kubelet-client.key" \
+		--kubelet-preferred-address-types=InternalIP,Hostname \
 		--requestheader-client-ca-file="$pki/ca.crt" --requestheader-allowed-names=front-proxy-client \
 		--requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
 		--requestheader-extra-headers-prefix=X-Remote-Extra- \
@@ -526,6 +548,10 @@ cmd_up() {
 	wait_for kube-controller-manager "kube-controller-manager created the default service account" \
 		kc -n default get serviceaccount default
 	alive kube-scheduler || failed kube-scheduler "exited"
+	if [[ $REAL_NODE == 1 ]]; then
+		STARCAST_KUBE_DIR=$STATE "$ROOT/hack/kube-node.sh" up >>"$STATE/env" ||
+			die "the real node did not start (above)"
+	fi
 	if [[ -n ${STARCAST_KUBE_WATCH_PID:-} ]]; then
 		# shellcheck disable=SC2016 # expanded by the inner bash
 		start watchdog bash -c 'while kill -0 "$1" 2>/dev/null && [[ -e "$2/.starcast-kube-plane" ]]; do
@@ -580,6 +606,10 @@ cmd_down() {
 		return
 	fi
 	[[ -f "$STATE/$MARKER" ]] || die "$STATE is not a plane's state dir (no $MARKER); not touching it"
+	# The node's pods go while the API server still answers its kubelet.
+	if [[ -d "$STATE/node" ]]; then
+		STARCAST_KUBE_DIR=$STATE "$ROOT/hack/kube-node.sh" down || log "the real node's down failed (above)"
+	fi
 	stop_all
 	rm -rf "$STATE"
 	log "stopped; removed $STATE"

@@ -115,6 +115,18 @@ class WorkerSettings(QueueSettings):
         description="written once the model is verified and a smoke prediction passed; "
         "the chart's readiness probe tests for it",
     )
+    worker_alive_file: Path | None = Field(
+        default=None,
+        description="touched every worker_alive_interval_s by the consumer's own loop while it "
+        "runs; a liveness probe restarts a worker whose file goes stale (a hung process). "
+        "Unset: no heartbeat file",
+    )
+    worker_alive_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="seconds between touches of worker_alive_file",
+    )
     worker_concurrency: int = Field(
         default=1,
         ge=1,

@@ -4,7 +4,8 @@ Start-up order: load the artifact (manifest, sha256 against the expected digest,
 feature schema), compile its prediction path (inference.py), run one smoke prediction, and only
 then start consuming. The readiness file (`STARCAST_WORKER_READY_FILE`, the chart's probe)
 appears once the consumer is running and goes away when it stops, so "ready" always means
-"verified model, connected, taking batches".
+"verified model, connected, taking batches". The heartbeat file (`STARCAST_WORKER_ALIVE_FILE`,
+the chart's liveness probe) is touched by the consumer's timer: a hung process stops touching it.
 
 Batches run one at a time (by default) on a thread of the worker's one process: Celery's prefork
 pool would add a hop to a child process to every batch. Scale out with more worker processes
@@ -53,6 +54,20 @@ class ReadinessFile:
         partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
         partial.write_text(json.dumps(details))
         partial.replace(self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class HeartbeatFile:
+    """A file whose modification time says the worker's loop ran lately (a liveness probe)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def touch(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch()
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -108,6 +123,7 @@ def build_worker_app(
     app.conf.worker_prefetch_multiplier = settings.worker_prefetch_multiplier
     register_tasks(app, predictor, watchdog, metrics or WorkerMetrics())
     readiness = ReadinessFile(settings.worker_ready_file)
+    heartbeat = HeartbeatFile(settings.worker_alive_file) if settings.worker_alive_file else None
     details: dict[str, str | int] = {
         "model_version": predictor.version,
         "model_sha256": predictor.model.manifest.model_sha256,
@@ -123,12 +139,18 @@ def build_worker_app(
         def start(self, consumer: Any) -> None:
             readiness.mark_ready({**details, "hostname": str(consumer.hostname)})
             logger.info("worker %s ready: %s", consumer.hostname, readiness.path)
+            if heartbeat is not None:
+                heartbeat.touch()
+                # On the consumer's own timer: a process that stops running it goes stale.
+                consumer.timer.call_repeatedly(settings.worker_alive_interval_s, heartbeat.touch)
 
         def stop(self, consumer: Any) -> None:
             readiness.clear()
 
         def shutdown(self, consumer: Any) -> None:
             readiness.clear()
+            if heartbeat is not None:
+                heartbeat.clear()
 
     app.steps["consumer"].add(Readiness)
     return app
@@ -142,6 +164,8 @@ def run_worker(settings: WorkerSettings, *, log_level: str = "INFO") -> int:
     """Verify the model, then consume until SIGTERM/SIGINT (warm shutdown: running batches end)."""
     readiness = ReadinessFile(settings.worker_ready_file)
     readiness.clear()  # a file left by an earlier process must not vouch for this one
+    if settings.worker_alive_file:
+        HeartbeatFile(settings.worker_alive_file).clear()
     # Without a limit, OpenMP (HistGradientBoosting) spins a thread per core in every process.
     threadpool_limits(limits=settings.worker_threads)
     predictor = load_verified_model(settings)

@@ -237,12 +237,16 @@ def _env_with(bin_dir: Path, extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def _start_plane(state_dir: Path) -> KubePlane:
+def start_plane(
+    state_dir: Path, extra_env: Mapping[str, str] | None = None, timeout: float = UP_TIMEOUT_S
+) -> KubePlane:
+    """Start a plane in ``state_dir`` (``extra_env``: e.g. ``STARCAST_KUBE_REAL_NODE=1``)."""
     env = dict(os.environ)
+    env.update(extra_env or {})
     env["STARCAST_KUBE_DIR"] = str(state_dir)
     # If pytest dies without running the finalizer, the plane's watchdog stops it.
     env["STARCAST_KUBE_WATCH_PID"] = str(os.getpid())
-    result = _script("up", env, UP_TIMEOUT_S)
+    result = _script("up", env, timeout)
     if result.returncode != 0:
         _script("down", env, 60)
         pytest.fail(
@@ -262,7 +266,7 @@ def _start_plane(state_dir: Path) -> KubePlane:
     )
 
 
-def _stop_plane(plane: KubePlane) -> None:
+def stop_plane(plane: KubePlane) -> None:
     if plane.state_dir is None:
         return
     env = dict(os.environ, STARCAST_KUBE_DIR=str(plane.state_dir))
@@ -284,7 +288,7 @@ def kube_plane(pytestconfig: pytest.Config) -> Iterator[KubePlane]:
             versions=pinned_versions(),
         )
     else:
-        plane = _start_plane(Path(tempfile.mkdtemp(prefix="starcast-kube-")))
+        plane = start_plane(Path(tempfile.mkdtemp(prefix="starcast-kube-")))
     with pytest.MonkeyPatch.context() as patch:
         for key, value in plane.env.items():
             if os.environ.get(key) != value:
@@ -292,7 +296,7 @@ def kube_plane(pytestconfig: pytest.Config) -> Iterator[KubePlane]:
         try:
             yield plane
         finally:
-            _stop_plane(plane)
+            stop_plane(plane)
 
 
 def _namespace_name(test_name: str) -> str:

@@ -161,7 +161,7 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
         )
     )
     node = f"kwok-metrics-{uuid.uuid4().hex[:6]}"
-    kwok_port, server_port = free_port(), free_port()
+    kwok_port = free_port()
     env = dict(plane.env)
     kwok = ManagedProcess(
         "kwok-metrics",
@@ -175,8 +175,6 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
         env,
         workdir / "kwok-metrics.log",
     )  # fmt: skip
-    rbac = addon / "manifests/base/rbac.yaml"
-    processes: list[ManagedProcess] = [kwok]
     try:
         kwok.start()
         plane.kubectl("apply", "-f", "-", input=json.dumps(_node(node)))
@@ -188,9 +186,31 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
                 == 0
             ),
             f"node {node} Ready",
-            processes,
+            [kwok],
             timeout_s=START_TIMEOUT_S,
         )
+        kubelet_flags = [
+            f"--kubelet-port={kwok_port}", "--deprecated-kubelet-completely-insecure",
+            "--node-selector=type=kwok-metrics",
+        ]  # fmt: skip
+        with metrics_server(plane, addon, workdir, kubelet_flags) as server:
+            yield MetricsStack(node, (kwok, server))
+    finally:
+        kwok.stop(15)
+        plane.kubectl("delete", "node", node, "--ignore-not-found", "--wait=false")
+
+
+@contextmanager
+def metrics_server(
+    plane: KubePlane, addon: Path, workdir: Path, kubelet_flags: list[str]
+) -> Iterator[ManagedProcess]:
+    """metrics-server (built in ``addon``) scraping the kubelets ``kubelet_flags`` say, behind
+    the APIService ``v1beta1.metrics.k8s.io``; both removed on exit."""
+    rbac = addon / "manifests/base/rbac.yaml"
+    server_port = free_port()
+    env = dict(plane.env)
+    processes: list[ManagedProcess] = []
+    try:
         plane.kubectl("apply", "-n", "kube-system", "-f", str(rbac))
         token = plane.kubectl(
             "create", "token", "metrics-server", "-n", "kube-system", "--duration=6h"
@@ -204,10 +224,10 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
                 f"--authorization-kubeconfig={kubeconfig}",
                 "--bind-address=127.0.0.1", f"--secure-port={server_port}",
                 f"--cert-dir={workdir / 'metrics-server-certs'}",
-                f"--kubelet-port={kwok_port}", "--deprecated-kubelet-completely-insecure",
                 "--kubelet-preferred-address-types=InternalIP",
-                "--node-selector=type=kwok-metrics", f"--metric-resolution={RESOLUTION_S}s",
+                f"--metric-resolution={RESOLUTION_S}s",
                 "--kubelet-request-timeout=5s",  # must be below the resolution
+                *kubelet_flags,
             ],
             env,
             workdir / "metrics-server.log",
@@ -226,30 +246,25 @@ def metrics_stack(plane: KubePlane, addon: Path, workdir: Path) -> Iterator[Metr
         plane.kubectl("apply", "-f", "-", input=json.dumps(service))
         plane.kubectl("apply", "-f", "-", input=json.dumps(apiservice))
 
-        # Available, and serving: the node itself has metrics only once pods on it use CPU
+        # Available, and serving: a node has metrics only once pods on it use CPU
         # (metrics-server drops a node whose cumulative CPU is still 0).
-        def node_metrics() -> bool:
+        def pod_metrics() -> bool:
             path = "/apis/metrics.k8s.io/v1beta1/pods"
             return plane.kubectl("get", "--raw", path, check=False).returncode == 0
 
         try:
-            wait_until(node_metrics, "metrics.k8s.io served through the APIService", processes,
+            wait_until(pod_metrics, "metrics.k8s.io served through the APIService", processes,
                        timeout_s=START_TIMEOUT_S)  # fmt: skip
         except WaitError as error:
             conditions = plane.kubectl(
                 "get", "apiservice", "v1beta1.metrics.k8s.io",
                 "-o=jsonpath={.status.conditions}", check=False,
             ).stdout  # fmt: skip
-            raw = plane.kubectl("get", "--raw", f"/apis/metrics.k8s.io/v1beta1/nodes/{node}",
-                                check=False).stderr  # fmt: skip
-            raise WaitError(
-                f"{error}\nAPIService: {conditions}\nGET node metrics: {raw}"
-            ) from error
-        yield MetricsStack(node, tuple(processes))
+            raise WaitError(f"{error}\nAPIService: {conditions}") from error
+        yield server
     finally:
         plane.kubectl("delete", "apiservice", "v1beta1.metrics.k8s.io", "--ignore-not-found")
         plane.kubectl("delete", "service", "metrics-server", "-n", "kube-system",
                       "--ignore-not-found")  # fmt: skip
         for process in reversed(processes):
             process.stop(15)
-        plane.kubectl("delete", "node", node, "--ignore-not-found", "--wait=false")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.images.built import PROJECT_IMAGES, BuiltImage, build
 from tests.support.dockerfile import Dockerfile, image_dockerfiles, replay_venv_build
 from tests.support.kube import kube_namespace, kube_plane, pytest_collection_finish
 from tests.support.models import model_artifact
@@ -45,3 +46,11 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory) -> ImageVenv:
         return dockerfile, built[name]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def built_images() -> dict[str, BuiltImage]:
+    """Every image of hack/images.sh, built now if its cache is cold (minutes), else cached."""
+    images = build()
+    assert sorted(images) == sorted(PROJECT_IMAGES)
+    return images
