@@ -10,17 +10,11 @@ import yaml
 
 from tests.integration.bootstrap.conftest import Cluster
 from tests.support.kube import KubePlane
+from tests.unit.bootstrap.test_kubeconfig_file import OTHER
 
 pytestmark = [pytest.mark.integration, pytest.mark.kube]
 
-THEIRS = {
-    "apiVersion": "v1",
-    "kind": "Config",
-    "clusters": [{"name": "work", "cluster": {"server": "https://work.example:443"}}],
-    "users": [{"name": "work-admin", "user": {"token": "work-token"}}],
-    "contexts": [{"name": "work", "context": {"cluster": "work", "user": "work-admin"}}],
-    "current-context": "work",
-}
+THEIRS = OTHER  # a user's kubeconfig with a context of their own
 
 
 def test_up_merges_its_context_and_down_removes_only_it(
