@@ -20,7 +20,12 @@ from starcast.bootstrap.progress import Progress
 
 
 def helm_command(
-    helm: str, chart: Chart, kubeconfig: Path, values_file: Path | None, timeout: float
+    helm: str,
+    chart: Chart,
+    kubeconfig: Path,
+    context: str,
+    values_file: Path | None,
+    timeout: float,
 ) -> list[str]:
     argv = [
         helm,
@@ -33,6 +38,8 @@ def helm_command(
         "--create-namespace",
         "--kubeconfig",
         str(kubeconfig),
+        "--kube-context",
+        context,
         "--wait",
         "--timeout",
         f"{int(timeout)}s",
@@ -45,7 +52,7 @@ def helm_command(
 
 
 def install_charts(
-    charts: Sequence[Chart], kubeconfig: Path, timeout: float, progress: Progress
+    charts: Sequence[Chart], kubeconfig: Path, context: str, timeout: float, progress: Progress
 ) -> None:
     if not charts:
         return
@@ -61,7 +68,7 @@ def install_charts(
             if chart.values:
                 values_file = Path(scratch) / "values.yaml"  # the dir is 0700: values may be secret
                 values_file.write_text(yaml.safe_dump(chart.values))
-            argv = helm_command(helm, chart, kubeconfig, values_file, timeout)
+            argv = helm_command(helm, chart, kubeconfig, context, values_file, timeout)
             with progress.waiting(f"chart {chart.release} ({chart.chart})", timeout):
                 try:
                     result = subprocess.run(

@@ -79,8 +79,8 @@ def up_command(file: Path = FILE_OPTION) -> None:
 
     result = _run(file, up)
     typer.echo(
-        f"cluster up: {len(result.nodes)} node(s) Ready, API at https://{result.api_address}:6443\n"
-        f"export KUBECONFIG={result.kubeconfig}"
+        f"cluster up: {len(result.nodes)} node(s) Ready, API at {result.api_server}\n"
+        f"export KUBECONFIG={result.kubeconfig}; kubectl --context {result.context} get nodes"
     )
 
 

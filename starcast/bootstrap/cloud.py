@@ -8,6 +8,7 @@ so a create whose answer was lost (a 500 after the fact, a killed process) is fo
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -121,13 +122,60 @@ def _is_quota(error: Exception) -> bool:
     return "quota exceeded" in str(error).lower() or "overquota" in str(error).lower()
 
 
+QUOTA_ADVICE: Final = {
+    "instances": "lower `agents`, delete unused VMs, or ask for a larger quota",
+    "cores": "lower `agents`, pick smaller flavors, delete unused VMs, or ask for a larger quota",
+    "ram": "lower `agents`, pick smaller flavors, delete unused VMs, or ask for a larger quota",
+    "floatingip": (
+        "release an unused floating IP (`openstack floating ip list`), set "
+        "`floating_ip: false`, or ask for a larger quota"
+    ),
+    "port": "lower `agents` (one port each), delete unused ports, or ask for a larger quota",
+}
+
+
+def quota_advice(resource: str) -> str:
+    """What to do when `resource` (Nova's or Neutron's quota name) is exhausted."""
+    return QUOTA_ADVICE.get(
+        resource, f"delete unused {resource.replace('_', ' ')}s, or ask for a larger quota"
+    )
+
+
+def _quota_resource(detail: str) -> str | None:
+    """The resource a quota error names: Nova's "Quota exceeded for cores: ...", Neutron's
+    "Quota exceeded for resources: ['floatingip']."."""
+    nova = re.search(r"[Qq]uota exceeded for (\w+):", detail)
+    neutron = re.search(r"resources: \['(\w+)'", detail)
+    if neutron:
+        return neutron.group(1)
+    return nova.group(1) if nova else None
+
+
+def answer(what: str, kind: type[T], value: object) -> T:
+    """A field of a cloud's answer, checked: an answer unlike the API reference's is a clear
+    error naming the call, not an AttributeError three frames later."""
+    if value is None or not isinstance(value, kind):
+        raise CloudError(
+            f"{what}: the cloud answered {value!r} where OpenStack's API reference has a "
+            f"{kind.__name__}. The cloud (or a proxy before it) is misbehaving: tell its operators"
+        )
+    return value
+
+
+def _no_console(error: Exception) -> bool:
+    """Nova's 409 for a VM whose hypervisor keeps no console log: no conflict, and final."""
+    detail = str(getattr(error, "details", None) or error).lower()
+    return _status(error) == 409 and "console" in detail
+
+
 def _retryable(error: Exception) -> bool:
     from keystoneauth1 import exceptions as ksa
 
     if isinstance(error, ksa.ConnectFailure):
         return True
     status = _status(error)
-    return status is not None and (status == 409 or status >= 500) and not _is_quota(error)
+    lasting = _is_quota(error) or _no_console(error)
+    return status is not None and (status == 409 or status >= 500) and not lasting
 
 
 def translate(error: Exception, what: str) -> CloudError:
@@ -136,13 +184,24 @@ def translate(error: Exception, what: str) -> CloudError:
 
     detail = getattr(error, "details", None) or str(error)
     if _is_quota(error):
+        resource = _quota_resource(detail)
+        advice = (
+            quota_advice(resource)
+            if resource
+            else "free some of the project's resources or ask for a larger quota"
+        )
         return CloudError(
-            f"quota exceeded {what}: {detail.rstrip('.')}. Free some of the project's resources, "
-            "lower `agents` in cluster.yaml, or ask for a larger quota (`openstack quota show`)"
+            f"quota exceeded {what}: {detail.rstrip('.')}. To fix: {advice} "
+            "(`openstack quota show`)"
         )
     if isinstance(error, ksa.ConnectFailure):
         return CloudError(f"lost the connection to the cloud during {what}: run it again")
     status = _status(error)
+    if _no_console(error):
+        return CloudError(
+            f"{what}: this cloud serves no console log for the VM (HTTP 409: {detail}). "
+            "Nothing is under way and waiting won't help: the hypervisor keeps no console"
+        )
     if status == 409:
         return CloudError(
             f"{what}: the cloud kept answering HTTP 409 (conflict): {detail}. Another change to "

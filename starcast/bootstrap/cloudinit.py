@@ -11,10 +11,13 @@ import yaml
 
 from starcast.bootstrap.config import ClusterConfig
 from starcast.bootstrap.desired import KUBE_API_PORT, Node
+from starcast.bootstrap.secrets import Tokens
 
 TEMPLATE: Final = "k3s-node.yaml.j2"
 K3S_INSTALL_URL: Final = "https://get.k3s.io"
 REDACTED: Final = "<cluster token: kept in the state directory, never printed>"
+REDACTED_AGENT: Final = "<agent token: kept in the state directory, never printed>"
+PLAN_TOKENS: Final = Tokens(REDACTED, REDACTED_AGENT)
 ROLE_LABEL: Final = "starcast.io/role"
 
 
@@ -27,11 +30,15 @@ class Addresses:
     public_ip: str | None
 
 
-def k3s_config(config: ClusterConfig, node: Node, token: str, addresses: Addresses) -> str:
-    """The node's /etc/rancher/k3s/config.yaml (k3s's flags as YAML keys)."""
+def k3s_config(config: ClusterConfig, node: Node, tokens: Tokens, addresses: Addresses) -> str:
+    """The node's /etc/rancher/k3s/config.yaml (k3s's flags as YAML keys).
+
+    A server holds both tokens (`agent-token` is what it accepts from agents); an agent holds
+    the agent token only, which cannot join a server or read the datastore's bootstrap data.
+    """
     unknown = "<assigned by Neutron at up>"
     settings: dict[str, object] = {
-        "token": token,
+        "token": tokens.server if node.role == "server" else tokens.agent,
         "node-name": node.name,
         "node-ip": addresses.node_ip or unknown,
         "node-label": [f"{ROLE_LABEL}={node.role}"],
@@ -42,6 +49,7 @@ def k3s_config(config: ClusterConfig, node: Node, token: str, addresses: Address
         )
         sans = [a for a in (public, addresses.node_ip) if a] + config.tls_san
         settings["tls-san"] = sans
+        settings["agent-token"] = tokens.agent
         settings["write-kubeconfig-mode"] = "0600"
         if config.taint_server and config.agents > 0:
             settings["node-taint"] = ["node-role.kubernetes.io/control-plane:NoSchedule"]
@@ -59,9 +67,9 @@ def install_command(config: ClusterConfig, node: Node) -> str:
 
 
 def render_user_data(
-    config: ClusterConfig, node: Node, token: str | None, addresses: Addresses
+    config: ClusterConfig, node: Node, tokens: Tokens | None, addresses: Addresses
 ) -> str:
-    """The user-data for `node`; with `token` None (a plan), the token is shown as redacted."""
+    """The user-data for `node`; with `tokens` None (a plan), the tokens are shown redacted."""
     import jinja2
 
     source = resources.files("starcast.bootstrap").joinpath("templates", TEMPLATE).read_text()
@@ -69,6 +77,7 @@ def render_user_data(
     return environment.from_string(source).render(
         cluster=config.name,
         node=node,
-        k3s_config=k3s_config(config, node, token or REDACTED, addresses),
+        k3s_config=k3s_config(config, node, tokens or PLAN_TOKENS, addresses),
+        ssh_port=config.ssh_port,
         install_command=install_command(config, node),
     )

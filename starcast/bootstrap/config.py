@@ -118,7 +118,12 @@ class ClusterConfig(_Strict):
     external_network: str = Field(description="External network for the router and floating IP.")
     cidr: str = Field("192.168.42.0/24", description="The nodes' subnet (not 10.42/10.43).")
     dns_nameservers: list[str] = Field(default_factory=list, description="Subnet DNS servers.")
-    admin_cidr: str = Field(description="Who may reach SSH (22) and the API server (6443).")
+    admin_cidrs: list[str] = Field(
+        min_length=1, description="Who may reach SSH (ssh_port) and the API server (6443)."
+    )
+    allow_world_admin: bool = Field(
+        False, description="Accept 0.0.0.0/0 in admin_cidrs: SSH and the API open to anyone."
+    )
     ingress_cidr: str = Field("0.0.0.0/0", description="Who may reach the ingress (80, 443).")
     keypair: str | None = Field(
         None, description="Existing Nova keypair; omitted: a generated ed25519 key (0600)."
@@ -148,11 +153,40 @@ class ClusterConfig(_Strict):
             raise ValueError(f"{value} is too small for the nodes: use a /28 or larger")
         return value
 
-    @field_validator("admin_cidr", "ingress_cidr")
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "admin_cidr" in raw:
+            raise ValueError(
+                f"admin_cidr is now admin_cidrs, a list: write admin_cidrs: [{raw['admin_cidr']}]"
+            )
+        return raw
+
+    @field_validator("ingress_cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
         _ipv4_network(value)
         return value
+
+    @field_validator("admin_cidrs")
+    @classmethod
+    def _admin_cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            _ipv4_network(value)
+        if len(set(values)) != len(values):
+            raise ValueError(f"{values}: each CIDR once (a second rule would be a duplicate)")
+        return values
+
+    @model_validator(mode="after")
+    def _world(self) -> Self:
+        world = [c for c in self.admin_cidrs if ipaddress.ip_network(c).prefixlen == 0]
+        if world and not self.allow_world_admin:
+            raise ValueError(
+                f"admin_cidrs has {world[0]}: SSH and the k3s API would be open to the whole "
+                "internet. List your own networks (e.g. 203.0.113.0/24), or set "
+                "allow_world_admin: true if that is really what you want"
+            )
+        return self
 
     @field_validator("tls_san")
     @classmethod

@@ -67,10 +67,19 @@ def security_rules(config: ClusterConfig) -> list[Rule]:
     From k3s's networking requirements: 6443/tcp agents -> server, 8472/udp node to node
     (flannel VXLAN, never from outside), 10250/tcp node to node (kubelet, metrics-server).
     No etcd ports (2379-2380, only between several servers) and no WireGuard (51820/51821).
+    SSH is opened on `ssh_port`, the port the VMs' sshd is told to listen on.
     """
+    port = config.ssh_port
+    admin = [
+        rule
+        for cidr in config.admin_cidrs
+        for rule in (
+            Rule("tcp", port, port, cidr, f"SSH from admin CIDR {cidr}"),
+            Rule("tcp", KUBE_API_PORT, KUBE_API_PORT, cidr, f"k3s API from admin CIDR {cidr}"),
+        )
+    ]
     return [
-        Rule("tcp", 22, 22, config.admin_cidr, "SSH from the admin CIDR"),
-        Rule("tcp", KUBE_API_PORT, KUBE_API_PORT, config.admin_cidr, "k3s API from admins"),
+        *admin,
         Rule("tcp", KUBE_API_PORT, KUBE_API_PORT, None, "k3s API from agents"),
         Rule("udp", 8472, 8472, None, "flannel VXLAN between nodes"),
         Rule("tcp", 10250, 10250, None, "kubelet between nodes"),

@@ -11,7 +11,6 @@ serial console (`-----BEGIN SSH HOST KEY KEYS-----`), which Nova serves to the p
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from pathlib import Path
@@ -22,7 +21,6 @@ import yaml
 
 from starcast.bootstrap.cloud import CloudError, call
 from starcast.bootstrap.progress import Progress, poll
-from starcast.bootstrap.secrets import write_private
 
 if TYPE_CHECKING:
     from openstack.connection import Connection
@@ -160,15 +158,6 @@ def fetch_kubeconfig(
         except Exception as error:
             raise CloudError(
                 f"could not fetch {K3S_KUBECONFIG} from {user}@{address}:{port} within "
-                f"{timeout:.0f}s (last: {last_error}). Check that admin_cidr lets you reach port "
+                f"{timeout:.0f}s (last: {last_error}). Check that admin_cidrs let you reach port "
                 f"{port}, ssh_user for the image, and the VM's console log"
             ) from error
-
-
-def save_kubeconfig(path: Path, kubeconfig: str) -> None:
-    write_private(path, kubeconfig.encode())
-
-
-def parse(kubeconfig: str) -> dict[str, Any]:
-    document = yaml.safe_load(io.StringIO(kubeconfig))
-    return document if isinstance(document, dict) else {}

@@ -182,7 +182,7 @@ def matching_rule(existing: list[Any], group: Any, rule: Rule) -> Any:
 
 def surplus_rules(existing: list[Any], group: Any, wanted: list[Rule]) -> list[Any]:
     """Ingress rules of the group that no wanted rule accounts for (those of an earlier
-    admin_cidr, one added by hand): `up` removes them, so the group opens only what k3s needs."""
+    admin CIDR, one added by hand): `up` removes them, so the group opens only what k3s needs."""
     kept = {id(matching_rule(existing, group, rule)) for rule in wanted}
     return [rule for rule in existing if id(rule) not in kept]
 

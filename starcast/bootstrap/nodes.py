@@ -18,19 +18,21 @@ class NodeState:
     ready: bool
 
 
-def _api(kubeconfig: Path) -> Any:
+def _api(kubeconfig: Path, context: str) -> Any:
     from kubernetes import client, config
 
-    api_client = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+    api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig), context=context
+    )
     api_client.configuration.retries = 0  # our poll is the retry; urllib3's would triple each wait
     return api_client, client
 
 
-def node_states(kubeconfig: Path) -> list[NodeState] | None:
+def node_states(kubeconfig: Path, context: str) -> list[NodeState] | None:
     """Every registered node and whether it is Ready; None when the API can't be reached."""
     from urllib3.exceptions import HTTPError
 
-    api_client, client = _api(kubeconfig)
+    api_client, client = _api(kubeconfig, context)
     try:
         listed = client.CoreV1Api(api_client).list_node(_request_timeout=10)
     except (HTTPError, OSError, client.ApiException) as error:
@@ -45,11 +47,13 @@ def node_states(kubeconfig: Path) -> list[NodeState] | None:
     return states
 
 
-def wait_api(kubeconfig: Path, timeout: float, progress: Progress, interval: float) -> None:
+def wait_api(
+    kubeconfig: Path, context: str, timeout: float, progress: Progress, interval: float
+) -> None:
     from urllib3.exceptions import HTTPError
 
     def answers() -> bool | None:
-        api_client, client = _api(kubeconfig)
+        api_client, client = _api(kubeconfig, context)
         try:
             client.VersionApi(api_client).get_code(_request_timeout=10)
         except (HTTPError, OSError, client.ApiException):
@@ -63,19 +67,24 @@ def wait_api(kubeconfig: Path, timeout: float, progress: Progress, interval: flo
             "the k3s API server",
             answers,
             timeout,
-            "check admin_cidr lets you reach port 6443 and the server's console log",
+            "check admin_cidrs let you reach port 6443 and the server's console log",
             interval,
         )
 
 
 def wait_ready(
-    kubeconfig: Path, expected: list[str], timeout: float, progress: Progress, interval: float
+    kubeconfig: Path,
+    context: str,
+    expected: list[str],
+    timeout: float,
+    progress: Progress,
+    interval: float,
 ) -> list[NodeState]:
     """Wait until each of `expected` is registered and Ready, reporting each as it gets there."""
     reported: set[str] = set()
 
     def all_ready() -> list[NodeState] | None:
-        states = node_states(kubeconfig) or []
+        states = node_states(kubeconfig, context) or []
         ready = {s.name for s in states if s.ready}
         for name in sorted((ready & set(expected)) - reported):
             progress.resource("ready", "node", name)

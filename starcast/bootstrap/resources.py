@@ -23,7 +23,7 @@ from starcast.bootstrap.lookup import (
     surplus_rules,
 )
 from starcast.bootstrap.progress import Progress
-from starcast.bootstrap.secrets import ClusterSecrets
+from starcast.bootstrap.secrets import ClusterSecrets, Tokens
 from starcast.bootstrap.servers import replace_if_failed
 
 
@@ -160,7 +160,7 @@ class Builder:
                 self.progress.resource(
                     "created", "rule", f"{rule.protocol}/{rule.port_min} ({rule.why})"
                 )
-        # After the wanted rules exist: a new admin_cidr never leaves a moment without access.
+        # After the wanted rules exist: a new admin CIDR never leaves a moment without access.
         for extra in surplus_rules(existing, group, security_rules(self.config)):
             label, origin = describe_rule(extra, group)
             call(
@@ -228,7 +228,7 @@ class Builder:
         _report(self.progress, "floating IP", fip.floating_ip_address, made)
         return str(fip.floating_ip_address)
 
-    def boot(self, network: Network, token_for: Any) -> Booted:
+    def boot(self, network: Network, tokens_for: Callable[[bool], Tokens]) -> Booted:
         """Ports, floating IP, then the server VM and the agents (told the server's address)."""
         wanted = nodes(self.config)
         ports = {node.name: self.port(node, network) for node in wanted}
@@ -246,12 +246,12 @@ class Builder:
             )
             for node in wanted
         }
-        token = token_for(existing[server_node.name] is not None)
+        tokens = tokens_for(existing[server_node.name] is not None)
         servers = {}
         for node in wanted:
             port = ports[node.name]
             addresses = Addresses(port.fixed_ips[0]["ip_address"], server_ip, public_ip)
-            user_data = render_user_data(self.config, node, token, addresses)
+            user_data = render_user_data(self.config, node, tokens, addresses)
             servers[node.name], made = ensure(
                 f"server {node.name}",
                 (lambda node=node: existing.pop(node.name, None) or self.lookup.server(node)),  # type: ignore[misc]

@@ -30,8 +30,8 @@ def cluster_status(lookup: Lookup) -> list[Row]:
         for f in ours("listing floating IPs", net.ips)
     ]
     servers = sorted(lookup.servers(), key=lambda s: s.name)
-    kubeconfig = lookup.config.kubeconfig_path
-    states = node_states(kubeconfig) if servers and kubeconfig.exists() else None
+    kubeconfig, context = lookup.config.kubeconfig_path, lookup.config.name
+    states = node_states(kubeconfig, context) if servers and kubeconfig.exists() else None
     ready = {state.name: state.ready for state in states or []}
     for server in servers:
         if states is None:

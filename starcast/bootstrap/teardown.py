@@ -7,10 +7,10 @@ nothing and does nothing.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from starcast.bootstrap.cloud import call
+from starcast.bootstrap.kubeconfig_file import remove_kubeconfig
 from starcast.bootstrap.lookup import Lookup
 from starcast.bootstrap.progress import Progress
 from starcast.bootstrap.secrets import ClusterSecrets
@@ -67,8 +67,8 @@ def teardown(lookup: Lookup, secrets: ClusterSecrets, progress: Progress) -> int
         deleted += 1
     deleted += _delete_generated_keypair(lookup, secrets, progress)
     secrets.forget(generated_key=config.keypair is None)
-    with contextlib.suppress(FileNotFoundError):
-        config.kubeconfig_path.unlink()
+    if remove_kubeconfig(config.name, config.state_path):
+        progress.resource("deleted", "kubeconfig entries", config.name)
     return deleted
 
 

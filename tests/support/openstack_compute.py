@@ -41,7 +41,39 @@ def compute_route(
         return _keypairs(state, method, parts[1:], body, version)
     if head == "servers":
         return _servers(state, method, parts[1:], query, body, version)
+    if head == "limits" and method == "GET":
+        return 200, {}, {"limits": {"rate": [], "absolute": _absolute_limits(state)}}
     raise ApiError(404, f"no compute path {path}")
+
+
+def compute_usage(state: CloudState) -> dict[str, int]:
+    """What the project's live servers hold, as Nova counts it against the quota."""
+    live = [s for s in state.servers.values() if s["task_state"] != "deleting"]
+    flavors = [state.flavors.get(s["flavor"]["id"], {}) for s in live]
+    return {
+        "instances": len(live),
+        "cores": sum(f.get("vcpus", 0) for f in flavors),
+        "ram": sum(f.get("ram", 0) for f in flavors),
+    }
+
+
+def _absolute_limits(state: CloudState) -> dict[str, int]:
+    """GET /limits' `absolute` (api-ref compute: Limits), the quota and what is used of it."""
+    used = compute_usage(state)
+    return {
+        "maxTotalInstances": state.quotas["instances"],
+        "totalInstancesUsed": used["instances"],
+        "maxTotalCores": state.quotas["cores"],
+        "totalCoresUsed": used["cores"],
+        "maxTotalRAMSize": state.quotas["ram"],
+        "totalRAMUsed": used["ram"],
+        "maxTotalKeypairs": 100,
+        "maxServerMeta": 128,
+        "maxImageMeta": 128,
+        "maxServerGroups": 10,
+        "maxServerGroupMembers": 10,
+        "totalServerGroupsUsed": 0,
+    }
 
 
 def _flavors(state: CloudState, rest: list[str]) -> Answer:
@@ -109,6 +141,8 @@ def _servers(
         server["task_state"] = "deleting"
         return 204, {}, None
     if method == "POST" and rest[1:] == ["action"] and "os-getConsoleOutput" in body:
+        if state.no_console:  # Nova's ConsoleNotAvailable, e.g. a hypervisor without a log
+            raise ApiError(409, "Guest does not have a console available.")
         return 200, {}, {"output": state.console_output}
     raise ApiError(400, f"unsupported server call {method} {rest}")
 
@@ -162,13 +196,7 @@ def _create_server(state: CloudState, spec: dict[str, Any], version: Version) ->
 
 def _check_quota(state: CloudState, flavor: dict[str, Any]) -> None:
     """Nova's quota check (nova.exception.TooManyInstances): the first resource over its limit."""
-    live = [s for s in state.servers.values() if s["task_state"] != "deleting"]
-    flavors = [state.flavors.get(s["flavor"]["id"], {}) for s in live]
-    used = {
-        "instances": len(live),
-        "cores": sum(f.get("vcpus", 0) for f in flavors),
-        "ram": sum(f.get("ram", 0) for f in flavors),
-    }
+    used = compute_usage(state)
     asked = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["ram"]}
     for resource in ("instances", "cores", "ram"):
         limit = state.quotas[resource]

@@ -40,6 +40,11 @@ def network_route(
             {},
             {"extensions": [{"alias": a, "name": a} for a in ("tag-creation", "router")]},
         )
+    if collection == "quotas" and method == "GET" and parts[2:] == ["details"]:
+        details = _quota_details(state)
+        if state.on_quota_read is not None:
+            state.on_quota_read()
+        return 200, {}, {"quota": details}
     if collection not in SINGULAR:
         raise ApiError(404, f"no network path {path}", "HTTPNotFound")
     table = state.table(collection)
@@ -95,10 +100,27 @@ def _matches(item: dict[str, Any], query: dict[str, list[str]]) -> bool:
     return all(tag in item.get("tags", []) for tag in wanted)
 
 
+def _owned(state: CloudState, collection: str) -> int:
+    return sum(
+        1 for i in state.table(collection).values() if i.get("project_id") == state.project_id
+    )
+
+
+def _quota_details(state: CloudState) -> dict[str, dict[str, int]]:
+    """GET /v2.0/quotas/{project_id}/details (api-ref network: quotas-details-extension)."""
+    return {
+        resource: {
+            "limit": state.quotas[resource],
+            "used": _owned(state, collection),
+            "reserved": 0,
+        }
+        for collection, resource in SINGULAR.items()
+    }
+
+
 def _check_quota(state: CloudState, collection: str) -> None:
     resource = SINGULAR[collection]
-    owned = [i for i in state.table(collection).values() if i.get("project_id") == state.project_id]
-    if len(owned) + 1 > state.quotas[resource]:
+    if _owned(state, collection) + 1 > state.quotas[resource]:
         raise ApiError(409, f"Quota exceeded for resources: ['{resource}'].", "OverQuota")
 
 

@@ -66,9 +66,11 @@ class CloudState:
     # False: a Neutron without the standard-attr-tag extension, which ignores a tags filter.
     honour_tag_filters: bool = True
     console_output: str = ""  # what every server's console shows (cloud-init's key block)
+    no_console: bool = False  # True: Nova's 409 "Guest does not have a console available."
     # Where a booted server's keypair lands, as cloud-init writes it to the VM's authorized_keys.
     authorized_keys: Path | None = None
     on_active: Callable[[str], None] | None = None  # called with a server's name once ACTIVE
+    on_quota_read: Callable[[], None] | None = None  # called after a quota-details answer
     _ips: Iterator[int] = field(default_factory=lambda: itertools.count(10))
 
     def seed_defaults(self) -> None:

@@ -79,7 +79,7 @@ def base_config(name: str, state_dir: Path) -> dict[str, Any]:
         "agent_flavor": "m1.large",
         "agents": 2,
         "external_network": "public",
-        "admin_cidr": "127.0.0.0/8",
+        "admin_cidrs": ["127.0.0.0/8"],
         "k3s": {"version": "v1.31.4+k3s1"},
         "state_dir": str(state_dir),
         "timeouts": {"poll_interval": 0.05, "kubeconfig": 30, "api": 30, "nodes_ready": 60},

@@ -73,9 +73,9 @@ def ingress_rules(cloud: FakeOpenStack, cluster: str) -> set[tuple[str, int, int
     }
 
 
-def k3s_rules(admin_cidr: str) -> set[tuple[str, int, int, str]]:
+def k3s_rules(admin_cidr: str, ssh_port: int = 22) -> set[tuple[str, int, int, str]]:
     return {
-        ("tcp", 22, 22, admin_cidr),
+        ("tcp", ssh_port, ssh_port, admin_cidr),
         ("tcp", 6443, 6443, admin_cidr),
         ("tcp", 6443, 6443, "group"),
         ("udp", 8472, 8472, "group"),

@@ -92,6 +92,7 @@ def test_down_deletes_only_tagged_resources_in_order_and_twice_is_a_no_op(
     )
     assert "someone-key" in cloud.state.keypairs
     assert not (live_cluster.state_dir / "token").exists()
+    assert not (live_cluster.state_dir / "agent-token").exists()
     assert not (live_cluster.state_dir / "kubeconfig").exists()
 
     cloud.clear_requests()

@@ -54,37 +54,80 @@ def _finishes(cluster: Cluster) -> None:
 
 
 @pytest.mark.parametrize(
-    ("quota", "limit", "resource", "message"),
+    ("quota", "limit", "message", "advice"),
     [
-        ("instances", 2, "server {}-agent-2", "instances: Requested 1, but already used 2 of 2"),
+        ("instances", 2, "instances: up needs 3 more, 0 of 2 are used (2 free)", "lower `agents`"),
         # m1.medium (2 vCPUs, 4 GiB) for the server, m1.large (4 vCPUs, 8 GiB) per agent
-        ("cores", 7, "server {}-agent-2", "cores: Requested 4, but already used 6 of 7 cores"),
-        ("ram", 12288, "server {}-agent-2", "ram: Requested 8192, but already used 12288 of 12288"),
-        ("floatingip", 0, "the server's floating IP", "resources: ['floatingip']"),
-        ("port", 2, "port {}-agent-1", "resources: ['port']"),  # the router's is the first
-        ("security_group", 0, "security group {}-nodes", "resources: ['security_group']"),
+        ("cores", 7, "cores: up needs 10 more, 0 of 7 are used (7 free)", "pick smaller flavors"),
+        ("ram", 12288, "ram: up needs 20480 more, 0 of 12288 are used", "pick smaller flavors"),
+        ("floatingip", 0, "floatingip: up needs 1 more, 0 of 0", "set `floating_ip: false`"),
+        ("port", 2, "port: up needs 4 more, 0 of 2 are used", "lower `agents` (one port each)"),
+        ("security_group", 0, "security_group: up needs 1 more", "delete unused security groups"),
     ],
 )
-def test_a_quota_exceeded_is_named_then_a_rerun_finishes(
+def test_a_short_quota_is_refused_before_anything_is_made_then_a_rerun_finishes(
     live_cluster: Cluster,
     kube_plane: KubePlane,
     quota: str,
     limit: int,
-    resource: str,
     message: str,
+    advice: str,
 ) -> None:
     cloud = live_cluster.cloud
     cloud.state.quotas[quota] = limit
-    what = resource.format(live_cluster.name)
     _fails_saying(
         live_cluster,
-        f"quota exceeded creating {what}: Quota exceeded for {message}",
-        "lower `agents` in cluster.yaml, or ask for a larger quota (`openstack quota show`)",
+        "the project's quota can't hold this cluster, so nothing was created",
+        message,
+        advice,
     )
-    boots = [shape(r) for r in cloud.requests].count("POST /v2.1/servers")
-    assert boots == (3 if what.startswith("server") else 0)  # a quota error is not retried
+    assert cloud.mutations() == []  # refused before the first create, not after three VMs
+    assert "Traceback" not in live_cluster.run("up").output
     cloud.state.quotas[quota] = DEFAULT_QUOTAS[quota]
     _finishes(live_cluster)
+
+
+def test_a_quota_error_at_create_time_gives_the_advice_that_fits_it(
+    live_cluster: Cluster, kube_plane: KubePlane
+) -> None:
+    # Another user took the last floating IP between the check and the create.
+    cloud = live_cluster.cloud
+    original = cloud.state.quotas["floatingip"]
+    check = _QuotaAfterCheck(cloud, "floatingip")
+    cloud.state.on_quota_read = check
+    result = live_cluster.run("up")
+    assert result.exit_code == 1, result.output
+    assert "Quota exceeded for resources: ['floatingip']" in result.output
+    assert "set `floating_ip: false`" in result.output
+    assert "lower `agents`" not in result.output
+    cloud.state.quotas["floatingip"] = original
+
+
+class _QuotaAfterCheck:
+    """Lowers a quota to what is used right after `up` read it: the race with another user."""
+
+    def __init__(self, cloud: FakeOpenStack, resource: str) -> None:
+        self.cloud, self.resource = cloud, resource
+
+    def __call__(self) -> None:
+        self.cloud.state.quotas[self.resource] = 0
+        self.cloud.state.on_quota_read = None
+
+
+def test_a_cloud_without_console_is_named_as_such(
+    live_cluster: Cluster, kube_plane: KubePlane
+) -> None:
+    live_cluster.cloud.state.no_console = True
+    result = live_cluster.run("up")
+    assert result.exit_code == 1
+    assert "this cloud serves no console log for the VM (HTTP 409" in result.output
+    assert "Another change to that resource is under way" not in result.output
+    consoles = [
+        r
+        for r in live_cluster.cloud.requests
+        if isinstance(r.body, dict) and "os-getConsoleOutput" in r.body
+    ]
+    assert len(consoles) == 1  # a lasting answer, not retried
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The nodes' group opens exactly what k3s needs: a changed admin_cidr or a rule added by hand
+"""The nodes' group opens exactly what k3s needs: changed admin_cidrs or a rule added by hand
 is shown by `plan` and undone by `up`."""
 
 from __future__ import annotations
@@ -39,17 +39,18 @@ def test_a_new_admin_cidr_and_a_hand_made_rule_are_put_right(
         "remote_group_id": None,
         "tags": [],
     }
-    live_cluster.write(admin_cidr="127.0.0.0/16")
+    live_cluster.write(admin_cidrs=["127.0.0.0/16"])
     cloud.clear_requests()
+    ssh = f"tcp/{live_cluster.raw['ssh_port']}"
 
     plan = live_cluster.run("plan", "--no-user-data")
     assert plan.exit_code == 0, plan.output
     rules = [(action, name) for action, kind, name in plan_rows(plan.output) if kind == "rule"]
     assert sorted(r for r in rules if r[0] != "keep") == [
-        ("create", "tcp/22"),
+        ("create", ssh),
         ("create", "tcp/6443"),
-        ("delete", "tcp/22"),  # 127.0.0.0/8
         ("delete", "tcp/22"),  # 0.0.0.0/0, by hand
+        ("delete", ssh),  # 127.0.0.0/8
         ("delete", "tcp/6443"),  # 127.0.0.0/8
     ]
     assert "from 0.0.0.0/0 (IPv4): not a port k3s needs here" in plan.output
@@ -63,6 +64,7 @@ def test_a_new_admin_cidr_and_a_hand_made_rule_are_put_right(
         shapes
         == ["POST /v2.0/security-group-rules"] * 2 + ["DELETE /v2.0/security-group-rules/*"] * 3
     )
-    assert ingress_rules(cloud, live_cluster.name) == k3s_rules("127.0.0.0/16")
+    wanted = k3s_rules("127.0.0.0/16", live_cluster.raw["ssh_port"])
+    assert ingress_rules(cloud, live_cluster.name) == wanted
     cloud.clear_requests()
     assert "Plan: 20 to keep." in live_cluster.run("plan", "--no-user-data").output

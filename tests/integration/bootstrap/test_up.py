@@ -48,7 +48,10 @@ def test_up_creates_what_plan_said_in_order_then_a_second_up_creates_nothing(
     ]
     assert [shape(r) for r in first_mutations] == creates == up_mutations(agents=2)
     assert resource_counts(cloud, live_cluster.name) == complete(agents=2)
-    assert ingress_rules(cloud, live_cluster.name) == k3s_rules("127.0.0.0/8")
+    # SSH is opened on the VM's sshd port (ssh_port), not on 22.
+    ssh_port = live_cluster.raw["ssh_port"]
+    assert ssh_port != 22
+    assert ingress_rules(cloud, live_cluster.name) == k3s_rules("127.0.0.0/8", ssh_port)
     for node in ("server", "agent-1", "agent-2"):
         assert f"ready  node {live_cluster.name}-{node}" in first.output
     assert "cluster up: 3 node(s) Ready" in first.output
@@ -146,14 +149,19 @@ def test_no_secret_appears_in_output_or_logs(
     caplog.set_level("DEBUG")
     outputs = [live_cluster.run(command).output for command in ("plan", "up", "status", "up")]
     token = (live_cluster.state_dir / "token").read_text().strip()
-    # ...while the token did reach the VMs, in their user-data only.
-    user_data = [s["user_data"] for s in live_cluster.cloud.state.servers.values()]
-    assert all(token in base64.b64decode(data).decode() for data in user_data)
+    agent_token = (live_cluster.state_dir / "agent-token").read_text().strip()
+    # ...while the tokens did reach the VMs, in their user-data only: the server token to the
+    # server alone, the agent token (which cannot join a server) to the agents.
+    for server in live_cluster.cloud.state.servers.values():
+        user_data = base64.b64decode(server["user_data"]).decode()
+        is_server = server["name"].endswith("-server")
+        assert (token in user_data) is is_server
+        assert agent_token in user_data
     outputs.append(live_cluster.run("down").output)
     issued = live_cluster.cloud.state.tokens
-    assert token and issued
+    assert token and agent_token and issued
     everything = "\n".join([*outputs, caplog.text])
-    for secret in (token, PASSWORD, *issued):
+    for secret in (token, agent_token, PASSWORD, *issued):
         assert secret not in everything
 
 

@@ -16,7 +16,7 @@ def test_upgrade_install_with_the_cluster_kubeconfig(tmp_path: Path) -> None:
         version="0.1.0",
         values={"workers": 3},
     )
-    argv = helm_command("helm", chart, Path("/state/kubeconfig"), Path("/tmp/v.yaml"), 600)
+    argv = helm_command("helm", chart, Path("/state/kubeconfig"), "demo", Path("/tmp/v.yaml"), 600)
     assert argv == [
         "helm",
         "upgrade",
@@ -28,6 +28,8 @@ def test_upgrade_install_with_the_cluster_kubeconfig(tmp_path: Path) -> None:
         "--create-namespace",
         "--kubeconfig",
         "/state/kubeconfig",
+        "--kube-context",
+        "demo",
         "--wait",
         "--timeout",
         "600s",

@@ -37,7 +37,12 @@ def test_the_example_validates() -> None:
         ({"cidr": "10.42.1.0/24"}, "cidr: 10.42.1.0/24 overlaps k3s's own 10.42.0.0/16"),
         ({"cidr": "10.43.0.0/16"}, "overlaps k3s's own 10.43.0.0/16"),
         ({"cidr": "nonsense"}, "cidr: 'nonsense' is not a CIDR"),
-        ({"admin_cidr": "2001:db8::/32"}, "admin_cidr: 2001:db8::/32: only IPv4"),
+        ({"admin_cidrs": ["2001:db8::/32"]}, "admin_cidrs: 2001:db8::/32: only IPv4"),
+        ({"admin_cidrs": []}, "admin_cidrs: List should have at least 1 item"),
+        ({"admin_cidrs": ["0.0.0.0/0"]}, "open to the whole internet"),
+        ({"admin_cidrs": ["203.0.113.0/24", "0.0.0.0/0"]}, "set allow_world_admin: true"),
+        ({"admin_cidrs": ["192.0.2.0/24", "192.0.2.0/24"]}, "each CIDR once"),
+        ({"admin_cidr": "203.0.113.0/24"}, "write admin_cidrs: [203.0.113.0/24]"),
         ({"k3s": {"version": "1.31"}}, "k3s: k3s.version '1.31' is not like v1.31.4+k3s1"),
         ({"k3s": {}}, "set exactly one of k3s.version"),
         ({"k3s": {"version": "v1.31.4+k3s1", "channel": "stable"}}, "set exactly one"),
@@ -75,6 +80,13 @@ def test_every_bad_field_is_reported_at_once(tmp_path: Path) -> None:
         load_config(_write(tmp_path, cidr="10.42.0.0/24", agents=-1, image=None))
     lines = str(raised.value).splitlines()[1:]
     assert [line.split(":")[0].strip() for line in lines] == ["image", "agents", "cidr"]
+
+
+def test_the_whole_internet_as_admin_only_when_asked(tmp_path: Path) -> None:
+    path = _write(tmp_path, admin_cidrs=["0.0.0.0/0"], allow_world_admin=True)
+    assert load_config(path).admin_cidrs == ["0.0.0.0/0"]
+    several = load_config(_write(tmp_path, admin_cidrs=["192.0.2.0/24", "198.51.100.7/32"]))
+    assert several.admin_cidrs == ["192.0.2.0/24", "198.51.100.7/32"]
 
 
 def test_valid_sans_are_kept(tmp_path: Path) -> None:
