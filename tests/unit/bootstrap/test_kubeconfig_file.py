@@ -1,8 +1,8 @@
 """The cluster's entries merge into a user's kubeconfig; nothing of anyone else's is lost."""
 
 import stat
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
