@@ -26,7 +26,8 @@ readonly CLUSTER=${KIND_CLUSTER:-starcast}
 readonly KUBERAY_VERSION=${KUBERAY_VERSION:-1.5.1}  # the tests run this one (hack/kube/addons/kuberay/addon.env)
 readonly IMAGE_TAG=${IMAGE_TAG:-dev}
 readonly IMAGES=(operator frontend worker trainer)
-readonly OPERATOR_NS=starcast-system
+# One namespace, as the README: the operator watches its release's, where the examples go.
+readonly OPERATOR_NS=starcast
 readonly SERVING_NS=starcast
 readonly KUBERAY_NS=kuberay-system
 readonly TIMEOUT=10m
@@ -125,14 +126,14 @@ install_charts() {
 		--set worker.image.repository=starcast-worker --set worker.image.tag="$IMAGE_TAG"
 	# No --wait: the workers become Ready once a ModelRelease gives them a model.
 	kc -n "$SERVING_NS" rollout status "deployment/serving-starcast-serving-frontend" --timeout "$TIMEOUT" || true
-	log "serving installed; workers wait for a model (kubectl apply -f examples/modelrelease.yaml)"
+	log "serving installed; workers wait for a model (kubectl apply -n $SERVING_NS -f examples/modelrelease.yaml)"
 }
 
 apply_example() {
 	kc wait --for=condition=Established crd/trainingruns.starcast.io --timeout=60s
 	log "applying examples/trainingrun.yaml"
-	kc apply -f "$ROOT/examples/trainingrun.yaml"
-	kc get trainingruns --all-namespaces
+	kc apply --namespace "$SERVING_NS" -f "$ROOT/examples/trainingrun.yaml"
+	kc get trainingruns --namespace "$SERVING_NS"
 	log "done: watch it with kubectl --context kind-$CLUSTER get trainingruns -A -w"
 }
 
